@@ -1,0 +1,1 @@
+//! Readers for recorded logs: EVTX and JSON lines, streamed, with schema detection.

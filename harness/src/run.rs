@@ -1,0 +1,1 @@
+//! Rules × scenarios → outcomes: evaluation, expectation checking and the strictness policy.

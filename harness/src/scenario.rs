@@ -1,0 +1,1 @@
+//! The scenario format: model, loading, validation and located diagnostics.

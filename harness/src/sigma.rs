@@ -1,0 +1,1 @@
+//! A Sigma engine: rule model, condition parser, modifiers, pipelines and correlations.

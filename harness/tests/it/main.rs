@@ -1,0 +1,3 @@
+//! One integration-test binary over the public API and the CLI.
+
+mod tidy;
