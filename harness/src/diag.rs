@@ -334,7 +334,10 @@ pub fn did_you_mean<'a>(
     candidates
         .into_iter()
         .map(|c| (levenshtein(&word_lower, &c.to_lowercase()), c))
-        .filter(|(d, c)| *d <= (c.chars().count().max(word.chars().count()) / 3).max(1))
+        .filter(|(d, c)| {
+            let len = c.chars().count().max(word.chars().count());
+            *d <= if len <= 3 { 1 } else { (len / 3).max(2) }
+        })
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
