@@ -1,0 +1,437 @@
+//! `report.html`: one self-contained page (inline CSS, a few lines of inline script, no assets).
+//!
+//! A scenario × rule matrix up top, each cell coloured by the check's status and linking to its
+//! drill-down: the expectation, the outcome per rendering, the engine's explain traces and the
+//! events that matter, field by field. Load errors, coverage and the baseline diff follow.
+
+use super::{CheckReport, EventRecord, RunReport, ScenarioReport, Status, describe_check};
+use std::fmt::Write as _;
+
+const STYLE: &str = r#"
+:root { --pass:#2e7d32; --fail:#c62828; --warn:#ef6c00; --na:#9e9e9e; --silent:#e0e0e0; --error:#6a1b9a; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 2rem 3rem; color:#1b1b1b; }
+h1 { margin: 1.2rem 0 .3rem; } h2 { margin-top: 2rem; border-bottom: 1px solid #ddd; }
+.verdict { display:inline-block; padding:.15rem .6rem; border-radius:4px; color:#fff; font-weight:600; }
+.verdict.passed { background: var(--pass); } .verdict.failed { background: var(--fail); }
+.counts span { margin-right: 1.2rem; }
+table { border-collapse: collapse; }
+table.matrix th.rule { writing-mode: vertical-rl; transform: rotate(180deg); text-align:left; max-height: 16rem;
+  white-space: nowrap; overflow: hidden; text-overflow: ellipsis; font-weight: 500; padding: .3rem .1rem; }
+table.matrix td, table.matrix th { border: 1px solid #fff; }
+table.matrix th.scenario { text-align: right; font-weight: 500; padding-right: .5rem; white-space: nowrap; }
+td.cell { width: 1.6rem; height: 1.6rem; text-align: center; font-weight: 700; color: #fff; }
+td.cell a { color: inherit; text-decoration: none; display:block; }
+.pass { background: var(--pass); } .fail { background: var(--fail); } .warn { background: var(--warn); }
+.not-applicable { background: var(--na); } .silent { background: var(--silent); color:#777 !important; }
+.error { background: var(--error); }
+.badge { padding: 0 .4rem; border-radius: 3px; color:#fff; font-size: 12px; }
+.legend span.badge { margin-right: .6rem; }
+details.check { border: 1px solid #ddd; border-radius: 4px; margin: .4rem 0; padding: .3rem .6rem; }
+details.check > summary { cursor: pointer; }
+details.check:target { outline: 3px solid #1565c0; }
+pre { background: #f6f8fa; padding: .5rem .7rem; overflow-x: auto; font-size: 12.5px; }
+table.data td, table.data th { border: 1px solid #ddd; padding: .2rem .45rem; vertical-align: top; text-align:left; }
+table.fields td:first-child { color:#555; white-space: nowrap; }
+code { font-size: 12.5px; }
+.muted { color: #666; }
+"#;
+
+const SCRIPT: &str = r#"
+function openTarget() {
+  var id = decodeURIComponent(location.hash.slice(1));
+  var el = id && document.getElementById(id);
+  if (el && el.tagName === 'DETAILS') { el.open = true; el.scrollIntoView(); }
+}
+window.addEventListener('hashchange', openTarget);
+window.addEventListener('DOMContentLoaded', openTarget);
+"#;
+
+/// Escapes text for HTML content and attribute values.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn class(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "pass",
+        Status::Fail => "fail",
+        Status::Warn => "warn",
+        Status::NotApplicable => "not-applicable",
+        Status::Error => "error",
+        Status::Silent => "silent",
+    }
+}
+
+fn symbol(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "✓",
+        Status::Fail => "✗",
+        Status::Warn => "!",
+        Status::NotApplicable => "–",
+        Status::Error => "E",
+        Status::Silent => "·",
+    }
+}
+
+fn badge(status: Status) -> String {
+    format!("<span class=\"badge {}\">{}</span>", class(status), status)
+}
+
+fn check_id(scenario: usize, rule: usize) -> String {
+    format!("s{scenario}-r{rule}")
+}
+
+/// The report as one HTML page.
+pub fn render(report: &RunReport) -> String {
+    let s = &report.summary;
+    let verdict = if s.ok() { "passed" } else { "failed" };
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>firedrill report: {verdict}</title>\n<style>{STYLE}</style>\n<script>{SCRIPT}</script>\n</head>\n<body>\n"
+    );
+    let _ = writeln!(
+        out,
+        "<h1>firedrill report <span class=\"verdict {verdict}\">{verdict}</span></h1>\n<p class=\"muted\">{}{} · seed {}</p>",
+        esc(&report.tool),
+        report
+            .generated_at
+            .as_deref()
+            .map_or(String::new(), |t| format!(" · {}", esc(t))),
+        report.seed
+    );
+    let _ = writeln!(
+        out,
+        "<p class=\"counts\"><span><b>{}</b> scenarios</span><span><b>{}</b> rules</span><span><b>{}</b> expectations</span><span><b>{}</b> passed</span><span><b>{}</b> failed</span><span><b>{}</b> warnings</span><span><b>{}</b> unexpected fires</span><span><b>{}</b> not applicable</span><span><b>{}</b> rules and <b>{}</b> scenarios failed to load</span></p>",
+        s.scenarios,
+        s.rules,
+        s.expectations,
+        s.passed,
+        s.failed,
+        s.warnings,
+        s.unexpected_fires,
+        s.not_applicable,
+        s.rules_failed_to_load,
+        s.scenarios_failed_to_load
+    );
+    matrix(report, &mut out);
+    load_errors(report, &mut out);
+    for (i, scenario) in report.scenarios.iter().enumerate() {
+        scenario_section(report, i, scenario, &mut out);
+    }
+    coverage(report, &mut out);
+    baseline(report, &mut out);
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+fn matrix(report: &RunReport, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "<h2 id=\"matrix\">Scenarios × rules</h2>\n<p class=\"legend\">"
+    );
+    for status in [
+        Status::Pass,
+        Status::Fail,
+        Status::Warn,
+        Status::Error,
+        Status::NotApplicable,
+        Status::Silent,
+    ] {
+        let _ = write!(
+            out,
+            "<span class=\"badge {}\">{} {}</span>",
+            class(status),
+            symbol(status),
+            status
+        );
+    }
+    let _ = writeln!(out, "</p>\n<table class=\"matrix\">\n<thead><tr><th></th>");
+    for rule in &report.rules {
+        let _ = write!(
+            out,
+            "<th class=\"rule\" title=\"{} ({}, {})\">{}</th>",
+            esc(&rule.title),
+            rule.language,
+            esc(&rule.path),
+            esc(&rule.title)
+        );
+    }
+    let _ = writeln!(out, "</tr></thead>\n<tbody>");
+    for (i, scenario) in report.scenarios.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<tr><th class=\"scenario\"><a href=\"#s{i}\">{}</a></th>",
+            esc(&scenario.slug)
+        );
+        for (j, rule) in report.rules.iter().enumerate() {
+            match scenario.checks.iter().find(|c| c.rule == rule.key) {
+                Some(check) => {
+                    let title = format!(
+                        "{} × {}: {} ({})",
+                        scenario.slug, rule.title, check.status, check.message
+                    );
+                    let _ = write!(
+                        out,
+                        "<td class=\"cell {}\" title=\"{}\"><a href=\"#{}\">{}</a></td>",
+                        class(check.status),
+                        esc(&title),
+                        check_id(i, j),
+                        symbol(check.status)
+                    );
+                }
+                None => out.push_str("<td class=\"cell\"></td>"),
+            }
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n");
+}
+
+fn load_errors(report: &RunReport, out: &mut String) {
+    let rendered: Vec<String> = report
+        .diagnostics
+        .iter()
+        .chain(report.rules.iter().flat_map(|r| &r.diagnostics))
+        .chain(report.scenarios.iter().flat_map(|s| &s.diagnostics))
+        .map(|d| d.render())
+        .collect();
+    if rendered.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<h2 id=\"load-errors\">Load errors</h2>\n<pre>{}</pre>",
+        esc(&rendered.join("\n"))
+    );
+}
+
+fn scenario_section(report: &RunReport, i: usize, scenario: &ScenarioReport, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "<h2 id=\"s{i}\">{} {}</h2>\n<p><code>{}</code>{}</p>",
+        esc(&scenario.name),
+        badge(scenario.status()),
+        esc(&scenario.file),
+        if scenario.techniques.is_empty() {
+            String::new()
+        } else {
+            format!(" · ATT&amp;CK {}", esc(&scenario.techniques.join(", ")))
+        }
+    );
+    if !scenario.description.is_empty() {
+        let _ = writeln!(out, "<p>{}</p>", esc(&scenario.description));
+    }
+    for (j, rule) in report.rules.iter().enumerate() {
+        let Some(check) = scenario.checks.iter().find(|c| c.rule == rule.key) else {
+            continue;
+        };
+        if check.status == Status::Silent && check.expected.is_none() {
+            continue;
+        }
+        check_details(report, scenario, check, &check_id(i, j), out);
+    }
+    let silent = scenario
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Silent && c.expected.is_none())
+        .count();
+    if silent > 0 {
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">{silent} rules with no expectation here stayed silent.</p>"
+        );
+    }
+}
+
+fn check_details(
+    report: &RunReport,
+    scenario: &ScenarioReport,
+    check: &CheckReport,
+    id: &str,
+    out: &mut String,
+) {
+    let open = if check.status.is_failure() {
+        " open"
+    } else {
+        ""
+    };
+    let title = report.rule_title(&check.rule);
+    let expected = check
+        .expected
+        .as_ref()
+        .map_or("no expectation".to_string(), ToString::to_string);
+    let _ = writeln!(
+        out,
+        "<details class=\"check\" id=\"{id}\"{open}>\n<summary>{} <b>{}</b> · expected {} · {}</summary>",
+        badge(check.status),
+        esc(title),
+        esc(&expected),
+        esc(&check.message)
+    );
+    if !check.renderings.is_empty() {
+        let _ = writeln!(
+            out,
+            "<table class=\"data\"><tr><th>rendering</th><th>result</th><th>matches</th><th>fired on</th><th>why</th></tr>"
+        );
+        for r in &check.renderings {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                r.schema,
+                badge(r.status),
+                r.matches,
+                esc(&r.fired_on.join(", ")),
+                esc(r.reason.as_deref().unwrap_or(""))
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    for r in &check.renderings {
+        for e in &r.explain {
+            let verdict = if e.matched {
+                "matched"
+            } else {
+                "did not match"
+            };
+            let _ = writeln!(
+                out,
+                "<p><b>{}</b>: node <code>{}</code> {verdict}</p>\n<pre>{}</pre>",
+                r.schema,
+                esc(&e.node),
+                esc(&e.trace)
+            );
+            if let Some(event) = scenario.events.get(e.event) {
+                event_table(event, out);
+            }
+        }
+        let explained: Vec<usize> = r.explain.iter().map(|e| e.event).collect();
+        for index in r.events.iter().filter(|i| !explained.contains(i)) {
+            if let Some(event) = scenario.events.get(*index) {
+                let _ = writeln!(
+                    out,
+                    "<p><b>{}</b>: matched node <code>{}</code></p>",
+                    r.schema,
+                    esc(&event.node)
+                );
+                event_table(event, out);
+            }
+        }
+    }
+    if check.status.is_failure() {
+        let _ = writeln!(
+            out,
+            "<details><summary>as text</summary><pre>{}</pre></details>",
+            esc(&describe_check(report, scenario, check))
+        );
+    }
+    out.push_str("</details>\n");
+}
+
+fn event_table(event: &EventRecord, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "<details><summary>{} event #{} · node <code>{}</code>{}</summary>\n<table class=\"data fields\">",
+        event.schema,
+        event.index,
+        esc(&event.node),
+        if event.benign { " · benign" } else { "" }
+    );
+    if let Some(fields) = event.fields.as_object() {
+        for (name, value) in fields {
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td><code>{}</code></td></tr>",
+                esc(name),
+                esc(&text)
+            );
+        }
+    }
+    out.push_str("</table></details>\n");
+}
+
+fn coverage(report: &RunReport, out: &mut String) {
+    let c = &report.coverage;
+    if c.untested.is_empty() && c.only_positive.is_empty() && c.only_negative.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<h2 id=\"coverage\">Coverage{}</h2>",
+        if c.required { " (required)" } else { "" }
+    );
+    for (keys, what) in [
+        (&c.untested, "No scenario expects anything of"),
+        (&c.only_positive, "Only positive expectations for"),
+        (&c.only_negative, "Only negative expectations for"),
+    ] {
+        if keys.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "<p>{what} {} rules:</p><ul>", keys.len());
+        for key in keys {
+            let _ = writeln!(out, "<li>{}</li>", esc(report.rule_title(key)));
+        }
+        out.push_str("</ul>\n");
+    }
+}
+
+fn baseline(report: &RunReport, out: &mut String) {
+    let Some(diff) = &report.baseline else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "<h2 id=\"baseline\">Against <code>{}</code></h2>",
+        esc(&diff.baseline)
+    );
+    for (entries, what) in [
+        (&diff.newly_failing, "Newly failing"),
+        (&diff.newly_noisy, "Newly noisy"),
+        (&diff.newly_passing, "Newly passing"),
+    ] {
+        let _ = writeln!(out, "<p>{what}: {}</p><ul>", entries.len());
+        for e in entries {
+            let _ = writeln!(
+                out,
+                "<li><code>{}</code> × {}</li>",
+                esc(&e.scenario),
+                esc(report.rule_title(&e.rule))
+            );
+        }
+        out.push_str("</ul>\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_page_is_self_contained_and_links_every_cell_to_its_drill_down() {
+        let report = crate::report::sample::report();
+        let text = super::render(&report);
+        for external in ["<link", "src=\"http", "href=\"http", "@import", "url("] {
+            assert!(!text.contains(external), "external reference {external}");
+        }
+        for anchor in ["href=\"#s0-r0\"", "id=\"s0-r0\"", "id=\"s0-r1\" open"] {
+            assert!(text.contains(anchor), "{anchor} missing");
+        }
+        assert!(text.contains("ParentImage|endswith"));
+        assert!(text.contains("&lt;") || !text.contains("<query>"));
+        insta::assert_snapshot!("report_html", text);
+    }
+}
