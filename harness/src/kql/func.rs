@@ -1,0 +1,2046 @@
+//! The scalar and aggregate function tables, and the string operators (`has`, `contains`, `startswith`, ...).
+//!
+//! Each scalar function is a row of [`SCALARS`]: its name, how many arguments it takes, its result
+//! type, and a plain function over evaluated arguments. Semantics follow the function pages under
+//! learn.microsoft.com/kusto/query/; where Kusto returns null (a failed conversion, an index out of
+//! range) these do too. Functions that need the query's schema or sub-queries (`column_ifexists`,
+//! `toscalar`, `materialize`) are handled by the evaluator, not here.
+
+use super::value::{
+    ScalarType, TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MILLI, TICKS_PER_MINUTE, TICKS_PER_SECOND,
+    Value, chrono_from_ticks, format_datetime, format_timespan, ticks_from_chrono,
+};
+use chrono::{Datelike, Timelike};
+use indexmap::{IndexMap, IndexSet};
+use regex::Regex;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What a function call may read besides its arguments.
+#[derive(Clone, Copy, Debug)]
+pub struct Context {
+    /// `now()`, in ticks since the Unix epoch.
+    pub now: i64,
+}
+
+/// How a function's result type follows from its arguments.
+#[derive(Clone, Copy, Debug)]
+pub enum Ret {
+    /// Always this type.
+    Fixed(ScalarType),
+    /// The type of argument `n`.
+    Arg(usize),
+    /// The common type of arguments from `n` on, every other one (`iff`: 1; `case`: 1, step 2).
+    Common(usize, usize),
+}
+
+/// One scalar function.
+#[derive(Debug)]
+pub struct ScalarFn {
+    /// Its name in queries.
+    pub name: &'static str,
+    /// Fewest arguments.
+    pub min: usize,
+    /// Most arguments (`usize::MAX` for variadic).
+    pub max: usize,
+    /// Result type.
+    pub ret: Ret,
+    /// The implementation; `Err` is a message for a run-time diagnostic (a bad regex).
+    pub call: fn(&[Value], &Context) -> Result<Value, String>,
+}
+
+const V: usize = usize::MAX;
+
+macro_rules! f {
+    ($name:literal, $min:expr, $max:expr, $ret:expr, $call:expr) => {
+        ScalarFn {
+            name: $name,
+            min: $min,
+            max: $max,
+            ret: $ret,
+            call: $call,
+        }
+    };
+}
+
+use ScalarType as T;
+
+/// Every scalar function, by name. Aliases are separate rows.
+pub static SCALARS: &[ScalarFn] = &[
+    f!("ago", 1, 1, Ret::Fixed(T::DateTime), |a, c| Ok(
+        ts(&a[0]).map_or(Value::Null, |t| Value::DateTime(c.now - t))
+    )),
+    f!("now", 0, 1, Ret::Fixed(T::DateTime), |a, c| Ok(
+        Value::DateTime(c.now + a.first().and_then(ts).unwrap_or(0))
+    )),
+    f!("tolower", 1, 1, Ret::Fixed(T::String), |a, _| Ok(
+        Value::str(a[0].text().to_lowercase())
+    )),
+    f!("toupper", 1, 1, Ret::Fixed(T::String), |a, _| Ok(
+        Value::str(a[0].text().to_uppercase())
+    )),
+    f!("strcat", 1, 64, Ret::Fixed(T::String), |a, _| Ok(
+        Value::str(a.iter().map(|v| v.text()).collect::<String>())
+    )),
+    f!("strcat_delim", 3, 64, Ret::Fixed(T::String), |a, _| {
+        let delim = a[0].text();
+        Ok(Value::str(
+            a[1..]
+                .iter()
+                .map(|v| v.text().into_owned())
+                .collect::<Vec<_>>()
+                .join(&delim),
+        ))
+    }),
+    f!("strlen", 1, 1, Ret::Fixed(T::Long), |a, _| Ok(Value::Long(
+        a[0].text().chars().count() as i64
+    ))),
+    f!("substring", 2, 3, Ret::Fixed(T::String), substring),
+    f!("iff", 3, 3, Ret::Common(1, 1), |a, _| Ok(
+        if truthy(&a[0]) {
+            a[1].clone()
+        } else {
+            a[2].clone()
+        }
+    )),
+    f!("iif", 3, 3, Ret::Common(1, 1), |a, _| Ok(
+        if truthy(&a[0]) {
+            a[1].clone()
+        } else {
+            a[2].clone()
+        }
+    )),
+    f!("case", 3, V, Ret::Common(1, 2), |a, _| {
+        for pair in a[..a.len() - 1].chunks(2) {
+            if truthy(&pair[0]) {
+                return Ok(pair[1].clone());
+            }
+        }
+        Ok(a[a.len() - 1].clone())
+    }),
+    f!("coalesce", 1, 64, Ret::Common(0, 1), |a, _| Ok(a
+        .iter()
+        .find(|v| !v.is_empty())
+        .cloned()
+        .unwrap_or_else(|| a[a.len() - 1].clone()))),
+    f!("isempty", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
+        Value::Bool(a[0].is_empty())
+    )),
+    f!("isnotempty", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
+        Value::Bool(!a[0].is_empty())
+    )),
+    f!("notempty", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
+        Value::Bool(!a[0].is_empty())
+    )),
+    f!("isnull", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(Value::Bool(
+        a[0].is_null()
+    ))),
+    f!("isnotnull", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
+        Value::Bool(!a[0].is_null())
+    )),
+    f!("notnull", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
+        Value::Bool(!a[0].is_null())
+    )),
+    f!("tostring", 1, 1, Ret::Fixed(T::String), |a, _| Ok(
+        Value::str(a[0].to_kql_string())
+    )),
+    f!("toint", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(
+        a[0].convert(T::Int)
+    )),
+    f!("int", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(
+        a[0].convert(T::Int)
+    )),
+    f!("tolong", 1, 1, Ret::Fixed(T::Long), |a, _| Ok(
+        a[0].convert(T::Long)
+    )),
+    f!("long", 1, 1, Ret::Fixed(T::Long), |a, _| Ok(
+        a[0].convert(T::Long)
+    )),
+    f!("todouble", 1, 1, Ret::Fixed(T::Real), |a, _| Ok(
+        a[0].convert(T::Real)
+    )),
+    f!("toreal", 1, 1, Ret::Fixed(T::Real), |a, _| Ok(
+        a[0].convert(T::Real)
+    )),
+    f!("real", 1, 1, Ret::Fixed(T::Real), |a, _| Ok(
+        a[0].convert(T::Real)
+    )),
+    f!("double", 1, 1, Ret::Fixed(T::Real), |a, _| Ok(
+        a[0].convert(T::Real)
+    )),
+    f!("todecimal", 1, 1, Ret::Fixed(T::Decimal), |a, _| Ok(
+        a[0].convert(T::Decimal)
+    )),
+    f!("tobool", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
+        a[0].convert(T::Bool)
+    )),
+    f!("toboolean", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
+        a[0].convert(T::Bool)
+    )),
+    f!("bool", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
+        a[0].convert(T::Bool)
+    )),
+    f!("todatetime", 1, 1, Ret::Fixed(T::DateTime), |a, _| Ok(
+        a[0].convert(T::DateTime)
+    )),
+    f!("datetime", 1, 1, Ret::Fixed(T::DateTime), |a, _| Ok(
+        a[0].convert(T::DateTime)
+    )),
+    f!("totimespan", 1, 1, Ret::Fixed(T::TimeSpan), |a, _| Ok(
+        a[0].convert(T::TimeSpan)
+    )),
+    f!("timespan", 1, 1, Ret::Fixed(T::TimeSpan), |a, _| Ok(
+        a[0].convert(T::TimeSpan)
+    )),
+    f!("toguid", 1, 1, Ret::Fixed(T::Guid), |a, _| Ok(
+        a[0].convert(T::Guid)
+    )),
+    f!("parse_json", 1, 1, Ret::Fixed(T::Dynamic), parse_json),
+    f!("parsejson", 1, 1, Ret::Fixed(T::Dynamic), parse_json),
+    f!("todynamic", 1, 1, Ret::Fixed(T::Dynamic), parse_json),
+    f!("dynamic", 1, 1, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        a[0].clone()
+    )),
+    f!("gettype", 1, 1, Ret::Fixed(T::String), |a, _| Ok(
+        Value::str(gettype(&a[0]))
+    )),
+    f!("bin", 2, 2, Ret::Arg(0), |a, _| Ok(bin(&a[0], &a[1]))),
+    f!("floor", 2, 2, Ret::Arg(0), |a, _| Ok(bin(&a[0], &a[1]))),
+    f!("bin_at", 3, 3, Ret::Arg(0), |a, _| Ok(bin_at(
+        &a[0], &a[1], &a[2]
+    ))),
+    f!("extract", 3, 4, Ret::Fixed(T::String), extract),
+    f!("extract_all", 2, 3, Ret::Fixed(T::Dynamic), extract_all),
+    f!("split", 2, 3, Ret::Fixed(T::Dynamic), split),
+    f!("replace_string", 3, 3, Ret::Fixed(T::String), |a, _| Ok(
+        Value::str(replace_literal(&a[0].text(), &a[1].text(), &a[2].text()))
+    )),
+    f!(
+        "replace",
+        3,
+        3,
+        Ret::Fixed(T::String),
+        |a, _| replace_regex(&a[0], &a[1], &a[2])
+    ),
+    f!("replace_regex", 3, 3, Ret::Fixed(T::String), |a, _| {
+        replace_regex(&a[1], &a[2], &a[0])
+    }),
+    f!("trim", 2, 2, Ret::Fixed(T::String), |a, _| trim(
+        &a[0], &a[1], true, true
+    )),
+    f!("trim_start", 2, 2, Ret::Fixed(T::String), |a, _| trim(
+        &a[0], &a[1], true, false
+    )),
+    f!("trim_end", 2, 2, Ret::Fixed(T::String), |a, _| trim(
+        &a[0], &a[1], false, true
+    )),
+    f!("reverse", 1, 1, Ret::Fixed(T::String), |a, _| Ok(
+        Value::str(a[0].text().chars().rev().collect::<String>())
+    )),
+    f!("indexof", 2, 5, Ret::Fixed(T::Long), indexof),
+    f!("countof", 2, 3, Ret::Fixed(T::Long), countof),
+    f!("strrep", 2, 3, Ret::Fixed(T::String), |a, _| {
+        let n = a[1].to_long().unwrap_or(0).clamp(0, 1024) as usize;
+        let delim = a.get(2).map(|d| d.text().into_owned()).unwrap_or_default();
+        Ok(Value::str(vec![a[0].text().into_owned(); n].join(&delim)))
+    }),
+    f!(
+        "base64_decode_tostring",
+        1,
+        1,
+        Ret::Fixed(T::String),
+        base64_decode
+    ),
+    f!(
+        "base64_decodestring",
+        1,
+        1,
+        Ret::Fixed(T::String),
+        base64_decode
+    ),
+    f!(
+        "base64_encode_tostring",
+        1,
+        1,
+        Ret::Fixed(T::String),
+        |a, _| Ok(Value::str(base64_encode(a[0].text().as_bytes())))
+    ),
+    f!(
+        "base64_encodestring",
+        1,
+        1,
+        Ret::Fixed(T::String),
+        |a, _| Ok(Value::str(base64_encode(a[0].text().as_bytes())))
+    ),
+    f!("url_decode", 1, 1, Ret::Fixed(T::String), |a, _| Ok(
+        Value::str(url_decode(&a[0].text()))
+    )),
+    f!("array_length", 1, 1, Ret::Fixed(T::Long), |a, _| Ok(
+        match &a[0] {
+            Value::Array(items) => Value::Long(items.len() as i64),
+            _ => Value::Null,
+        }
+    )),
+    f!("array_slice", 3, 3, Ret::Fixed(T::Dynamic), array_slice),
+    f!("array_concat", 1, 64, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        Value::array(
+            a.iter()
+                .flat_map(|v| match v {
+                    Value::Array(items) => items.to_vec(),
+                    _ => Vec::new(),
+                })
+                .collect()
+        )
+    )),
+    f!("array_reverse", 1, 1, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        match &a[0] {
+            Value::Array(items) => Value::array(items.iter().rev().cloned().collect()),
+            _ => Value::Null,
+        }
+    )),
+    f!("array_sort_asc", 1, 2, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        array_sort(&a[0], false)
+    )),
+    f!("array_sort_desc", 1, 2, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        array_sort(&a[0], true)
+    )),
+    f!("array_index_of", 2, 2, Ret::Fixed(T::Long), |a, _| Ok(
+        match &a[0] {
+            Value::Array(items) => Value::Long(
+                items
+                    .iter()
+                    .position(|v| v.kql_eq(&a[1]) == Some(true))
+                    .map_or(-1, |i| i as i64)
+            ),
+            _ => Value::Null,
+        }
+    )),
+    f!("set_has_element", 2, 2, Ret::Fixed(T::Bool), |a, _| Ok(
+        match &a[0] {
+            Value::Array(items) => Value::Bool(items.iter().any(|v| v.kql_eq(&a[1]) == Some(true))),
+            _ => Value::Null,
+        }
+    )),
+    f!("array_strcat", 2, 2, Ret::Fixed(T::String), strcat_array),
+    f!("strcat_array", 2, 2, Ret::Fixed(T::String), strcat_array),
+    f!("pack_array", 0, V, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        Value::array(a.iter().map(|v| v.convert(T::Dynamic)).collect())
+    )),
+    f!("pack", 0, V, Ret::Fixed(T::Dynamic), bag_pack),
+    f!("bag_pack", 0, V, Ret::Fixed(T::Dynamic), bag_pack),
+    f!("pack_dictionary", 0, V, Ret::Fixed(T::Dynamic), bag_pack),
+    f!("bag_keys", 1, 1, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        match &a[0] {
+            Value::Bag(map) => Value::array(map.keys().map(Value::str).collect()),
+            _ => Value::Null,
+        }
+    )),
+    f!("bag_has_key", 2, 2, Ret::Fixed(T::Bool), |a, _| Ok(
+        match &a[0] {
+            Value::Bag(map) => Value::Bool(map.contains_key(a[1].text().as_ref())),
+            _ => Value::Null,
+        }
+    )),
+    f!("set_union", 1, 64, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        set_combine(a, SetOp::Union)
+    )),
+    f!("set_intersect", 1, 64, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        set_combine(a, SetOp::Intersect)
+    )),
+    f!("set_difference", 1, 64, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        set_combine(a, SetOp::Difference)
+    )),
+    f!("range", 2, 3, Ret::Fixed(T::Dynamic), range_array),
+    f!("datetime_add", 3, 3, Ret::Fixed(T::DateTime), datetime_add),
+    f!("datetime_diff", 3, 3, Ret::Fixed(T::Long), datetime_diff),
+    f!("datetime_part", 2, 2, Ret::Fixed(T::Int), |a, _| Ok(
+        datetime_part(&a[0].text(), &a[1])
+    )),
+    f!("startofday", 1, 2, Ret::Fixed(T::DateTime), |a, _| Ok(
+        start_of(&a[0], a.get(1), Period::Day)
+    )),
+    f!("startofweek", 1, 2, Ret::Fixed(T::DateTime), |a, _| Ok(
+        start_of(&a[0], a.get(1), Period::Week)
+    )),
+    f!("startofmonth", 1, 2, Ret::Fixed(T::DateTime), |a, _| Ok(
+        start_of(&a[0], a.get(1), Period::Month)
+    )),
+    f!("startofyear", 1, 2, Ret::Fixed(T::DateTime), |a, _| Ok(
+        start_of(&a[0], a.get(1), Period::Year)
+    )),
+    f!("endofday", 1, 2, Ret::Fixed(T::DateTime), |a, _| Ok(
+        end_of(&a[0], a.get(1), Period::Day)
+    )),
+    f!("endofweek", 1, 2, Ret::Fixed(T::DateTime), |a, _| Ok(
+        end_of(&a[0], a.get(1), Period::Week)
+    )),
+    f!("endofmonth", 1, 2, Ret::Fixed(T::DateTime), |a, _| Ok(
+        end_of(&a[0], a.get(1), Period::Month)
+    )),
+    f!("dayofweek", 1, 1, Ret::Fixed(T::TimeSpan), |a, _| Ok(dt(
+        &a[0]
+    )
+    .and_then(chrono_from_ticks)
+    .map_or(Value::Null, |t| Value::TimeSpan(
+        i64::from(t.weekday().num_days_from_sunday()) * TICKS_PER_DAY
+    )))),
+    f!("dayofmonth", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(dt(&a[0])
+        .and_then(chrono_from_ticks)
+        .map_or(Value::Null, |t| Value::Long(i64::from(t.day()))))),
+    f!("dayofyear", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(dt(&a[0])
+        .and_then(chrono_from_ticks)
+        .map_or(Value::Null, |t| Value::Long(i64::from(
+            t.ordinal()
+        ))))),
+    f!("hourofday", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(dt(&a[0])
+        .and_then(chrono_from_ticks)
+        .map_or(Value::Null, |t| Value::Long(i64::from(t.hour()))))),
+    f!("monthofyear", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(
+        dt(&a[0])
+            .and_then(chrono_from_ticks)
+            .map_or(Value::Null, |t| Value::Long(i64::from(t.month())))
+    )),
+    f!("getyear", 1, 1, Ret::Fixed(T::Long), |a, _| Ok(dt(&a[0])
+        .and_then(chrono_from_ticks)
+        .map_or(Value::Null, |t| Value::Long(i64::from(t.year()))))),
+    f!("getmonth", 1, 1, Ret::Fixed(T::Long), |a, _| Ok(dt(&a[0])
+        .and_then(chrono_from_ticks)
+        .map_or(Value::Null, |t| Value::Long(i64::from(
+            t.month()
+        ))))),
+    f!(
+        "unixtime_seconds_todatetime",
+        1,
+        1,
+        Ret::Fixed(T::DateTime),
+        |a, _| Ok(a[0].to_real().map_or(Value::Null, |s| Value::DateTime(
+            (s * TICKS_PER_SECOND as f64) as i64
+        )))
+    ),
+    f!(
+        "unixtime_milliseconds_todatetime",
+        1,
+        1,
+        Ret::Fixed(T::DateTime),
+        |a, _| Ok(a[0].to_real().map_or(Value::Null, |s| Value::DateTime(
+            (s * TICKS_PER_MILLI as f64) as i64
+        )))
+    ),
+    f!("format_datetime", 2, 2, Ret::Fixed(T::String), |a, _| Ok(
+        dt(&a[0]).map_or(Value::empty_string(), |t| Value::str(
+            format_datetime_pattern(t, &a[1].text())
+        ))
+    )),
+    f!("format_timespan", 2, 2, Ret::Fixed(T::String), |a, _| Ok(
+        ts(&a[0]).map_or(Value::empty_string(), |t| Value::str(format_timespan(t)))
+    )),
+    f!(
+        "make_datetime",
+        3,
+        7,
+        Ret::Fixed(T::DateTime),
+        make_datetime
+    ),
+    f!("make_timespan", 2, 4, Ret::Fixed(T::TimeSpan), |a, _| {
+        let n: Option<Vec<i64>> = a.iter().map(Value::to_long).collect();
+        Ok(n.map_or(Value::Null, |n| {
+            Value::TimeSpan(match n.len() {
+                2 => n[0] * TICKS_PER_HOUR + n[1] * TICKS_PER_MINUTE,
+                3 => n[0] * TICKS_PER_HOUR + n[1] * TICKS_PER_MINUTE + n[2] * TICKS_PER_SECOND,
+                _ => {
+                    n[0] * TICKS_PER_DAY
+                        + n[1] * TICKS_PER_HOUR
+                        + n[2] * TICKS_PER_MINUTE
+                        + n[3] * TICKS_PER_SECOND
+                }
+            })
+        }))
+    }),
+    f!("abs", 1, 1, Ret::Arg(0), |a, _| Ok(match &a[0] {
+        Value::Long(i) => Value::Long(i.abs()),
+        Value::Real(f) => Value::Real(f.abs()),
+        Value::TimeSpan(t) => Value::TimeSpan(t.abs()),
+        _ => Value::Null,
+    })),
+    f!("round", 1, 2, Ret::Arg(0), |a, _| Ok(
+        match (&a[0], a.get(1).and_then(Value::to_long).unwrap_or(0)) {
+            (Value::Long(i), _) => Value::Long(*i),
+            (Value::Real(f), p) => {
+                let m = 10f64.powi(p as i32);
+                Value::Real((f * m).round() / m)
+            }
+            _ => Value::Null,
+        }
+    )),
+    f!("sqrt", 1, 1, Ret::Fixed(T::Real), |a, _| Ok(a[0]
+        .to_real()
+        .map_or(Value::Null, |f| Value::Real(f.sqrt())))),
+    f!("log", 1, 1, Ret::Fixed(T::Real), |a, _| Ok(a[0]
+        .to_real()
+        .map_or(Value::Null, |f| Value::Real(f.ln())))),
+    f!("log2", 1, 1, Ret::Fixed(T::Real), |a, _| Ok(a[0]
+        .to_real()
+        .map_or(Value::Null, |f| Value::Real(f.log2())))),
+    f!("log10", 1, 1, Ret::Fixed(T::Real), |a, _| Ok(a[0]
+        .to_real()
+        .map_or(Value::Null, |f| Value::Real(f.log10())))),
+    f!("exp", 1, 1, Ret::Fixed(T::Real), |a, _| Ok(a[0]
+        .to_real()
+        .map_or(Value::Null, |f| Value::Real(f.exp())))),
+    f!("pow", 2, 2, Ret::Fixed(T::Real), |a, _| Ok(
+        match (a[0].to_real(), a[1].to_real()) {
+            (Some(x), Some(y)) => Value::Real(x.powf(y)),
+            _ => Value::Null,
+        }
+    )),
+    f!("ceiling", 1, 1, Ret::Arg(0), |a, _| Ok(match &a[0] {
+        Value::Real(f) => Value::Real(f.ceil()),
+        other => other.clone(),
+    })),
+    f!("sign", 1, 1, Ret::Arg(0), |a, _| Ok(match &a[0] {
+        Value::Real(f) => Value::Real(f.signum()),
+        Value::Long(i) => Value::Long(i.signum()),
+        other => other.clone(),
+    })),
+    f!("min_of", 1, 64, Ret::Common(0, 1), |a, _| Ok(a
+        .iter()
+        .filter(|v| !v.is_null())
+        .min_by(|x, y| x.sort_cmp(y))
+        .cloned()
+        .unwrap_or(Value::Null))),
+    f!("max_of", 1, 64, Ret::Common(0, 1), |a, _| Ok(a
+        .iter()
+        .filter(|v| !v.is_null())
+        .max_by(|x, y| x.sort_cmp(y))
+        .cloned()
+        .unwrap_or(Value::Null))),
+    f!("tohex", 1, 2, Ret::Fixed(T::String), |a, _| Ok(a[0]
+        .to_long()
+        .map_or(Value::empty_string(), |i| Value::str(format!(
+            "{i:x}"
+        ))))),
+    f!("hash", 1, 2, Ret::Fixed(T::Long), |a, _| Ok(Value::Long(
+        fnv(a[0].text().as_bytes()) as i64 & i64::MAX
+    ))),
+    f!("isascii", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
+        Value::Bool(a[0].text().is_ascii())
+    )),
+    f!("isutf8", 1, 1, Ret::Fixed(T::Bool), |_, _| Ok(Value::Bool(
+        true
+    ))),
+    f!(
+        "parse_command_line",
+        2,
+        2,
+        Ret::Fixed(T::Dynamic),
+        |a, _| Ok(Value::array(
+            parse_command_line(&a[0].text())
+                .into_iter()
+                .map(Value::str)
+                .collect()
+        ))
+    ),
+    f!("parse_path", 1, 1, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        parse_path(&a[0].text())
+    )),
+    f!("parse_url", 1, 1, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        parse_url(&a[0].text())
+    )),
+    f!("parse_csv", 1, 1, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        Value::array(
+            a[0].text()
+                .split(',')
+                .map(|s| Value::str(s.trim_matches('"')))
+                .collect()
+        )
+    )),
+    f!("ipv4_is_private", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
+        parse_ipv4(&a[0].text()).map_or(Value::Null, |ip| Value::Bool(ipv4_private(ip)))
+    )),
+    f!("ipv4_is_in_range", 2, 2, Ret::Fixed(T::Bool), |a, _| Ok(
+        match (parse_ipv4(&a[0].text()), parse_cidr(&a[1].text())) {
+            (Some(ip), Some(r)) => Value::Bool(in_cidr(ip, r)),
+            _ => Value::Null,
+        }
+    )),
+    f!("ipv4_is_in_any_range", 2, V, Ret::Fixed(T::Bool), |a, _| {
+        let Some(ip) = parse_ipv4(&a[0].text()) else {
+            return Ok(Value::Null);
+        };
+        let ranges: Vec<Value> = a[1..]
+            .iter()
+            .flat_map(|v| match v {
+                Value::Array(items) => items.to_vec(),
+                other => vec![other.clone()],
+            })
+            .collect();
+        Ok(Value::Bool(
+            ranges
+                .iter()
+                .filter_map(|r| parse_cidr(&r.text()))
+                .any(|r| in_cidr(ip, r)),
+        ))
+    }),
+    f!("ipv4_is_match", 2, 3, Ret::Fixed(T::Bool), |a, _| Ok(
+        match (parse_cidr(&a[0].text()), parse_cidr(&a[1].text())) {
+            (Some(x), Some(y)) => {
+                let bits = x.1.min(y.1);
+                Value::Bool(in_cidr(x.0, (y.0, bits)))
+            }
+            _ => Value::Null,
+        }
+    )),
+    f!("new_guid", 0, 0, Ret::Fixed(T::Guid), |_, _| Ok(
+        Value::Guid(Arc::from("00000000-0000-0000-0000-000000000000"))
+    )),
+    f!("has_any_index", 2, 2, Ret::Fixed(T::Long), |a, _| Ok(
+        match &a[1] {
+            Value::Array(items) => Value::Long(
+                items
+                    .iter()
+                    .position(|t| has(&a[0].text(), &t.text(), false))
+                    .map_or(-1, |i| i as i64)
+            ),
+            _ => Value::Null,
+        }
+    )),
+];
+
+/// Looks a scalar function up by name.
+pub fn scalar(name: &str) -> Option<&'static ScalarFn> {
+    SCALARS.iter().find(|f| f.name == name)
+}
+
+/// Every function name the engine knows (scalar, aggregate and evaluator-handled), for suggestions.
+pub fn known_names() -> impl Iterator<Item = &'static str> {
+    SCALARS
+        .iter()
+        .map(|f| f.name)
+        .chain(AGGREGATES.iter().map(|a| a.name))
+        .chain([
+            "column_ifexists",
+            "toscalar",
+            "materialize",
+            "not",
+            "typeof",
+        ])
+}
+
+/// The result type of a scalar function for argument types `args`.
+pub fn return_type(function: &ScalarFn, args: &[ScalarType]) -> ScalarType {
+    match function.ret {
+        Ret::Fixed(ty) => ty,
+        Ret::Arg(n) => args.get(n).copied().unwrap_or(ScalarType::Dynamic),
+        Ret::Common(start, step) => {
+            let mut candidates: Vec<ScalarType> =
+                args.iter().skip(start).step_by(step).copied().collect();
+            if function.name == "case" {
+                candidates.push(*args.last().unwrap_or(&ScalarType::Dynamic));
+            }
+            common_type(&candidates)
+        }
+    }
+}
+
+/// The type several branches share: equal types stay, numbers widen to real/long, otherwise dynamic.
+pub fn common_type(types: &[ScalarType]) -> ScalarType {
+    let mut it = types.iter().copied();
+    let Some(first) = it.next() else {
+        return ScalarType::Dynamic;
+    };
+    it.fold(first, |acc, t| {
+        if acc == t {
+            acc
+        } else if acc.is_numeric() && t.is_numeric() {
+            if matches!(acc, T::Real | T::Decimal) || matches!(t, T::Real | T::Decimal) {
+                T::Real
+            } else {
+                T::Long
+            }
+        } else {
+            T::Dynamic
+        }
+    })
+}
+
+fn truthy(v: &Value) -> bool {
+    matches!(v, Value::Bool(true))
+}
+
+fn ts(v: &Value) -> Option<i64> {
+    match v {
+        Value::TimeSpan(t) => Some(*t),
+        _ => None,
+    }
+}
+
+fn dt(v: &Value) -> Option<i64> {
+    v.to_datetime()
+}
+
+fn gettype(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Long(_) => "long",
+        Value::Real(_) => "real",
+        Value::String(_) => "string",
+        Value::DateTime(_) => "datetime",
+        Value::TimeSpan(_) => "timespan",
+        Value::Guid(_) => "guid",
+        Value::Array(_) => "array",
+        Value::Bag(_) => "dictionary",
+    }
+}
+
+fn substring(a: &[Value], _: &Context) -> Result<Value, String> {
+    let text: Vec<char> = a[0].text().chars().collect();
+    let Some(start) = a[1].to_long() else {
+        return Ok(Value::empty_string());
+    };
+    let start = start.clamp(0, text.len() as i64) as usize;
+    let len = match a.get(2) {
+        Some(l) => l.to_long().unwrap_or(0).max(0) as usize,
+        None => text.len(),
+    };
+    let end = start.saturating_add(len).min(text.len());
+    Ok(Value::str(text[start..end].iter().collect::<String>()))
+}
+
+fn parse_json(a: &[Value], _: &Context) -> Result<Value, String> {
+    Ok(match &a[0] {
+        Value::String(s) => match serde_json::from_str::<serde_json::Value>(s) {
+            Ok(json) => Value::from_json(&json),
+            Err(_) => Value::String(s.clone()),
+        },
+        other => other.clone(),
+    })
+}
+
+/// `bin(value, size)`: rounds down to a multiple of `size`, for numbers, datetimes and timespans.
+pub fn bin(value: &Value, size: &Value) -> Value {
+    match (value, size) {
+        (Value::DateTime(t), Value::TimeSpan(s)) | (Value::TimeSpan(t), Value::TimeSpan(s))
+            if *s > 0 =>
+        {
+            let binned = t.div_euclid(*s) * s;
+            if matches!(value, Value::DateTime(_)) {
+                Value::DateTime(binned)
+            } else {
+                Value::TimeSpan(binned)
+            }
+        }
+        (Value::Long(i), Value::Long(s)) if *s > 0 => Value::Long(i.div_euclid(*s) * s),
+        (Value::Long(_) | Value::Real(_), Value::Long(_) | Value::Real(_)) => {
+            match (value.to_real(), size.to_real()) {
+                (Some(v), Some(s)) if s > 0.0 => {
+                    let r = (v / s).floor() * s;
+                    if matches!(value, Value::Long(_)) {
+                        Value::Long(r as i64)
+                    } else {
+                        Value::Real(r)
+                    }
+                }
+                _ => Value::Null,
+            }
+        }
+        _ => Value::Null,
+    }
+}
+
+fn bin_at(value: &Value, size: &Value, at: &Value) -> Value {
+    match (value, at) {
+        (Value::DateTime(t), Value::DateTime(a)) => match bin(&Value::TimeSpan(t - a), size) {
+            Value::TimeSpan(b) => Value::DateTime(a + b),
+            _ => Value::Null,
+        },
+        _ => match (value.to_real(), at.to_real()) {
+            (Some(v), Some(a)) => match bin(&Value::Real(v - a), size) {
+                Value::Real(b) => Value::Real(a + b),
+                _ => Value::Null,
+            },
+            _ => Value::Null,
+        },
+    }
+}
+
+thread_local! {
+    static REGEXES: RefCell<HashMap<String, Result<Regex, String>>> = RefCell::new(HashMap::new());
+}
+
+/// Compiles a KQL (RE2) regular expression, caching it per thread; `Err` carries the regex error.
+pub fn regex(pattern: &str) -> Result<Regex, String> {
+    REGEXES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() > 4096 {
+            cache.clear();
+        }
+        cache
+            .entry(pattern.to_string())
+            .or_insert_with(|| {
+                Regex::new(pattern)
+                    .map_err(|e| format!("invalid regular expression `{pattern}`: {e}"))
+            })
+            .clone()
+    })
+}
+
+fn extract(a: &[Value], _: &Context) -> Result<Value, String> {
+    let re = regex(&a[0].text())?;
+    let group = a[1].to_long().unwrap_or(0).max(0) as usize;
+    let text = a[2].text();
+    let found = re
+        .captures(&text)
+        .and_then(|c| c.get(group))
+        .map(|m| m.as_str().to_string());
+    Ok(match (found, a.get(3)) {
+        (None, Some(_)) => Value::Null,
+        (None, None) => Value::empty_string(),
+        (Some(s), None) => Value::str(s),
+        (Some(s), Some(_)) => {
+            let ty = type_hint(&a[3]);
+            Value::str(s).convert(ty)
+        }
+    })
+}
+
+/// The type named by a `typeof(...)` argument, which the evaluator passes as a string.
+fn type_hint(v: &Value) -> ScalarType {
+    ScalarType::from_name(&v.text()).unwrap_or(ScalarType::String)
+}
+
+fn extract_all(a: &[Value], _: &Context) -> Result<Value, String> {
+    let re = regex(&a[0].text())?;
+    let text = a[a.len() - 1].text();
+    let groups: Option<Vec<usize>> = if a.len() == 3 {
+        match &a[1] {
+            Value::Array(items) => Some(
+                items
+                    .iter()
+                    .filter_map(|i| i.to_long())
+                    .map(|i| i as usize)
+                    .collect(),
+            ),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let mut out = Vec::new();
+    for caps in re.captures_iter(&text) {
+        let wanted: Vec<usize> = match &groups {
+            Some(g) => g.clone(),
+            None if caps.len() > 1 => (1..caps.len()).collect(),
+            None => vec![0],
+        };
+        let values: Vec<Value> = wanted
+            .iter()
+            .map(|g| {
+                caps.get(*g)
+                    .map_or(Value::empty_string(), |m| Value::str(m.as_str()))
+            })
+            .collect();
+        if values.len() == 1 && groups.is_none() {
+            out.push(values.into_iter().next().unwrap_or_default());
+        } else {
+            out.push(Value::array(values));
+        }
+    }
+    Ok(if out.is_empty() {
+        Value::Null
+    } else {
+        Value::array(out)
+    })
+}
+
+fn split(a: &[Value], _: &Context) -> Result<Value, String> {
+    let text = a[0].text();
+    let delim = a[1].text();
+    let parts: Vec<Value> = if delim.is_empty() {
+        vec![Value::str(text.as_ref())]
+    } else {
+        text.split(delim.as_ref()).map(Value::str).collect()
+    };
+    Ok(match a.get(2).and_then(Value::to_long) {
+        Some(i) => match usize::try_from(i).ok().and_then(|i| parts.get(i)) {
+            Some(part) => Value::array(vec![part.clone()]),
+            None => Value::array(Vec::new()),
+        },
+        None => Value::array(parts),
+    })
+}
+
+fn replace_literal(text: &str, from: &str, to: &str) -> String {
+    if from.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(from, to)
+    }
+}
+
+fn replace_regex(pattern: &Value, rewrite: &Value, text: &Value) -> Result<Value, String> {
+    let re = regex(&pattern.text())?;
+    // KQL rewrite uses \1 for groups; the regex crate uses ${1}.
+    let rewrite = rewrite.text();
+    let mut converted = String::new();
+    let mut chars = rewrite.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek().is_some_and(char::is_ascii_digit) => {
+                let digit = chars.next().unwrap_or('0');
+                converted += &format!("${{{digit}}}");
+            }
+            '$' => converted += "$$",
+            other => converted.push(other),
+        }
+    }
+    Ok(Value::str(re.replace_all(&text.text(), converted.as_str())))
+}
+
+fn trim(pattern: &Value, text: &Value, start: bool, end: bool) -> Result<Value, String> {
+    let p = pattern.text();
+    let mut s = text.text().into_owned();
+    if start {
+        let re = regex(&format!("^(?:{p})+"))?;
+        s = re.replace(&s, "").into_owned();
+    }
+    if end {
+        let re = regex(&format!("(?:{p})+$"))?;
+        s = re.replace(&s, "").into_owned();
+    }
+    Ok(Value::str(s))
+}
+
+fn indexof(a: &[Value], _: &Context) -> Result<Value, String> {
+    let text: Vec<char> = a[0].text().chars().collect();
+    let needle: Vec<char> = a[1].text().chars().collect();
+    let start = a.get(2).and_then(Value::to_long).unwrap_or(0);
+    let start = if start < 0 {
+        (text.len() as i64 + start).max(0)
+    } else {
+        start
+    } as usize;
+    let occurrence = a.get(4).and_then(Value::to_long).unwrap_or(1).max(1) as usize;
+    if start > text.len() {
+        return Ok(Value::Long(-1));
+    }
+    let mut seen = 0;
+    for i in start..=text.len().saturating_sub(needle.len()) {
+        if text[i..].starts_with(&needle) {
+            seen += 1;
+            if seen == occurrence {
+                return Ok(Value::Long(i as i64));
+            }
+        }
+    }
+    Ok(Value::Long(-1))
+}
+
+fn countof(a: &[Value], _: &Context) -> Result<Value, String> {
+    let text = a[0].text();
+    let needle = a[1].text();
+    let is_regex = a.get(2).is_some_and(|k| k.text() == "regex");
+    Ok(Value::Long(if is_regex {
+        regex(&needle)?.find_iter(&text).count() as i64
+    } else if needle.is_empty() {
+        0
+    } else {
+        text.matches(needle.as_ref()).count() as i64
+    }))
+}
+
+fn base64_decode(a: &[Value], _: &Context) -> Result<Value, String> {
+    Ok(match base64_decode_bytes(&a[0].text()) {
+        Some(bytes) => Value::str(String::from_utf8_lossy(&bytes)),
+        None => Value::empty_string(),
+    })
+}
+
+fn base64_decode_bytes(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for c in text.trim().bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        buffer = (buffer << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn url_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn array_slice(a: &[Value], _: &Context) -> Result<Value, String> {
+    let Value::Array(items) = &a[0] else {
+        return Ok(Value::Null);
+    };
+    let len = items.len() as i64;
+    let norm = |i: i64| if i < 0 { (len + i).max(0) } else { i.min(len) };
+    let (Some(start), Some(end)) = (a[1].to_long(), a[2].to_long()) else {
+        return Ok(Value::Null);
+    };
+    let (start, end) = (norm(start), norm(end));
+    Ok(Value::array(if start > end || start >= len {
+        Vec::new()
+    } else {
+        items[start as usize..=(end.min(len - 1)) as usize].to_vec()
+    }))
+}
+
+fn array_sort(v: &Value, descending: bool) -> Value {
+    let Value::Array(items) = v else {
+        return Value::Null;
+    };
+    let mut items = items.to_vec();
+    items.sort_by(|x, y| {
+        let o = x.sort_cmp(y);
+        if descending { o.reverse() } else { o }
+    });
+    Value::array(items)
+}
+
+fn strcat_array(a: &[Value], _: &Context) -> Result<Value, String> {
+    let Value::Array(items) = &a[0] else {
+        return Ok(Value::empty_string());
+    };
+    Ok(Value::str(
+        items
+            .iter()
+            .map(|v| v.to_kql_string())
+            .collect::<Vec<_>>()
+            .join(&a[1].text()),
+    ))
+}
+
+fn bag_pack(a: &[Value], _: &Context) -> Result<Value, String> {
+    if !a.len().is_multiple_of(2) {
+        return Err("bag_pack takes key/value pairs: an even number of arguments".into());
+    }
+    Ok(Value::bag(
+        a.chunks(2)
+            .map(|kv| (kv[0].to_kql_string(), kv[1].convert(T::Dynamic)))
+            .collect(),
+    ))
+}
+
+enum SetOp {
+    Union,
+    Intersect,
+    Difference,
+}
+
+fn set_combine(a: &[Value], op: SetOp) -> Value {
+    let sets: Vec<Vec<Value>> = a
+        .iter()
+        .map(|v| match v {
+            Value::Array(items) => items.to_vec(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let mut seen = IndexSet::new();
+    let mut out = Vec::new();
+    let first = sets.first().cloned().unwrap_or_default();
+    let candidates: Vec<Value> = match op {
+        SetOp::Union => sets.iter().flatten().cloned().collect(),
+        _ => first,
+    };
+    for v in candidates {
+        let keep = match op {
+            SetOp::Union => true,
+            SetOp::Intersect => sets[1..].iter().all(|s| s.iter().any(|x| x == &v)),
+            SetOp::Difference => !sets[1..].iter().any(|s| s.iter().any(|x| x == &v)),
+        };
+        if keep && seen.insert(v.group_key()) {
+            out.push(v);
+        }
+    }
+    Value::array(out)
+}
+
+fn range_array(a: &[Value], _: &Context) -> Result<Value, String> {
+    let step = a.get(2).cloned().unwrap_or(Value::Long(1));
+    let mut out = Vec::new();
+    match (&a[0], &a[1], &step) {
+        (Value::DateTime(s), Value::DateTime(e), Value::TimeSpan(st)) if *st > 0 => {
+            let mut t = *s;
+            while t <= *e && out.len() < 1_000_000 {
+                out.push(Value::DateTime(t));
+                t += st;
+            }
+        }
+        _ => {
+            let (Some(s), Some(e), Some(st)) = (a[0].to_long(), a[1].to_long(), step.to_long())
+            else {
+                return Ok(Value::Null);
+            };
+            if st == 0 {
+                return Ok(Value::Null);
+            }
+            let mut i = s;
+            while (if st > 0 { i <= e } else { i >= e }) && out.len() < 1_000_000 {
+                out.push(Value::Long(i));
+                i += st;
+            }
+        }
+    }
+    Ok(Value::array(out))
+}
+
+fn period_ticks(part: &str) -> Option<i64> {
+    Some(match part.to_ascii_lowercase().trim_matches('"') {
+        "week" | "weeks" => 7 * TICKS_PER_DAY,
+        "day" | "days" => TICKS_PER_DAY,
+        "hour" | "hours" => TICKS_PER_HOUR,
+        "minute" | "minutes" => TICKS_PER_MINUTE,
+        "second" | "seconds" => TICKS_PER_SECOND,
+        "millisecond" | "milliseconds" => TICKS_PER_MILLI,
+        "microsecond" | "microseconds" => 10,
+        "nanosecond" | "nanoseconds" => 1,
+        _ => return None,
+    })
+}
+
+fn datetime_add(a: &[Value], _: &Context) -> Result<Value, String> {
+    let part = a[0].text().to_ascii_lowercase();
+    let (Some(n), Some(t)) = (a[1].to_long(), dt(&a[2])) else {
+        return Ok(Value::Null);
+    };
+    if let Some(p) = period_ticks(&part) {
+        return Ok(Value::DateTime(t + n * p));
+    }
+    let months = match part.as_str() {
+        "month" | "months" => n,
+        "quarter" | "quarters" => 3 * n,
+        "year" | "years" => 12 * n,
+        _ => return Err(format!("datetime_add: unknown period `{part}`")),
+    };
+    let Some(time) = chrono_from_ticks(t) else {
+        return Ok(Value::Null);
+    };
+    let shifted = if months >= 0 {
+        time.checked_add_months(chrono::Months::new(months as u32))
+    } else {
+        time.checked_sub_months(chrono::Months::new((-months) as u32))
+    };
+    Ok(shifted.map_or(Value::Null, |s| Value::DateTime(ticks_from_chrono(s))))
+}
+
+fn datetime_diff(a: &[Value], _: &Context) -> Result<Value, String> {
+    let part = a[0].text().to_ascii_lowercase();
+    let (Some(x), Some(y)) = (dt(&a[1]), dt(&a[2])) else {
+        return Ok(Value::Null);
+    };
+    if let Some(p) = period_ticks(&part) {
+        // Kusto counts boundaries crossed, like SQL DATEDIFF.
+        return Ok(Value::Long(x.div_euclid(p) - y.div_euclid(p)));
+    }
+    let (Some(tx), Some(ty)) = (chrono_from_ticks(x), chrono_from_ticks(y)) else {
+        return Ok(Value::Null);
+    };
+    let months = (i64::from(tx.year()) * 12 + i64::from(tx.month0()))
+        - (i64::from(ty.year()) * 12 + i64::from(ty.month0()));
+    Ok(Value::Long(match part.as_str() {
+        "month" | "months" => months,
+        "quarter" | "quarters" => {
+            (i64::from(tx.year()) * 4 + i64::from(tx.month0() / 3))
+                - (i64::from(ty.year()) * 4 + i64::from(ty.month0() / 3))
+        }
+        "year" | "years" => i64::from(tx.year() - ty.year()),
+        _ => return Err(format!("datetime_diff: unknown period `{part}`")),
+    }))
+}
+
+fn datetime_part(part: &str, v: &Value) -> Value {
+    let Some(t) = dt(v).and_then(chrono_from_ticks) else {
+        return Value::Null;
+    };
+    Value::Long(match part.to_ascii_lowercase().as_str() {
+        "year" => i64::from(t.year()),
+        "quarter" => i64::from(t.month0() / 3 + 1),
+        "month" => i64::from(t.month()),
+        "weekofyear" | "week_of_year" => i64::from(t.iso_week().week()),
+        "day" => i64::from(t.day()),
+        "dayofyear" => i64::from(t.ordinal()),
+        "hour" => i64::from(t.hour()),
+        "minute" => i64::from(t.minute()),
+        "second" => i64::from(t.second()),
+        "millisecond" => i64::from(t.timestamp_subsec_millis()),
+        "microsecond" => i64::from(t.timestamp_subsec_micros()),
+        "nanosecond" => i64::from(t.timestamp_subsec_nanos()),
+        _ => return Value::Null,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Period {
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+fn start_of(v: &Value, offset: Option<&Value>, period: Period) -> Value {
+    let Some(t) = dt(v) else { return Value::Null };
+    let offset = offset.and_then(Value::to_long).unwrap_or(0);
+    let start = match period {
+        Period::Day => t.div_euclid(TICKS_PER_DAY) * TICKS_PER_DAY + offset * TICKS_PER_DAY,
+        Period::Week => {
+            // 1970-01-01 was a Thursday; weeks start on Sunday.
+            let days = t.div_euclid(TICKS_PER_DAY);
+            let sunday = days - (days + 4).rem_euclid(7);
+            (sunday + 7 * offset) * TICKS_PER_DAY
+        }
+        Period::Month | Period::Year => {
+            let Some(time) = chrono_from_ticks(t) else {
+                return Value::Null;
+            };
+            let (mut year, mut month) = (
+                time.year(),
+                if matches!(period, Period::Month) {
+                    time.month() as i64
+                } else {
+                    1
+                },
+            );
+            let step = if matches!(period, Period::Month) {
+                offset
+            } else {
+                12 * offset
+            };
+            let total = i64::from(year) * 12 + (month - 1) + step;
+            year = total.div_euclid(12) as i32;
+            month = total.rem_euclid(12) + 1;
+            let Some(date) = chrono::NaiveDate::from_ymd_opt(year, month as u32, 1) else {
+                return Value::Null;
+            };
+            ticks_from_chrono(
+                date.and_hms_opt(0, 0, 0)
+                    .map(|d| d.and_utc())
+                    .unwrap_or_default(),
+            )
+        }
+    };
+    Value::DateTime(start)
+}
+
+fn end_of(v: &Value, offset: Option<&Value>, period: Period) -> Value {
+    let next = match start_of(
+        v,
+        Some(&Value::Long(
+            offset.and_then(Value::to_long).unwrap_or(0) + 1,
+        )),
+        period,
+    ) {
+        Value::DateTime(t) => t,
+        _ => return Value::Null,
+    };
+    Value::DateTime(next - 1)
+}
+
+fn make_datetime(a: &[Value], _: &Context) -> Result<Value, String> {
+    let n: Option<Vec<f64>> = a.iter().map(Value::to_real).collect();
+    let Some(n) = n else { return Ok(Value::Null) };
+    let get = |i: usize| n.get(i).copied().unwrap_or(0.0);
+    let date = chrono::NaiveDate::from_ymd_opt(get(0) as i32, get(1) as u32, get(2) as u32);
+    let Some(date) = date else {
+        return Ok(Value::Null);
+    };
+    let base = ticks_from_chrono(
+        date.and_hms_opt(0, 0, 0)
+            .map(|d| d.and_utc())
+            .unwrap_or_default(),
+    );
+    Ok(Value::DateTime(
+        base + get(3) as i64 * TICKS_PER_HOUR
+            + get(4) as i64 * TICKS_PER_MINUTE
+            + (get(5) * TICKS_PER_SECOND as f64) as i64,
+    ))
+}
+
+fn format_datetime_pattern(t: i64, pattern: &str) -> String {
+    let Some(time) = chrono_from_ticks(t) else {
+        return String::new();
+    };
+    let mut out = pattern.to_string();
+    for (kql, value) in [
+        ("yyyy", format!("{:04}", time.year())),
+        ("yy", format!("{:02}", time.year() % 100)),
+        ("MM", format!("{:02}", time.month())),
+        ("dd", format!("{:02}", time.day())),
+        ("HH", format!("{:02}", time.hour())),
+        ("hh", format!("{:02}", (time.hour() + 11) % 12 + 1)),
+        ("mm", format!("{:02}", time.minute())),
+        ("ss", format!("{:02}", time.second())),
+        ("fff", format!("{:03}", time.timestamp_subsec_millis())),
+    ] {
+        out = out.replace(kql, &value);
+    }
+    let _ = format_datetime;
+    out
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// Splits a Windows command line the way `CommandLineToArgvW` does.
+pub fn parse_command_line(text: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut current = String::new();
+    let mut in_quotes = false;
+    let mut has_token = false;
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                let mut n = 0;
+                while i < chars.len() && chars[i] == '\\' {
+                    n += 1;
+                    i += 1;
+                }
+                if i < chars.len() && chars[i] == '"' {
+                    current.extend(std::iter::repeat_n('\\', n / 2));
+                    if n % 2 == 1 {
+                        current.push('"');
+                        i += 1;
+                    }
+                } else {
+                    current.extend(std::iter::repeat_n('\\', n));
+                }
+                has_token = true;
+                continue;
+            }
+            '"' => {
+                in_quotes = !in_quotes;
+                has_token = true;
+            }
+            ' ' | '\t' if !in_quotes => {
+                if has_token {
+                    args.push(std::mem::take(&mut current));
+                    has_token = false;
+                }
+            }
+            other => {
+                current.push(other);
+                has_token = true;
+            }
+        }
+        i += 1;
+    }
+    if has_token {
+        args.push(current);
+    }
+    args
+}
+
+fn parse_path(text: &str) -> Value {
+    let sep = text.rfind(['\\', '/']);
+    let (dir, file) = match sep {
+        Some(i) => (&text[..i], &text[i + 1..]),
+        None => ("", text),
+    };
+    let ext = file.rfind('.').map_or("", |i| &file[i + 1..]);
+    let mut bag = IndexMap::new();
+    bag.insert("Scheme".to_string(), Value::str(""));
+    bag.insert(
+        "RootPath".to_string(),
+        Value::str(text.get(..3).filter(|r| r.ends_with(":\\")).unwrap_or("")),
+    );
+    bag.insert("DirectoryPath".to_string(), Value::str(dir));
+    bag.insert(
+        "DirectoryName".to_string(),
+        Value::str(dir.rsplit(['\\', '/']).next().unwrap_or("")),
+    );
+    bag.insert("Filename".to_string(), Value::str(file));
+    bag.insert("Extension".to_string(), Value::str(ext));
+    bag.insert("AlternateDataStreamName".to_string(), Value::str(""));
+    Value::bag(bag)
+}
+
+fn parse_url(text: &str) -> Value {
+    let mut bag = IndexMap::new();
+    let (scheme, rest) = text.split_once("://").unwrap_or(("", text));
+    let (authority, path_query) = match rest.find(['/', '?', '#']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let (path_query, fragment) = path_query.split_once('#').unwrap_or((path_query, ""));
+    let (path, query) = path_query.split_once('?').unwrap_or((path_query, ""));
+    let (userinfo, hostport) = authority.rsplit_once('@').unwrap_or(("", authority));
+    let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, ""));
+    bag.insert("Scheme".into(), Value::str(scheme));
+    bag.insert("Host".into(), Value::str(host));
+    bag.insert("Port".into(), Value::str(port));
+    bag.insert("Path".into(), Value::str(path));
+    bag.insert("Username".into(), Value::str(user));
+    bag.insert("Password".into(), Value::str(pass));
+    let params: IndexMap<String, Value> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (k.to_string(), Value::str(url_decode(v)))
+        })
+        .collect();
+    bag.insert("Query Parameters".into(), Value::bag(params));
+    bag.insert("Fragment".into(), Value::str(fragment));
+    Value::bag(bag)
+}
+
+fn parse_ipv4(text: &str) -> Option<u32> {
+    let text = text.trim();
+    let text = text.split('/').next()?;
+    let parts: Vec<u8> = text
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    (parts.len() == 4).then(|| u32::from_be_bytes([parts[0], parts[1], parts[2], parts[3]]))
+}
+
+fn parse_cidr(text: &str) -> Option<(u32, u32)> {
+    let (ip, bits) = text.trim().split_once('/').unwrap_or((text.trim(), "32"));
+    Some((parse_ipv4(ip)?, bits.parse().ok().filter(|b| *b <= 32)?))
+}
+
+fn in_cidr(ip: u32, (net, bits): (u32, u32)) -> bool {
+    let mask = if bits == 0 {
+        0
+    } else {
+        u32::MAX << (32 - bits)
+    };
+    ip & mask == net & mask
+}
+
+fn ipv4_private(ip: u32) -> bool {
+    [(0x0A00_0000, 8), (0xAC10_0000, 12), (0xC0A8_0000, 16)]
+        .iter()
+        .any(|r| in_cidr(ip, *r))
+}
+
+// ---------------------------------------------------------------------------------------------
+// String operators
+// ---------------------------------------------------------------------------------------------
+
+fn is_term_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// `has` (and `has_cs`): `needle` occurs in `haystack` as whole terms: where the needle begins
+/// (ends) with an alphanumeric character, the match must not be preceded (followed) by one.
+pub fn has(haystack: &str, needle: &str, case_sensitive: bool) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    let (h, n);
+    let (haystack, needle) = if case_sensitive {
+        (haystack, needle)
+    } else {
+        h = fold(haystack);
+        n = fold(needle);
+        (h.as_ref(), n.as_ref())
+    };
+    let check_start = needle.chars().next().is_some_and(is_term_char);
+    let check_end = needle.chars().next_back().is_some_and(is_term_char);
+    let mut from = 0;
+    while let Some(pos) = haystack[from..].find(needle) {
+        let start = from + pos;
+        let end = start + needle.len();
+        let before_ok = !check_start
+            || !haystack[..start]
+                .chars()
+                .next_back()
+                .is_some_and(is_term_char);
+        let after_ok = !check_end || !haystack[end..].chars().next().is_some_and(is_term_char);
+        if before_ok && after_ok {
+            return true;
+        }
+        from = start + haystack[start..].chars().next().map_or(1, char::len_utf8);
+    }
+    false
+}
+
+/// `hasprefix`: some term of `haystack` starts with `needle`.
+pub fn hasprefix(haystack: &str, needle: &str, case_sensitive: bool) -> bool {
+    term_affix(haystack, needle, case_sensitive, true)
+}
+
+/// `hassuffix`: some term of `haystack` ends with `needle`.
+pub fn hassuffix(haystack: &str, needle: &str, case_sensitive: bool) -> bool {
+    term_affix(haystack, needle, case_sensitive, false)
+}
+
+fn term_affix(haystack: &str, needle: &str, case_sensitive: bool, prefix: bool) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    let (h, n) = if case_sensitive {
+        (haystack.into(), needle.into())
+    } else {
+        (fold(haystack), fold(needle))
+    };
+    let mut from = 0;
+    while let Some(pos) = h[from..].find(n.as_ref()) {
+        let start = from + pos;
+        let end = start + n.len();
+        let ok = if prefix {
+            !n.chars().next().is_some_and(is_term_char)
+                || !h[..start].chars().next_back().is_some_and(is_term_char)
+        } else {
+            !n.chars().next_back().is_some_and(is_term_char)
+                || !h[end..].chars().next().is_some_and(is_term_char)
+        };
+        if ok {
+            return true;
+        }
+        from = start + h[start..].chars().next().map_or(1, char::len_utf8);
+    }
+    false
+}
+
+/// Case folding for the case-insensitive operators.
+pub fn fold(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.is_ascii() {
+        if text.bytes().any(|b| b.is_ascii_uppercase()) {
+            std::borrow::Cow::Owned(text.to_ascii_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        }
+    } else {
+        std::borrow::Cow::Owned(text.to_lowercase())
+    }
+}
+
+/// `contains` / `contains_cs`.
+pub fn contains(haystack: &str, needle: &str, case_sensitive: bool) -> bool {
+    if case_sensitive {
+        haystack.contains(needle)
+    } else if haystack.is_ascii() && needle.is_ascii() {
+        let n = needle.as_bytes();
+        n.is_empty()
+            || haystack
+                .as_bytes()
+                .windows(n.len())
+                .any(|w| w.eq_ignore_ascii_case(n))
+    } else {
+        fold(haystack).contains(fold(needle).as_ref())
+    }
+}
+
+/// `startswith` / `startswith_cs`.
+pub fn startswith(haystack: &str, needle: &str, case_sensitive: bool) -> bool {
+    if case_sensitive {
+        haystack.starts_with(needle)
+    } else if haystack.is_ascii() && needle.is_ascii() {
+        haystack.len() >= needle.len()
+            && haystack.as_bytes()[..needle.len()].eq_ignore_ascii_case(needle.as_bytes())
+    } else {
+        fold(haystack).starts_with(fold(needle).as_ref())
+    }
+}
+
+/// `endswith` / `endswith_cs`.
+pub fn endswith(haystack: &str, needle: &str, case_sensitive: bool) -> bool {
+    if case_sensitive {
+        haystack.ends_with(needle)
+    } else if haystack.is_ascii() && needle.is_ascii() {
+        haystack.len() >= needle.len()
+            && haystack.as_bytes()[haystack.len() - needle.len()..]
+                .eq_ignore_ascii_case(needle.as_bytes())
+    } else {
+        fold(haystack).ends_with(fold(needle).as_ref())
+    }
+}
+
+/// `=~`: equality ignoring case.
+pub fn equals_ci(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Aggregates
+// ---------------------------------------------------------------------------------------------
+
+/// How an aggregate's result column is named and typed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggKind {
+    /// `count()`.
+    Count,
+    /// `countif(predicate)`.
+    CountIf,
+    /// `dcount(x)`, `count_distinct(x)`.
+    Dcount,
+    /// `dcountif(x, predicate)`.
+    DcountIf,
+    /// `make_set(x [, max])`.
+    MakeSet,
+    /// `make_set_if(x, predicate [, max])`.
+    MakeSetIf,
+    /// `make_list(x [, max])`.
+    MakeList,
+    /// `make_list_if(x, predicate [, max])`.
+    MakeListIf,
+    /// `make_bag(x)`.
+    MakeBag,
+    /// `take_any(x)`, `any(x)`.
+    Any,
+    /// `take_anyif(x, predicate)`.
+    AnyIf,
+    /// `min(x)`.
+    Min,
+    /// `max(x)`.
+    Max,
+    /// `minif(x, predicate)`.
+    MinIf,
+    /// `maxif(x, predicate)`.
+    MaxIf,
+    /// `sum(x)`.
+    Sum,
+    /// `sumif(x, predicate)`.
+    SumIf,
+    /// `avg(x)`.
+    Avg,
+    /// `avgif(x, predicate)`.
+    AvgIf,
+    /// `stdev(x)`.
+    Stdev,
+    /// `variance(x)`.
+    Variance,
+    /// `percentile(x, p)`.
+    Percentile,
+    /// `percentiles(x, p, ...)`: one column per p.
+    Percentiles,
+    /// `arg_max(x, cols...)`: the evaluator expands the columns.
+    ArgMax,
+    /// `arg_min(x, cols...)`.
+    ArgMin,
+}
+
+/// One aggregate function row.
+#[derive(Debug)]
+pub struct AggregateFn {
+    /// Name in queries.
+    pub name: &'static str,
+    /// What it computes.
+    pub kind: AggKind,
+    /// Prefix of the automatic column name (`count_`, `any_X`, `set_X`).
+    pub prefix: &'static str,
+    /// Fewest arguments.
+    pub min: usize,
+    /// Most arguments.
+    pub max: usize,
+}
+
+macro_rules! agg {
+    ($name:literal, $kind:ident, $prefix:literal, $min:expr, $max:expr) => {
+        AggregateFn {
+            name: $name,
+            kind: AggKind::$kind,
+            prefix: $prefix,
+            min: $min,
+            max: $max,
+        }
+    };
+}
+
+/// Every aggregate function, by name.
+pub static AGGREGATES: &[AggregateFn] = &[
+    agg!("count", Count, "count", 0, 1),
+    agg!("countif", CountIf, "countif", 1, 1),
+    agg!("dcount", Dcount, "dcount", 1, 2),
+    agg!("count_distinct", Dcount, "count_distinct", 1, 1),
+    agg!("dcountif", DcountIf, "dcountif", 2, 3),
+    agg!("make_set", MakeSet, "set", 1, 2),
+    agg!("makeset", MakeSet, "set", 1, 2),
+    agg!("make_set_if", MakeSetIf, "set", 2, 3),
+    agg!("make_list", MakeList, "list", 1, 2),
+    agg!("makelist", MakeList, "list", 1, 2),
+    agg!("make_list_if", MakeListIf, "list", 2, 3),
+    agg!("make_bag", MakeBag, "bag", 1, 2),
+    agg!("any", Any, "any", 1, 1),
+    agg!("take_any", Any, "any", 1, 1),
+    agg!("anyif", AnyIf, "anyif", 2, 2),
+    agg!("take_anyif", AnyIf, "anyif", 2, 2),
+    agg!("min", Min, "min", 1, 1),
+    agg!("max", Max, "max", 1, 1),
+    agg!("minif", MinIf, "minif", 2, 2),
+    agg!("maxif", MaxIf, "maxif", 2, 2),
+    agg!("sum", Sum, "sum", 1, 1),
+    agg!("sumif", SumIf, "sumif", 2, 2),
+    agg!("avg", Avg, "avg", 1, 1),
+    agg!("avgif", AvgIf, "avgif", 2, 2),
+    agg!("stdev", Stdev, "stdev", 1, 1),
+    agg!("variance", Variance, "variance", 1, 1),
+    agg!("percentile", Percentile, "percentile", 2, 2),
+    agg!("percentiles", Percentiles, "percentile", 2, 64),
+    agg!("arg_max", ArgMax, "max", 1, 64),
+    agg!("arg_min", ArgMin, "min", 1, 64),
+];
+
+/// Looks an aggregate function up by name.
+pub fn aggregate(name: &str) -> Option<&'static AggregateFn> {
+    AGGREGATES.iter().find(|a| a.name == name)
+}
+
+/// The result type of a single-column aggregate over argument type `arg`.
+pub fn aggregate_type(kind: AggKind, arg: Option<ScalarType>) -> ScalarType {
+    match kind {
+        AggKind::Count | AggKind::CountIf | AggKind::Dcount | AggKind::DcountIf => T::Long,
+        AggKind::MakeSet
+        | AggKind::MakeSetIf
+        | AggKind::MakeList
+        | AggKind::MakeListIf
+        | AggKind::MakeBag => T::Dynamic,
+        AggKind::Avg | AggKind::AvgIf | AggKind::Stdev | AggKind::Variance => T::Real,
+        AggKind::Sum | AggKind::SumIf => match arg {
+            Some(T::Int) => T::Long,
+            Some(t) => t,
+            None => T::Long,
+        },
+        _ => arg.unwrap_or(T::Dynamic),
+    }
+}
+
+/// The running state of one aggregate in one group.
+#[derive(Debug)]
+pub enum AggState {
+    /// A count.
+    Count(i64),
+    /// Distinct keys seen.
+    Distinct(IndexSet<super::value::GroupKey>),
+    /// A set: keys seen and the values in first-seen order, with an optional cap.
+    Set(IndexSet<super::value::GroupKey>, Vec<Value>, usize),
+    /// A list with an optional cap.
+    List(Vec<Value>, usize),
+    /// A merged bag.
+    Bag(IndexMap<String, Value>),
+    /// The first non-null value.
+    Any(Option<Value>),
+    /// The extreme so far.
+    Extreme(Option<Value>, bool),
+    /// A numeric sum (`Long` while every input is whole).
+    Sum(Option<Value>),
+    /// Sum and count, for avg.
+    Avg(f64, i64),
+    /// All values, for stdev, variance and percentiles.
+    Values(Vec<f64>),
+}
+
+impl AggState {
+    /// A fresh state for `kind`; `cap` is make_set/make_list's maximum size.
+    pub fn new(kind: AggKind, cap: Option<usize>) -> AggState {
+        let cap = cap.unwrap_or(1_048_576);
+        match kind {
+            AggKind::Count | AggKind::CountIf => AggState::Count(0),
+            AggKind::Dcount | AggKind::DcountIf => AggState::Distinct(IndexSet::new()),
+            AggKind::MakeSet | AggKind::MakeSetIf => {
+                AggState::Set(IndexSet::new(), Vec::new(), cap)
+            }
+            AggKind::MakeList | AggKind::MakeListIf => AggState::List(Vec::new(), cap),
+            AggKind::MakeBag => AggState::Bag(IndexMap::new()),
+            AggKind::Any | AggKind::AnyIf => AggState::Any(None),
+            AggKind::Min | AggKind::MinIf | AggKind::ArgMin => AggState::Extreme(None, false),
+            AggKind::Max | AggKind::MaxIf | AggKind::ArgMax => AggState::Extreme(None, true),
+            AggKind::Sum | AggKind::SumIf => AggState::Sum(None),
+            AggKind::Avg | AggKind::AvgIf => AggState::Avg(0.0, 0),
+            AggKind::Stdev | AggKind::Variance | AggKind::Percentile | AggKind::Percentiles => {
+                AggState::Values(Vec::new())
+            }
+        }
+    }
+
+    /// Feeds one row's argument value; returns true when an extreme was replaced (for arg_max/arg_min).
+    pub fn update(&mut self, value: &Value) -> bool {
+        match self {
+            AggState::Count(n) => *n += 1,
+            AggState::Distinct(set) => {
+                if !value.is_empty() {
+                    set.insert(value.group_key());
+                }
+            }
+            AggState::Set(keys, values, cap) => {
+                if !value.is_null() && values.len() < *cap {
+                    let items: Vec<Value> = match value {
+                        Value::Array(items) => items.to_vec(),
+                        other => vec![other.clone()],
+                    };
+                    for item in items {
+                        if keys.insert(item.group_key()) && values.len() < *cap {
+                            values.push(item.convert(T::Dynamic));
+                        }
+                    }
+                }
+            }
+            AggState::List(values, cap) => {
+                if !value.is_null() && values.len() < *cap {
+                    match value {
+                        Value::Array(items) => values.extend(items.iter().cloned()),
+                        other => values.push(other.convert(T::Dynamic)),
+                    }
+                }
+            }
+            AggState::Bag(bag) => {
+                if let Value::Bag(items) = value {
+                    for (k, v) in items.iter() {
+                        bag.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+            }
+            AggState::Any(slot) => {
+                if slot.is_none() && !value.is_empty() {
+                    *slot = Some(value.clone());
+                }
+            }
+            AggState::Extreme(best, is_max) => {
+                if value.is_null() {
+                    return false;
+                }
+                let replace = match best {
+                    None => true,
+                    Some(b) => match value.compare(b) {
+                        Some(o) => {
+                            if *is_max {
+                                o.is_gt()
+                            } else {
+                                o.is_lt()
+                            }
+                        }
+                        None => false,
+                    },
+                };
+                if replace {
+                    *best = Some(value.clone());
+                    return true;
+                }
+            }
+            AggState::Sum(total) => {
+                let next = match (total.take(), value) {
+                    (t, Value::Null) => t,
+                    (None, v) => Some(v.clone()),
+                    (Some(Value::Long(a)), Value::Long(b)) => Some(Value::Long(a.wrapping_add(*b))),
+                    (Some(Value::TimeSpan(a)), Value::TimeSpan(b)) => Some(Value::TimeSpan(a + b)),
+                    (Some(a), b) => match (a.to_real(), b.to_real()) {
+                        (Some(x), Some(y)) => Some(Value::Real(x + y)),
+                        _ => Some(a),
+                    },
+                };
+                *total = next;
+            }
+            AggState::Avg(sum, count) => {
+                if let Some(f) = value.to_real().filter(|_| !value.is_null()) {
+                    *sum += f;
+                    *count += 1;
+                }
+            }
+            AggState::Values(values) => {
+                if let Some(f) = value.to_real().filter(|_| !value.is_null()) {
+                    values.push(f);
+                }
+            }
+        }
+        false
+    }
+
+    /// The final value; `percentile` is the requested percentile for percentile states.
+    pub fn finish(&self, kind: AggKind, percentile: f64, arg_type: Option<ScalarType>) -> Value {
+        match self {
+            AggState::Count(n) => Value::Long(*n),
+            AggState::Distinct(set) => Value::Long(set.len() as i64),
+            AggState::Set(_, values, _) => Value::array(values.clone()),
+            AggState::List(values, _) => Value::array(values.clone()),
+            AggState::Bag(bag) => Value::bag(bag.clone()),
+            AggState::Any(v) => v
+                .clone()
+                .unwrap_or_else(|| arg_type.map_or(Value::Null, ScalarType::null)),
+            AggState::Extreme(v, _) => v
+                .clone()
+                .unwrap_or_else(|| arg_type.map_or(Value::Null, ScalarType::null)),
+            AggState::Sum(v) => v.clone().unwrap_or(Value::Null),
+            AggState::Avg(sum, count) => {
+                if *count == 0 {
+                    Value::Null
+                } else {
+                    Value::Real(sum / *count as f64)
+                }
+            }
+            AggState::Values(values) => match kind {
+                AggKind::Stdev | AggKind::Variance => {
+                    let n = values.len() as f64;
+                    if values.len() < 2 {
+                        return Value::Real(0.0);
+                    }
+                    let mean = values.iter().sum::<f64>() / n;
+                    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+                    Value::Real(if kind == AggKind::Stdev {
+                        var.sqrt()
+                    } else {
+                        var
+                    })
+                }
+                _ => {
+                    if values.is_empty() {
+                        return Value::Null;
+                    }
+                    let mut sorted = values.clone();
+                    sorted.sort_by(f64::total_cmp);
+                    // Nearest-rank, as Kusto documents for percentile().
+                    let rank =
+                        ((percentile / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+                    let v = sorted[rank.min(sorted.len()) - 1];
+                    match arg_type {
+                        Some(T::Int | T::Long) => Value::Long(v as i64),
+                        _ => Value::Real(v),
+                    }
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(name: &str, args: &[Value]) -> Value {
+        (scalar(name).unwrap().call)(args, &Context { now: 0 }).unwrap()
+    }
+
+    #[test]
+    fn has_matches_whole_terms_only() {
+        assert!(has("cmd.exe /c whoami", "whoami", false));
+        assert!(has(
+            "C:\\Windows\\System32\\PING.EXE 10.0.0.1",
+            "ping",
+            false
+        ));
+        assert!(!has("shipping", "ping", false));
+        assert!(!has("whoamix", "whoami", false));
+        assert!(has("c:\\windows\\cmd.exe /c", "\\cmd.exe", false));
+        assert!(!has("Whoami", "whoami", true));
+    }
+
+    #[test]
+    fn contains_and_affixes_ignore_case_unless_cs() {
+        assert!(contains("C:\\TEMP\\x", "temp", false));
+        assert!(!contains("C:\\TEMP\\x", "temp", true));
+        assert!(startswith("Tomcat9.exe", "tomcat", false));
+        assert!(endswith("C:\\x\\ArcSOC.exe", "\\arcsoc.exe", false));
+        assert!(hasprefix("run powershell now", "power", false));
+        assert!(!hasprefix("runpowershell", "power", false));
+    }
+
+    #[test]
+    fn split_extract_and_substring_follow_the_docs() {
+        assert_eq!(
+            call("split", &[Value::str("aa_bb"), Value::str("_")]).to_kql_string(),
+            "[\"aa\",\"bb\"]"
+        );
+        assert_eq!(
+            call(
+                "split",
+                &[Value::str("aa_bb"), Value::str("_"), Value::Long(5)]
+            )
+            .to_kql_string(),
+            "[]"
+        );
+        assert_eq!(
+            call(
+                "extract",
+                &[
+                    Value::str("x=([0-9]+)"),
+                    Value::Long(1),
+                    Value::str("a x=42")
+                ]
+            ),
+            Value::str("42")
+        );
+        assert_eq!(
+            call(
+                "substring",
+                &[Value::str("123456"), Value::Long(1), Value::Long(2)]
+            ),
+            Value::str("23")
+        );
+        assert_eq!(
+            call("base64_decode_tostring", &[Value::str("S3VzdG8=")]),
+            Value::str("Kusto")
+        );
+        assert_eq!(
+            call("base64_encode_tostring", &[Value::str("Kusto")]),
+            Value::str("S3VzdG8=")
+        );
+    }
+
+    #[test]
+    fn command_lines_split_like_windows() {
+        assert_eq!(
+            parse_command_line(r#""C:\Program Files\a.exe" -x "y z""#),
+            vec!["C:\\Program Files\\a.exe", "-x", "y z"]
+        );
+    }
+}
