@@ -378,8 +378,10 @@ pub struct RenderingReport {
 /// Why a rule did or did not match one event, as the engine explains it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Explanation {
-    /// The event, as an index into [`ScenarioReport::events`].
-    pub event: usize,
+    /// The event, as an index into [`ScenarioReport::events`]; none when the node has no event
+    /// in this rendering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<usize>,
     /// Its node.
     pub node: String,
     /// True when the rule matched it.
@@ -496,9 +498,9 @@ pub fn describe_check(
             } else {
                 "did not match"
             };
-            let index = scenario
-                .events
-                .get(explanation.event)
+            let index = explanation
+                .event
+                .and_then(|i| scenario.events.get(i))
                 .map_or(String::new(), |e| {
                     format!(" ({} event #{})", e.schema, e.index)
                 });

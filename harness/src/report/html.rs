@@ -312,11 +312,11 @@ fn check_details(
                 esc(&e.node),
                 esc(&e.trace)
             );
-            if let Some(event) = scenario.events.get(e.event) {
+            if let Some(event) = e.event.and_then(|i| scenario.events.get(i)) {
                 event_table(event, out);
             }
         }
-        let explained: Vec<usize> = r.explain.iter().map(|e| e.event).collect();
+        let explained: Vec<usize> = r.explain.iter().filter_map(|e| e.event).collect();
         for index in r.events.iter().filter(|i| !explained.contains(i)) {
             if let Some(event) = scenario.events.get(*index) {
                 let _ = writeln!(

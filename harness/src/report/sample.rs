@@ -107,7 +107,7 @@ pub(crate) fn report() -> RunReport {
 
     let mut sysmon_ok = rendering(LogSchema::Sysmon, Status::Pass, &["ps"], &[0]);
     sysmon_ok.explain.push(Explanation {
-        event: 0,
+        event: Some(0),
         node: "ps".into(),
         matched: true,
         trace: "selection: true\n  ParentImage|endswith '\\ArcSOC.exe': true\n  Image|endswith '\\powershell.exe': true\nnot 1 of filter_main_*: true".into(),
@@ -115,7 +115,7 @@ pub(crate) fn report() -> RunReport {
     let mut audit_gap = rendering(LogSchema::Security4688, Status::Fail, &[], &[]);
     audit_gap.reason = Some("expected fires on [ps], fired on nothing".into());
     audit_gap.explain.push(Explanation {
-        event: 2,
+        event: Some(2),
         node: "ps".into(),
         matched: false,
         trace: "selection: false\n  ParentImage|endswith '\\ArcSOC.exe': false (field absent)"
@@ -124,7 +124,7 @@ pub(crate) fn report() -> RunReport {
     let mut too_much = rendering(LogSchema::Asim, Status::Fail, &["ps", "who"], &[3, 4]);
     too_much.reason = Some("expected fires on [ps], also fired on [who]".into());
     too_much.explain.push(Explanation {
-        event: 4,
+        event: Some(4),
         node: "who".into(),
         matched: true,
         trace: "where ActingProcessName endswith \"\\\\ArcSOC.exe\": true".into(),
