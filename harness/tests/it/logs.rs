@@ -1,0 +1,392 @@
+//! Recorded-log readers over the fixtures in `fixtures/logs/`: record counts, damaged input,
+//! schema recognition, every JSON layout, gzip, directories.
+
+use firedrill::event::{Event, LogSchema, Value};
+use firedrill::logs::{self, FieldFilter, FileStats, Format, ReadOptions};
+use std::path::{Path, PathBuf};
+
+pub(crate) fn fixture(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/logs")
+        .join(relative)
+}
+
+fn read(relative: &str) -> (Vec<(u64, Event)>, FileStats) {
+    read_with(relative, &ReadOptions::default())
+}
+
+fn read_with(relative: &str, opts: &ReadOptions) -> (Vec<(u64, Event)>, FileStats) {
+    logs::read_all(&fixture(relative), opts).unwrap_or_else(|d| panic!("{}", d.render()))
+}
+
+/// An event's fields as text, compared the way the SigmaHQ sample's JSON differs from the
+/// `evtx` crate's rendering of the same record: its trailing spaces were trimmed and its GUIDs
+/// were written upper-case without braces (the crate writes `{…}` lower-case), and time only to
+/// the microsecond.
+fn comparable(event: &Event) -> (LogSchema, Option<i64>, Vec<(String, Option<String>)>) {
+    let fields = event
+        .fields
+        .iter()
+        .map(|(k, v)| {
+            let text = v
+                .to_text()
+                .map(|t| t.trim_end().replace(['{', '}'], "").to_lowercase());
+            (k.clone(), text)
+        })
+        .collect();
+    (
+        event.schema,
+        event.timestamp.map(|t| t.timestamp_micros()),
+        fields,
+    )
+}
+
+fn text<'a>(event: &'a Event, field: &str) -> Option<&'a str> {
+    event.get(field).and_then(Value::as_str)
+}
+
+#[test]
+fn evtx_files_yield_every_record_with_system_and_event_data_fields() {
+    let (events, stats) = read("evtx/sysmon-1-curl.evtx");
+    assert_eq!(stats.format, Some(Format::Evtx));
+    assert_eq!(
+        (stats.events, stats.bad_records, stats.skipped_chunks),
+        (1, 0, 0)
+    );
+    let (index, event) = &events[0];
+    assert_eq!(*index, 0);
+    assert_eq!(event.schema, LogSchema::Sysmon);
+    assert_eq!(
+        text(event, "Channel"),
+        Some("Microsoft-Windows-Sysmon/Operational")
+    );
+    assert_eq!(event.get("EventID"), Some(&Value::Int(1)));
+    assert_eq!(
+        text(event, "Provider_Name"),
+        Some("Microsoft-Windows-Sysmon")
+    );
+    assert_eq!(text(event, "Computer"), Some("swachchhanda"));
+    assert_eq!(event.get("EventRecordID"), Some(&Value::Int(21475)));
+    assert_eq!(text(event, "Image"), Some(r"C:\Windows\System32\curl.exe"));
+    assert_eq!(
+        text(event, "CommandLine"),
+        Some(r#"curl.exe  -H "User-Agent: EvilAgent" http://example.com"#)
+    );
+    assert_eq!(
+        event.timestamp.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2025-12-11T06:17:19.772545300+00:00")
+    );
+}
+
+#[test]
+fn evtx_records_match_their_evtx_dump_rendering() {
+    let (from_evtx, _) = read("evtx/sysmon-1-curl.evtx");
+    let (from_json, stats) = read("jsonl/evtx-dump-records.json");
+    assert_eq!(stats.format, Some(Format::JsonDocuments));
+    assert_eq!(stats.events, 2);
+    assert_eq!(comparable(&from_json[0].1), comparable(&from_evtx[0].1));
+    assert_eq!(from_json[1].0, 1);
+    assert_eq!(from_json[1].1.get("EventID"), Some(&Value::Int(13)));
+}
+
+#[test]
+fn non_process_channels_are_other_with_their_fields() {
+    let (events, _) = read("evtx/sysmon-13-registry.evtx");
+    assert_eq!(events[0].1.schema, LogSchema::Other);
+    assert_eq!(events[0].1.get("EventID"), Some(&Value::Int(13)));
+    assert!(text(&events[0].1, "TargetObject").is_some());
+    let (events, _) = read("evtx/wmi-5858.evtx");
+    assert_eq!(events[0].1.schema, LogSchema::Other);
+    assert_eq!(
+        text(&events[0].1, "Channel"),
+        Some("Microsoft-Windows-WMI-Activity/Operational")
+    );
+    assert_eq!(events[0].1.get("EventID"), Some(&Value::Int(5858)));
+    // WMI-Activity 5858 keeps its fields under UserData; they are flattened too.
+    assert!(
+        text(&events[0].1, "Operation").is_some(),
+        "{:?}",
+        events[0].1.fields
+    );
+}
+
+#[test]
+fn multi_chunk_evtx_yields_records_in_record_order() {
+    let (events, stats) = read("evtx/sysmon-1-three-chunks.evtx");
+    assert_eq!((stats.events, stats.skipped_chunks), (3, 0));
+    let ids: Vec<_> = events
+        .iter()
+        .map(|(i, e)| (*i, e.get("EventRecordID").cloned()))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            (0, Some(Value::Int(18463))),
+            (1, Some(Value::Int(21475))),
+            (2, Some(Value::Int(11507958)))
+        ]
+    );
+}
+
+#[test]
+fn a_damaged_chunk_is_skipped_counted_and_reported() {
+    let (events, stats) = read("evtx/sysmon-1-damaged-chunk.evtx");
+    assert_eq!(stats.skipped_chunks, 1);
+    assert_eq!(stats.events, 2);
+    let ids: Vec<_> = events
+        .iter()
+        .map(|(_, e)| e.get("EventRecordID").cloned())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![Some(Value::Int(18463)), Some(Value::Int(11507958))]
+    );
+    let warning = &stats.diagnostics[0];
+    assert_eq!(warning.code, "LOG0003");
+    assert!(
+        warning.message.starts_with("damaged chunk 1 skipped"),
+        "{}",
+        warning.message
+    );
+}
+
+#[test]
+fn a_file_too_short_for_an_evtx_header_is_an_error() {
+    let error =
+        logs::read_all(&fixture("evtx/truncated.evtx"), &ReadOptions::default()).unwrap_err();
+    assert_eq!(error.code, "LOG0007");
+}
+
+#[test]
+fn gzip_inputs_read_like_the_plain_files() {
+    let (plain, _) = read("evtx/sysmon-1-curl.evtx");
+    let (gz, stats) = read("evtx/sysmon-1-curl.evtx.gz");
+    assert!(stats.compressed);
+    assert_eq!(plain, gz);
+    let (plain, _) = read("jsonl/sysmon-flat.jsonl");
+    let (gz, stats) = read("jsonl/sysmon-flat.jsonl.gz");
+    assert!(stats.compressed);
+    assert_eq!(stats.format, Some(Format::JsonLines));
+    assert_eq!(plain, gz);
+}
+
+#[test]
+fn every_sysmon_json_layout_gives_the_same_sigma_fields() {
+    for file in [
+        "jsonl/sysmon-flat.jsonl",
+        "jsonl/sysmon-winlogbeat-raw.jsonl",
+    ] {
+        let (events, stats) = read(file);
+        assert_eq!(stats.events, 3, "{file}");
+        let (index, event) = &events[1];
+        assert_eq!(*index, 1);
+        assert_eq!(event.schema, LogSchema::Sysmon, "{file}");
+        assert_eq!(event.get("EventID"), Some(&Value::Int(1)), "{file}");
+        assert_eq!(
+            text(event, "Computer"),
+            Some("arcgis01.corp.example"),
+            "{file}"
+        );
+        assert_eq!(
+            text(event, "CommandLine"),
+            Some("cmd.exe /c whoami /all"),
+            "{file}"
+        );
+        assert_eq!(
+            text(event, "ParentImage"),
+            Some(r"C:\Program Files\ArcGIS\Server\bin\ArcSOC.exe"),
+            "{file}"
+        );
+        assert_eq!(
+            event.timestamp.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2025-11-20T10:00:01+00:00"),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn ecs_documents_stay_nested() {
+    let (events, _) = read("jsonl/sysmon-ecs.jsonl");
+    let event = &events[1].1;
+    assert_eq!(event.schema, LogSchema::Ecs);
+    assert_eq!(
+        text(event, "process.command_line"),
+        Some("cmd.exe /c whoami /all")
+    );
+    assert_eq!(text(event, "process.parent.name"), Some("ArcSOC.exe"));
+    assert_eq!(
+        text(event, "winlog.event_data.IntegrityLevel"),
+        Some("High")
+    );
+    assert_eq!(
+        text(event, "winlog.channel"),
+        Some("Microsoft-Windows-Sysmon/Operational")
+    );
+    assert_eq!(event.get("Image"), None);
+}
+
+#[test]
+fn security_4688_is_recognised_from_winlogbeat_and_sentinel() {
+    for file in [
+        "jsonl/security-4688-winlogbeat.jsonl",
+        "jsonl/security-4688-sentinel.jsonl",
+    ] {
+        let (events, _) = read(file);
+        let event = &events[1].1;
+        assert_eq!(event.schema, LogSchema::Security4688, "{file}");
+        assert_eq!(event.get("EventID"), Some(&Value::Int(4688)), "{file}");
+        assert_eq!(
+            text(event, "NewProcessName"),
+            Some(r"C:\Windows\System32\cmd.exe")
+        );
+        assert!(event.timestamp.is_some(), "{file}");
+    }
+}
+
+#[test]
+fn defender_exports_are_mde_in_json_csv_and_the_streaming_wrapper() {
+    for file in [
+        "defender/device-process-events.jsonl",
+        "defender/device-process-events-stream.json",
+        "defender/device-process-events.csv",
+    ] {
+        let (events, stats) = read(file);
+        assert_eq!(stats.events, 3, "{file}");
+        let event = &events[1].1;
+        assert_eq!(event.schema, LogSchema::Mde, "{file}");
+        assert_eq!(
+            text(event, "InitiatingProcessFileName"),
+            Some("ArcSOC.exe"),
+            "{file}"
+        );
+        assert_eq!(
+            text(event, "ProcessCommandLine"),
+            Some("cmd.exe /c whoami /all"),
+            "{file}"
+        );
+        assert_eq!(
+            event.timestamp.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2025-11-20T10:00:01.123456700+00:00"),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn bad_lines_are_skipped_with_warnings_and_keep_line_numbers() {
+    let (events, stats) = read("jsonl/bad-lines.jsonl");
+    let indices: Vec<u64> = events.iter().map(|(i, _)| *i).collect();
+    assert_eq!(indices, vec![0, 3]);
+    assert_eq!(stats.bad_records, 2);
+    let messages: Vec<&str> = stats
+        .diagnostics
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
+    assert!(messages[0].starts_with("line 3: skipped"), "{messages:?}");
+    assert!(messages[1].starts_with("line 5: skipped"), "{messages:?}");
+    assert!(stats.diagnostics.iter().all(|d| d.code == "LOG0002"));
+}
+
+#[test]
+fn a_field_filter_materialises_only_what_rules_read() {
+    let opts = ReadOptions {
+        fields: FieldFilter::only(["CommandLine"]),
+        ..ReadOptions::default()
+    };
+    for file in [
+        "evtx/sysmon-1-curl.evtx",
+        "jsonl/sysmon-winlogbeat-raw.jsonl",
+    ] {
+        let (events, _) = read_with(file, &opts);
+        let names: Vec<&str> = events[0].1.fields.keys().map(String::as_str).collect();
+        assert!(names.contains(&"CommandLine"), "{file}: {names:?}");
+        assert!(names.contains(&"EventID"), "{file}: {names:?}");
+        assert!(!names.contains(&"Hashes"), "{file}: {names:?}");
+        assert_eq!(events[0].1.schema, LogSchema::Sysmon);
+        assert!(events[0].1.timestamp.is_some());
+    }
+}
+
+#[test]
+fn a_configured_time_field_wins() {
+    let opts = ReadOptions {
+        time_field: Some("UtcTime".into()),
+        ..ReadOptions::default()
+    };
+    let (events, _) = read_with("evtx/sysmon-1-curl.evtx", &opts);
+    assert_eq!(
+        events[0].1.timestamp.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2025-12-11T06:17:19.636+00:00")
+    );
+}
+
+#[test]
+fn reading_in_parallel_keeps_file_order() {
+    let opts = ReadOptions {
+        threads: 4,
+        ..ReadOptions::default()
+    };
+    assert_eq!(
+        read_with("jsonl/sysmon-flat.jsonl", &opts).0,
+        read("jsonl/sysmon-flat.jsonl").0
+    );
+    assert_eq!(
+        read_with("evtx/sysmon-1-three-chunks.evtx", &opts).0,
+        read("evtx/sysmon-1-three-chunks.evtx").0
+    );
+}
+
+#[test]
+fn directories_are_walked_recursively_for_log_files() {
+    let (files, errors) = logs::discover(&[fixture("defender"), fixture("missing")]);
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "device-process-events-stream.json",
+            "device-process-events.csv",
+            "device-process-events.jsonl"
+        ]
+    );
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].code, "LOG0001");
+}
+
+#[test]
+fn every_recorded_log_of_the_sigma_regression_sample_reads_completely() {
+    let root =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora/sigma-regression-sample");
+    if !root.exists() {
+        println!("skipped: {} is absent", root.display());
+        return;
+    }
+    let (files, errors) = logs::discover(&[root]);
+    assert!(errors.is_empty());
+    let evtx: Vec<_> = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "evtx"))
+        .collect();
+    assert_eq!(evtx.len(), 29);
+    for path in evtx {
+        let (from_evtx, stats) = logs::read_all(path, &ReadOptions::default()).unwrap();
+        assert_eq!(
+            (stats.events, stats.bad_records, stats.skipped_chunks),
+            (1, 0, 0),
+            "{}",
+            path.display()
+        );
+        let (from_json, _) =
+            logs::read_all(&path.with_extension("json"), &ReadOptions::default()).unwrap();
+        assert_eq!(
+            comparable(&from_json[0].1),
+            comparable(&from_evtx[0].1),
+            "{}",
+            path.display()
+        );
+    }
+}
