@@ -19,11 +19,14 @@ fn read_with(relative: &str, opts: &ReadOptions) -> (Vec<(u64, Event)>, FileStat
     logs::read_all(&fixture(relative), opts).unwrap_or_else(|d| panic!("{}", d.render()))
 }
 
+/// A field name and its value as text.
+type TextField = (String, Option<String>);
+
 /// An event's fields as text, compared the way the SigmaHQ sample's JSON differs from the
 /// `evtx` crate's rendering of the same record: its trailing spaces were trimmed and its GUIDs
 /// were written upper-case without braces (the crate writes `{…}` lower-case), and time only to
 /// the microsecond.
-fn comparable(event: &Event) -> (LogSchema, Option<i64>, Vec<(String, Option<String>)>) {
+fn comparable(event: &Event) -> (LogSchema, Option<i64>, Vec<TextField>) {
     let fields = event
         .fields
         .iter()
@@ -358,6 +361,10 @@ fn directories_are_walked_recursively_for_log_files() {
 }
 
 #[test]
+#[allow(
+    clippy::print_stdout,
+    reason = "a test skipped for want of ../shared says so"
+)]
 fn every_recorded_log_of_the_sigma_regression_sample_reads_completely() {
     let root =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora/sigma-regression-sample");
