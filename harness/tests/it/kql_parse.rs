@@ -1,0 +1,287 @@
+//! KQL front end: fixtures under fixtures/kql/parse/{ok,err}, the seed rules, printing round
+//! trips, and parse coverage of the shared corpus (../shared/corpora/kql).
+
+#![expect(
+    clippy::print_stdout,
+    reason = "tests print skip notices and the corpus coverage table"
+)]
+
+use firedrill::Diagnostic;
+use firedrill::kql::{self, ast::Query, rule};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn files_with_ext(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files_with_ext(&path, ext, out);
+        } else if path.extension().is_some_and(|e| e == ext) {
+            out.push(path);
+        }
+    }
+}
+
+fn sorted_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    files_with_ext(dir, ext, &mut out);
+    out.sort();
+    out
+}
+
+/// The AST as JSON with every `span` removed: what "the same tree" means for round trips.
+fn shape(q: &Query) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                map.shift_remove("span");
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(q).expect("the AST serializes");
+    strip(&mut v);
+    v
+}
+
+fn render(diags: &[Diagnostic]) -> String {
+    diags.iter().map(Diagnostic::render).collect()
+}
+
+/// Parses `text`, prints it, parses the print, and checks both trees agree.
+/// Returns the canonical text, or why the round trip failed.
+fn round_trip(q: &Query) -> Result<String, String> {
+    let printed = q.to_string();
+    let (again, diags) = kql::parse(&printed);
+    let Some(again) = again else {
+        return Err(format!(
+            "canonical print does not parse:\n{printed}\n{}",
+            render(&diags)
+        ));
+    };
+    if shape(&again) != shape(q) {
+        return Err(format!(
+            "canonical print parses to a different tree:\n{printed}\nprinted again:\n{again}"
+        ));
+    }
+    Ok(printed)
+}
+
+fn snapshot_settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(root().join("fixtures/kql/parse/snapshots"));
+    s.set_prepend_module_to_snapshot(false);
+    s.set_omit_expression(true);
+    s
+}
+
+fn case_name(path: &Path, kind: &str) -> String {
+    format!(
+        "{kind}__{}",
+        path.file_stem().expect("file name").to_string_lossy()
+    )
+}
+
+#[test]
+fn ok_fixtures_parse_cleanly_round_trip_and_match_their_snapshots() {
+    let files = sorted_files(&root().join("fixtures/kql/parse/ok"), "kql");
+    assert!(
+        files.len() >= 20,
+        "expected the ok fixtures, found {files:?}"
+    );
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("readable fixture");
+        let file = path.display().to_string();
+        let (q, diags) = kql::parse_named(&file, &text);
+        assert!(diags.is_empty(), "{file}:\n{}", render(&diags));
+        let q = q.expect("no diagnostics means a query");
+        let printed = round_trip(&q).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let ast = serde_yaml::to_string(&shape(&q)).expect("yaml");
+        snapshot_settings().bind(|| {
+            insta::assert_snapshot!(case_name(&path, "ok"), format!("{printed}\n---\n{ast}"));
+        });
+    }
+}
+
+#[test]
+fn err_fixtures_report_located_diagnostics_that_match_their_snapshots() {
+    let files = sorted_files(&root().join("fixtures/kql/parse/err"), "kql");
+    assert!(
+        files.len() >= 10,
+        "expected the err fixtures, found {files:?}"
+    );
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("readable fixture");
+        let name = format!(
+            "fixtures/kql/parse/err/{}",
+            path.file_name().expect("name").to_string_lossy()
+        );
+        let (q, diags) = kql::parse_named(&name, &text);
+        assert!(q.is_none(), "{name}: parsed, but an error was expected");
+        assert!(
+            diags
+                .iter()
+                .all(|d| d.code.starts_with("KQL") && d.location.is_some()),
+            "{name}: every diagnostic has a KQL code and a location:\n{}",
+            render(&diags)
+        );
+        snapshot_settings().bind(|| {
+            insta::assert_snapshot!(case_name(&path, "err"), render(&diags));
+        });
+    }
+}
+
+#[test]
+fn seed_rules_parse_exactly_as_written() {
+    let files = sorted_files(&root().join("fixtures/rules/kql"), "kql")
+        .into_iter()
+        .chain(sorted_files(&root().join("fixtures/rules/kql"), "yaml"))
+        .collect::<Vec<_>>();
+    assert_eq!(files.len(), 2, "the two seed rules: {files:?}");
+    for path in files {
+        let r = rule::load(&path).unwrap_or_else(|d| panic!("{}", render(&d)));
+        let (q, diags) = r.parse();
+        assert!(diags.is_empty(), "{}", render(&diags));
+        round_trip(&q.expect("parsed")).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+}
+
+#[test]
+fn sentinel_yaml_fields_are_loaded() {
+    let r = rule::load(root().join(
+        "fixtures/rules/kql/detect-suspicious-commands-initiated-by-web-server-processes.yaml",
+    ))
+    .unwrap_or_else(|d| panic!("{}", render(&d)));
+    assert_eq!(
+        r.id.as_deref(),
+        Some("7fdc5f4a-700d-4713-abfc-181f02968726")
+    );
+    assert_eq!(
+        r.name,
+        "detect-suspicious-commands-initiated-by-web-server-processes"
+    );
+    assert_eq!(r.tactics, ["Execution", "Defense evasion", "Discovery"]);
+    assert!(r.query.starts_with("// Suspicious commands launched"));
+    assert_eq!(&r.source[r.query_offset..r.query_offset + 2], "//");
+}
+
+#[test]
+fn rule_query_errors_point_into_the_rule_file() {
+    let text = "id: x\nname: broken\ntactics: [Execution]\nquery: |\n  DeviceProcessEvents\n  | where FileName =~ \"cmd.exe\"\n  | summarize by\n";
+    let r = rule::from_str(Path::new("rules/broken.yaml"), text).expect("loads");
+    let (q, diags) = r.parse();
+    assert!(q.is_none());
+    insta::assert_snapshot!(render(&diags), @r"
+    error[KQL0006]: expected an expression, found end of query
+     --> rules/broken.yaml:7:17
+      |
+    7 |   | summarize by
+      |                 ^ expected an expression
+    ");
+}
+
+#[test]
+fn nesting_beyond_the_limit_is_a_diagnostic_not_a_crash() {
+    for (open, close) in [("(", ")"), ("not(", ")"), ("dynamic([", "])")] {
+        let q = format!("T | where {}1{}", open.repeat(200), close.repeat(200));
+        let (parsed, diags) = kql::parse(&q);
+        assert!(parsed.is_none());
+        assert!(
+            diags.iter().any(|d| d.code == "KQL0007"),
+            "{open}: {}",
+            render(&diags)
+        );
+    }
+    let ok = format!("T | where {}1{}", "(".repeat(60), ")".repeat(60));
+    assert!(kql::parse(&ok).0.is_some(), "60 levels are allowed");
+}
+
+#[test]
+fn every_broken_operator_is_reported_in_one_pass() {
+    let (q, diags) = kql::parse("T | where a == | frobnicate x | extend = 1 | take 5");
+    assert!(q.is_none());
+    let codes: Vec<_> = diags.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(
+        codes,
+        ["KQL0006", "KQL0008", "KQL0006"],
+        "{}",
+        render(&diags)
+    );
+}
+
+/// The queries of the shared corpus: one file each.
+fn corpus() -> Option<Vec<PathBuf>> {
+    let dir = root().join("../shared/corpora/kql");
+    if !dir.is_dir() {
+        println!(
+            "notice: {} is absent; skipping the KQL corpus coverage check",
+            dir.display()
+        );
+        return None;
+    }
+    Some(sorted_files(&dir, "kql"))
+}
+
+/// What a failed parse is blamed on, for the coverage table.
+fn construct(d: &Diagnostic) -> String {
+    match d.code.as_str() {
+        "KQL0008" | "KQL0010" => d.message.clone(),
+        "KQL0009" => "template placeholder".into(),
+        _ => format!("{}: {}", d.code, d.message),
+    }
+}
+
+#[test]
+fn corpus_parse_coverage() {
+    let Some(files) = corpus() else { return };
+    assert!(files.len() >= 500, "the corpus has 527 queries");
+    let mut parsed = 0;
+    let mut blame: BTreeMap<String, usize> = BTreeMap::new();
+    let mut round_trip_failures = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).expect("readable corpus file");
+        let (q, diags) = kql::parse_named(&path.display().to_string(), &text);
+        match q {
+            Some(q) => {
+                parsed += 1;
+                if let Err(e) = round_trip(&q) {
+                    round_trip_failures.push(format!("{}: {e}", path.display()));
+                }
+            }
+            None => {
+                let first = diags.iter().find(|d| d.is_error()).expect("an error");
+                *blame.entry(construct(first)).or_default() += 1;
+            }
+        }
+    }
+    let mut top: Vec<_> = blame.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    println!(
+        "KQL corpus: {parsed}/{} queries parse ({:.1}%)",
+        files.len(),
+        100.0 * parsed as f64 / files.len() as f64
+    );
+    for (what, n) in top.iter().take(15) {
+        println!("  {n:4}  {what}");
+    }
+    assert!(
+        round_trip_failures.is_empty(),
+        "{}",
+        round_trip_failures.join("\n")
+    );
+    // A floor, so a regression fails the build; raise it as coverage grows.
+    assert!(
+        parsed * 100 >= files.len() * 90,
+        "only {parsed}/{} corpus queries parse",
+        files.len()
+    );
+}
