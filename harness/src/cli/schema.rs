@@ -1,12 +1,36 @@
-//! `firedrill schema`.
+//! `firedrill schema`: print a JSON Schema of a file format, for editors.
 
 use super::Exit;
 
+/// The formats `firedrill schema` describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Scenario files (`scenarios/**/*.yaml`).
+    Scenario,
+}
+
 /// Arguments of `firedrill schema`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Which format.
+    pub format: Format,
+}
 
 /// Runs `firedrill schema`.
-pub fn run(_args: Args) -> Exit {
-    super::not_yet("schema")
+pub fn run(args: Args) -> Exit {
+    match args.format {
+        Format::Scenario => {
+            let schema = crate::scenario::json_schema();
+            match serde_json::to_string_pretty(&schema) {
+                Ok(text) => {
+                    println!("{text}");
+                    Exit::Success
+                }
+                Err(error) => {
+                    eprintln!("error: cannot serialize the schema: {error}");
+                    Exit::InputError
+                }
+            }
+        }
+    }
 }
