@@ -326,8 +326,9 @@ pub enum OperatorKind {
         /// The group-by columns (`by A, bin(Timestamp, 1h)`); empty without `by`.
         by: Vec<ColumnExpr>,
     },
-    /// `distinct A, B` or `distinct *` (a `Wildcard("*")` item).
-    Distinct(Vec<Expr>),
+    /// `distinct A, B`, `distinct Lower = tolower(A)`, or `distinct *` (one item whose expression
+    /// is `Wildcard("*")`).
+    Distinct(Vec<ColumnExpr>),
     /// `top N by expr [asc|desc] [nulls first|last]`
     Top {
         /// How many rows.
@@ -382,12 +383,15 @@ pub enum OperatorKind {
         /// The pattern.
         pattern: Vec<ParsePart>,
     },
-    /// `evaluate [params] plugin(args)`
+    /// `evaluate [params] plugin(args) [: (Col:type, ...)]`
     Evaluate {
         /// `hint.*`
         params: Vec<OpParam>,
         /// The plugin call.
         call: Expr,
+        /// The declared output schema (`evaluate bag_unpack(b) : (a:string, *)`), always
+        /// `ParamType::Tabular` when present.
+        output: Option<ParamType>,
     },
     /// `invoke function(args)`: the piped table is the function's first argument.
     Invoke(Expr),
@@ -1242,10 +1246,18 @@ impl fmt::Display for Operator {
                 }
                 Ok(())
             }
-            OperatorKind::Evaluate { params: ps, call } => {
+            OperatorKind::Evaluate {
+                params: ps,
+                call,
+                output,
+            } => {
                 f.write_str("evaluate")?;
                 params(f, ps)?;
-                write!(f, " {call}")
+                write!(f, " {call}")?;
+                if let Some(schema) = output {
+                    write!(f, " : {schema}")?;
+                }
+                Ok(())
             }
             OperatorKind::Invoke(call) => write!(f, "invoke {call}"),
             OperatorKind::As { params: ps, name } => {

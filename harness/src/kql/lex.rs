@@ -200,7 +200,8 @@ impl Lexer<'_> {
     fn run(&mut self) {
         while let Some(c) = self.peek() {
             let start = self.pos;
-            if c.is_whitespace() {
+            // Zero-width space and byte-order mark: invisible, and common in pasted queries.
+            if c.is_whitespace() || c == '\u{200B}' || c == '\u{FEFF}' {
                 self.pos += c.len_utf8();
             } else if self.rest().starts_with("//") {
                 self.pos = self

@@ -430,7 +430,16 @@ impl Parser<'_> {
                 break;
             }
             if !self.eat_punct(";") {
+                let prev = self.tokens[self.pos.saturating_sub(1)].span;
                 let _ = self.expected("`;` or `|` between statements");
+                let ended = self.line_col(prev.end);
+                if let Some(d) = self.diags.last_mut() {
+                    d.notes
+                        .push(format!("the previous statement ended at {ended}"));
+                    d.help = Some(
+                        "a query is one pipeline: end `let` statements with `;`, and put separate queries in separate files".into(),
+                    );
+                }
                 self.skip_statement();
             }
         }
@@ -548,21 +557,7 @@ impl Parser<'_> {
         let name = self.name()?;
         self.expect_punct(":")?;
         let ty = if self.at_punct("(") {
-            let open = self.bump().span;
-            let mut columns = Vec::new();
-            let mut any = false;
-            loop {
-                if self.eat_punct("*") {
-                    any = true;
-                } else if !self.at_punct(")") {
-                    columns.push(self.column_decl()?);
-                }
-                if !self.eat_punct(",") {
-                    break;
-                }
-            }
-            self.expect_close(")", open)?;
-            ParamType::Tabular { columns, any }
+            self.tabular_type()?
         } else {
             ParamType::Scalar(self.name()?)
         };
@@ -577,6 +572,25 @@ impl Parser<'_> {
             default,
             span: self.since(start),
         })
+    }
+
+    /// `(*)`, `(a:string, b:long)`, `(a:string, *)`.
+    fn tabular_type(&mut self) -> PResult<ParamType> {
+        let open = self.expect_punct("(")?;
+        let mut columns = Vec::new();
+        let mut any = false;
+        loop {
+            if self.eat_punct("*") {
+                any = true;
+            } else if !self.at_punct(")") {
+                columns.push(self.column_decl()?);
+            }
+            if !self.eat_punct(",") {
+                break;
+            }
+        }
+        self.expect_close(")", open)?;
+        Ok(ParamType::Tabular { columns, any })
     }
 
     fn column_decl(&mut self) -> PResult<ColumnDecl> {
@@ -988,7 +1002,7 @@ impl Parser<'_> {
                     by,
                 }
             }
-            "distinct" => OperatorKind::Distinct(self.comma_list(|p| p.expr())?),
+            "distinct" => OperatorKind::Distinct(self.column_exprs()?),
             "top" => {
                 let count = self.expr()?;
                 self.expect_word("by")?;
@@ -1079,7 +1093,16 @@ impl Parser<'_> {
                         call.span,
                     ));
                 }
-                OperatorKind::Evaluate { params, call }
+                let output = if self.eat_punct(":") {
+                    Some(self.tabular_type()?)
+                } else {
+                    None
+                };
+                OperatorKind::Evaluate {
+                    params,
+                    call,
+                    output,
+                }
             }
             "invoke" => {
                 let call = self.postfix_expr()?;
