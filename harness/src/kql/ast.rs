@@ -389,8 +389,8 @@ pub enum OperatorKind {
         params: Vec<OpParam>,
         /// The plugin call.
         call: Expr,
-        /// The declared output schema (`evaluate bag_unpack(b) : (a:string, *)`), always
-        /// `ParamType::Tabular` when present.
+        /// The declared output schema (`evaluate bag_unpack(b) : (a:string, n:long)`), always
+        /// `ParamType::Tabular` with `any: false` when present.
         output: Option<ParamType>,
     },
     /// `invoke function(args)`: the piped table is the function's first argument.

@@ -1094,7 +1094,13 @@ impl Parser<'_> {
                     ));
                 }
                 let output = if self.eat_punct(":") {
-                    Some(self.tabular_type()?)
+                    let open = self.expect_punct("(")?;
+                    let columns = self.comma_list(|p| p.column_decl())?;
+                    self.expect_close(")", open)?;
+                    Some(ParamType::Tabular {
+                        columns,
+                        any: false,
+                    })
                 } else {
                     None
                 };

@@ -1,6 +1,7 @@
 //! One integration-test binary over the public API and the CLI.
 
 mod generate;
+mod kql_oracle;
 mod kql_parse;
 mod logs;
 mod scenario;

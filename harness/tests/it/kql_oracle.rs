@@ -1,0 +1,216 @@
+//! Optional oracle: Microsoft's own KQL parser (Kusto.Language, npm `@kusto/language-service-next`)
+//! must accept and reject the same queries as firedrill, across the shared corpus, the parse
+//! fixtures and the seed rules. Skips with a notice when Node.js or the package is absent
+//! (`tools/kusto-oracle/install.sh` installs it into the git-ignored `target/kusto-oracle`).
+//!
+//! Known, deliberate differences are listed with a reason in
+//! `fixtures/kql/oracle-differences.tsv`; any other disagreement fails the test, and so does a
+//! listed difference that no longer occurs (so the list stays honest).
+
+#![expect(
+    clippy::print_stdout,
+    reason = "tests print skip notices and the agreement summary"
+)]
+
+use firedrill::kql;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn collect(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, ext, out);
+        } else if path.extension().is_some_and(|e| e == ext) {
+            out.push(path);
+        }
+    }
+}
+
+/// (id, query text): ids are paths relative to the repository (fixtures) or `corpus/...`.
+fn cases() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut files = Vec::new();
+    collect(&root().join("fixtures/kql/parse"), "kql", &mut files);
+    collect(&root().join("fixtures/rules/kql"), "kql", &mut files);
+    files.sort();
+    for f in files {
+        let id = f
+            .strip_prefix(root())
+            .expect("under the root")
+            .display()
+            .to_string();
+        out.push((id, std::fs::read_to_string(&f).expect("readable")));
+    }
+    let mut yaml = Vec::new();
+    collect(&root().join("fixtures/rules/kql"), "yaml", &mut yaml);
+    for f in yaml {
+        let r = kql::rule::load(&f).expect("the seed rule loads");
+        let id = f
+            .strip_prefix(root())
+            .expect("under the root")
+            .display()
+            .to_string();
+        out.push((id, r.query));
+    }
+    let corpus = root().join("../shared/corpora/kql");
+    if corpus.is_dir() {
+        let mut files = Vec::new();
+        collect(&corpus, "kql", &mut files);
+        files.sort();
+        for f in files {
+            let id = format!(
+                "corpus/{}",
+                f.strip_prefix(&corpus).expect("under corpus").display()
+            );
+            out.push((id, std::fs::read_to_string(&f).expect("readable")));
+        }
+    } else {
+        println!(
+            "notice: {} is absent; the oracle checks fixtures only",
+            corpus.display()
+        );
+    }
+    out
+}
+
+/// Runs the oracle script; `None` (with a notice printed) when it cannot run here.
+fn oracle(cases: &[(String, String)]) -> Option<BTreeMap<String, Vec<String>>> {
+    if Command::new("node").arg("--version").output().is_err() {
+        println!("notice: Node.js is absent; skipping the Kusto.Language oracle test");
+        return None;
+    }
+    let input = serde_json::Value::Array(
+        cases
+            .iter()
+            .map(|(id, text)| serde_json::json!({"id": id, "text": text}))
+            .collect(),
+    );
+    let mut child = Command::new("node")
+        .arg(root().join("tools/kusto-oracle/oracle.js"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.to_string().as_bytes())
+        .expect("write queries");
+    let output = child.wait_with_output().expect("node finishes");
+    if output.status.code() == Some(3) {
+        println!(
+            "notice: @kusto/language-service-next is not installed ({}); skipping the oracle test",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+        return None;
+    }
+    assert!(
+        output.status.success(),
+        "oracle failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: Vec<serde_json::Value> =
+        serde_json::from_slice(&output.stdout).expect("oracle JSON");
+    Some(
+        results
+            .into_iter()
+            .map(|r| {
+                let id = r["id"].as_str().expect("id").to_string();
+                let errors = r["diagnostics"]
+                    .as_array()
+                    .expect("diagnostics")
+                    .iter()
+                    .filter(|d| d["severity"] == "Error")
+                    .map(|d| format!("{} at {}: {}", d["code"], d["start"], d["message"]))
+                    .collect();
+                (id, errors)
+            })
+            .collect(),
+    )
+}
+
+/// id → (who rejects: `firedrill` or `kusto`, reason).
+fn known_differences() -> BTreeMap<String, (String, String)> {
+    let text = std::fs::read_to_string(root().join("fixtures/kql/oracle-differences.tsv"))
+        .expect("fixtures/kql/oracle-differences.tsv");
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let mut parts = l.splitn(3, '\t');
+            let id = parts.next().expect("id").to_string();
+            let who = parts.next().expect("who rejects").to_string();
+            let why = parts.next().expect("reason").to_string();
+            (id, (who, why))
+        })
+        .collect()
+}
+
+#[test]
+fn firedrill_and_kusto_language_accept_and_reject_the_same_queries() {
+    let cases = cases();
+    let Some(verdicts) = oracle(&cases) else {
+        return;
+    };
+    let known = known_differences();
+    let mut unexpected = Vec::new();
+    let mut seen_known = Vec::new();
+    let mut agree = 0;
+    for (id, text) in &cases {
+        let (q, diags) = kql::parse_named(id, text);
+        let kusto_errors = &verdicts[id];
+        let ours = q.is_some();
+        let theirs = kusto_errors.is_empty();
+        if ours == theirs {
+            agree += 1;
+            continue;
+        }
+        let who = if ours { "kusto" } else { "firedrill" };
+        if known.get(id).is_some_and(|(w, _)| w == who) {
+            seen_known.push(id.clone());
+            continue;
+        }
+        let detail = if ours {
+            kusto_errors.join("; ")
+        } else {
+            diags
+                .iter()
+                .find(|d| d.is_error())
+                .map(|d| format!("{}: {}", d.code, d.message))
+                .unwrap_or_default()
+        };
+        unexpected.push(format!("{id}\t{who}\t{detail}"));
+    }
+    println!(
+        "Kusto.Language oracle: {agree}/{} agree, {} known differences",
+        cases.len(),
+        seen_known.len()
+    );
+    let stale: Vec<_> = known
+        .keys()
+        .filter(|id| {
+            !seen_known.contains(id)
+                && (cases.iter().any(|(c, _)| c == *id) || !id.starts_with("corpus/"))
+        })
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "disagreements with Kusto.Language (id, who rejects, why):\n{}",
+        unexpected.join("\n")
+    );
+    assert!(
+        stale.is_empty(),
+        "listed differences that no longer occur: {stale:?}"
+    );
+}

@@ -1,0 +1,35 @@
+// Runs Microsoft's Kusto parser (Kusto.Language via @kusto/language-service-next) over queries.
+// stdin: a JSON array of {"id": string, "text": string}.
+// stdout: a JSON array of {"id", "diagnostics": [{"code", "severity", "start", "length", "message"}]}
+// (syntax diagnostics only: KustoCode.Parse does not bind names). Offsets are UTF-16 units.
+// The package is looked up in $KUSTO_ORACLE_DIR/node_modules (default target/kusto-oracle).
+'use strict';
+const path = require('path');
+const fs = require('fs');
+const root = process.env.KUSTO_ORACLE_DIR || path.join(__dirname, '..', '..', 'target', 'kusto-oracle');
+const pkg = path.join(root, 'node_modules', '@kusto', 'language-service-next');
+if (!fs.existsSync(path.join(pkg, 'Kusto.Language.Bridge.js'))) {
+  process.stderr.write(`package not installed in ${pkg}; run tools/kusto-oracle/install.sh\n`);
+  process.exit(3);
+}
+require(path.join(pkg, 'bridge.js'));
+require(path.join(pkg, 'Kusto.Language.Bridge.js'));
+const K = global.Kusto.Language;
+const input = JSON.parse(fs.readFileSync(0, 'utf8'));
+const out = input.map(({ id, text }) => {
+  const code = K.KustoCode.Parse(text);
+  const list = code.GetDiagnostics();
+  const diagnostics = [];
+  for (let i = 0; i < list.Count; i++) {
+    const d = list.getItem(i);
+    diagnostics.push({
+      code: d.Code,
+      severity: String(d.Severity),
+      start: d.Start,
+      length: d.Length,
+      message: d.Message,
+    });
+  }
+  return { id, diagnostics };
+});
+process.stdout.write(JSON.stringify(out));
