@@ -283,7 +283,10 @@ pub struct ScenarioReport {
     /// The events the checks refer to (matched events and the events of expected nodes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<EventRecord>,
-    /// One check per rule, in rule order.
+    /// Why the scenario was skipped, when its file says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// One check per expectation, then one per other rule, in rule order.
     pub checks: Vec<CheckReport>,
 }
 
@@ -343,6 +346,9 @@ pub struct CheckReport {
     /// The outcome per rendering the rule meets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub renderings: Vec<RenderingReport>,
+    /// Why the check could not run (an unknown rule reference, an evaluation error).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 impl CheckReport {
@@ -468,12 +474,12 @@ impl RunReport {
 /// A check explained for a person: rule, scenario, expectation, and per rendering what happened
 /// and why (the engine's traces). Used by JUnit failures, libtest failures and the Markdown report.
 pub fn describe_check(
-    report: &RunReport,
+    rule: Option<&RuleInfo>,
     scenario: &ScenarioReport,
     check: &CheckReport,
 ) -> String {
     let mut out = String::new();
-    match report.rule(&check.rule) {
+    match rule {
         Some(rule) => {
             out += &format!("rule `{}` ({}, {})\n", rule.title, rule.language, rule.path);
         }
@@ -510,10 +516,13 @@ pub fn describe_check(
             }
         }
     }
-    if let Some(rule) = report.rule(&check.rule) {
-        for diagnostic in &rule.diagnostics {
-            out += &diagnostic.render();
-        }
+    for diagnostic in rule
+        .map(|r| r.diagnostics.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .chain(&check.diagnostics)
+    {
+        out += &diagnostic.render();
     }
     out
 }

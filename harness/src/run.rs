@@ -1,8 +1,9 @@
 //! Rules × scenarios → outcomes: evaluation, expectation checking and the strictness policy.
 
-pub mod config;
-
-pub use config::{Config, Policy};
 pub mod check;
+pub mod config;
+pub mod rules;
 
-pub use check::{Detector, EventRef, Hit, Renderings};
+pub use check::{Detector, EventRef, EventTable, Hit, Renderings};
+pub use config::{Config, Policy};
+pub use rules::Rule;

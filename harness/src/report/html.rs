@@ -333,7 +333,7 @@ fn check_details(
         let _ = writeln!(
             out,
             "<details><summary>as text</summary><pre>{}</pre></details>",
-            esc(&describe_check(report, scenario, check))
+            esc(&describe_check(report.rule(&check.rule), scenario, check))
         );
     }
     out.push_str("</details>\n");

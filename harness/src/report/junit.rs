@@ -71,7 +71,7 @@ pub fn render(report: &RunReport) -> String {
                         } else {
                             "unexpected"
                         })
-                        .set_description(describe_check(report, scenario, check));
+                        .set_description(describe_check(report.rule(&check.rule), scenario, check));
                     status
                 }
             };
@@ -81,7 +81,7 @@ pub fn render(report: &RunReport) -> String {
                 case.set_system_out(format!(
                     "warning: {}\n{}",
                     check.message,
-                    describe_check(report, scenario, check)
+                    describe_check(report.rule(&check.rule), scenario, check)
                 ));
             }
             suite.add_test_case(case);

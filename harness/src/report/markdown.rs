@@ -172,7 +172,11 @@ pub fn render(report: &RunReport) -> String {
             "\n<details><summary>Why the failures failed</summary>\n\n```text"
         );
         for (_, scenario, check) in &failures {
-            let _ = writeln!(out, "{}", describe_check(report, scenario, check));
+            let _ = writeln!(
+                out,
+                "{}",
+                describe_check(report.rule(&check.rule), scenario, check)
+            );
         }
         let _ = writeln!(out, "```\n\n</details>");
     }

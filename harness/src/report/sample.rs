@@ -135,6 +135,7 @@ pub(crate) fn report() -> RunReport {
         slug: "arcgis/arcsoc_powershell".into(),
         name: "ArcGIS Server SOE web shell launches PowerShell".into(),
         description: "A malicious Server Object Extension makes ArcSOC.exe run commands.".into(),
+        skipped: None,
         techniques: vec!["T1190".into(), "T1059.001".into()],
         diagnostics: Vec::new(),
         events: vec![
@@ -177,6 +178,7 @@ pub(crate) fn report() -> RunReport {
         checks: vec![
             CheckReport {
                 rule: arcsoc.into(),
+                diagnostics: Vec::new(),
                 expected: Some(Expected::FiresOn {
                     nodes: vec!["ps".into()],
                 }),
@@ -186,6 +188,7 @@ pub(crate) fn report() -> RunReport {
             },
             CheckReport {
                 rule: arcsoc_kql.into(),
+                diagnostics: Vec::new(),
                 expected: Some(Expected::FiresOn {
                     nodes: vec!["ps".into()],
                 }),
@@ -195,6 +198,7 @@ pub(crate) fn report() -> RunReport {
             },
             CheckReport {
                 rule: webshell.into(),
+                diagnostics: Vec::new(),
                 expected: Some(Expected::Quiet),
                 status: Status::Pass,
                 message: "quiet as expected".into(),
@@ -202,6 +206,7 @@ pub(crate) fn report() -> RunReport {
             },
             CheckReport {
                 rule: "fixtures/rules/sigma/broken.yml".into(),
+                diagnostics: Vec::new(),
                 expected: None,
                 status: Status::NotApplicable,
                 message: "the rule did not load".into(),
@@ -214,6 +219,7 @@ pub(crate) fn report() -> RunReport {
         slug: "iis/webshell_whoami".into(),
         name: "IIS web shell runs whoami".into(),
         description: String::new(),
+        skipped: None,
         techniques: vec!["T1505.003".into(), "T1033".into()],
         diagnostics: Vec::new(),
         events: vec![event(
@@ -226,6 +232,7 @@ pub(crate) fn report() -> RunReport {
         checks: vec![
             CheckReport {
                 rule: arcsoc.into(),
+                diagnostics: Vec::new(),
                 expected: None,
                 status: Status::Silent,
                 message: "did not fire".into(),
@@ -236,6 +243,7 @@ pub(crate) fn report() -> RunReport {
             },
             CheckReport {
                 rule: webshell.into(),
+                diagnostics: Vec::new(),
                 expected: Some(Expected::Fires),
                 status: Status::Pass,
                 message: "fired on [who]".into(),
@@ -243,6 +251,7 @@ pub(crate) fn report() -> RunReport {
             },
             CheckReport {
                 rule: arcsoc_kql.into(),
+                diagnostics: Vec::new(),
                 expected: None,
                 status: Status::Warn,
                 message: "fired without an expectation on [who]".into(),
@@ -258,6 +267,7 @@ pub(crate) fn report() -> RunReport {
         slug: "broken".into(),
         name: "broken".into(),
         description: String::new(),
+        skipped: None,
         techniques: Vec::new(),
         diagnostics: vec![
             Diagnostic::error("SCN0001", "unknown key `procesess`")

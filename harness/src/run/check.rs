@@ -10,11 +10,35 @@ use crate::event::{Event, LogSchema};
 use crate::report::{
     CheckReport, EventRecord, Expected, Explanation, RenderingReport, Status, worst,
 };
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-/// A scenario rendered into the schemas its rules need.
-pub type Renderings = BTreeMap<LogSchema, Vec<Event>>;
+/// A scenario rendered into the schemas its rules need, with the clock KQL's `now()` reads.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Renderings {
+    /// The events per schema, in time order.
+    pub events: BTreeMap<LogSchema, Vec<Event>>,
+    /// The end of the scenario's timeline: `now()` and `ago()` are pinned to it.
+    pub clock: Option<DateTime<Utc>>,
+}
+
+impl Renderings {
+    /// The events of one schema, when it was rendered.
+    pub fn get(&self, schema: &LogSchema) -> Option<&Vec<Event>> {
+        self.events.get(schema)
+    }
+
+    /// True when `schema` was rendered.
+    pub fn contains_key(&self, schema: &LogSchema) -> bool {
+        self.events.contains_key(schema)
+    }
+
+    /// The event `at` points to.
+    pub fn event(&self, at: EventRef) -> Option<&Event> {
+        self.events.get(&at.schema).and_then(|e| e.get(at.index))
+    }
+}
 
 /// One event of one rendering.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -123,6 +147,7 @@ pub fn check(input: &CheckInput<'_>, table: &mut EventTable) -> CheckReport {
         status: Status::NotApplicable,
         message: String::new(),
         renderings: Vec::new(),
+        diagnostics: Vec::new(),
     };
     let schemas: Vec<LogSchema> = input
         .schemas
@@ -428,7 +453,7 @@ mod tests {
             schema: LogSchema,
             renderings: &Renderings,
         ) -> Result<Vec<Hit>, Box<Diagnostic>> {
-            Ok(renderings[&schema]
+            Ok(renderings.events[&schema]
                 .iter()
                 .enumerate()
                 .filter(|(_, e)| {
@@ -466,9 +491,9 @@ mod tests {
     }
 
     fn renderings() -> Renderings {
-        let mut r = Renderings::new();
+        let mut r = Renderings::default();
         for schema in [LogSchema::Sysmon, LogSchema::Security4688] {
-            r.insert(
+            r.events.insert(
                 schema,
                 vec![
                     event(schema, "ver", true, "C:\\Windows\\System32\\cmd.exe"),

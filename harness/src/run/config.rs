@@ -201,6 +201,7 @@ impl Config {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let root = std::fs::canonicalize(&root).unwrap_or(root);
         Config::parse(&text, &path.display().to_string(), &root)
     }
 
@@ -235,9 +236,36 @@ impl Config {
 
     /// A path for people: relative to the root when it is under it.
     pub fn display_path(&self, path: &Path) -> String {
-        let shown = path.strip_prefix(&self.root).unwrap_or(path);
-        shown.display().to_string().replace('\\', "/")
+        relative(path, &self.root)
+            .display()
+            .to_string()
+            .replace('\\', "/")
     }
+}
+
+/// `path` relative to `base` (with `..` where needed), or `path` itself when they share no
+/// prefix (different drives) or `path` is relative while `base` is absolute.
+pub fn relative(path: &Path, base: &Path) -> PathBuf {
+    use std::path::Component;
+    if let Ok(inside) = path.strip_prefix(base) {
+        return inside.to_path_buf();
+    }
+    fn normal(p: &Path) -> Vec<Component<'_>> {
+        p.components().filter(|c| *c != Component::CurDir).collect()
+    }
+    let (p, b) = (normal(path), normal(base));
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        return path.to_path_buf();
+    }
+    let mut out = PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &p[common..] {
+        out.push(c.as_os_str());
+    }
+    out
 }
 
 /// Turns a YAML error into a located `CFG0002` diagnostic, with "did you mean" for unknown keys.
