@@ -33,3 +33,6 @@ pub fn parse(text: &str) -> (Option<ast::Query>, Vec<Diagnostic>) {
 pub fn parse_named(file: &str, text: &str) -> (Option<ast::Query>, Vec<Diagnostic>) {
     parse::parse_named(file, text)
 }
+
+/// `docs/kql-subset.md`, the reference for the supported language (for `firedrill help kql`).
+pub const SUBSET_REFERENCE: &str = include_str!("../../docs/kql-subset.md");

@@ -159,49 +159,28 @@ fn list_operator(word: &str) -> Option<ListOp> {
     })
 }
 
-/// Parses the text of `timespan(...)`/`time(...)`: `1d`, `1.5h`, `[d.]hh:mm[:ss[.fffffff]]`, or a
-/// bare number of days. Returns ticks.
+/// Parses the text of `timespan(...)`/`time(...)`: `1d`, `1.5h`, `15 seconds`,
+/// `[d.]hh:mm[:ss[.fffffff]]`, or a bare number of days (`time(2)`). Returns ticks.
 pub fn parse_timespan_text(raw: &str) -> Option<i64> {
     let raw = raw.trim();
+    if raw.contains(':') {
+        return crate::kql::value::parse_timespan_text(raw);
+    }
     let (neg, body) = match raw.strip_prefix('-') {
         Some(b) => (true, b.trim()),
         None => (false, raw),
     };
-    let ticks = if body.contains(':') {
-        let (days, clock) = match body.split_once(':') {
-            Some((head, _)) if head.contains('.') => {
-                let (d, _) = head.split_once('.')?;
-                (d.parse::<i64>().ok()?, &body[d.len() + 1..])
-            }
-            _ => (0, body),
-        };
-        let parts: Vec<&str> = clock.split(':').collect();
-        if parts.len() < 2 || parts.len() > 3 {
-            return None;
-        }
-        let h: i64 = parts[0].parse().ok()?;
-        let m: i64 = parts[1].parse().ok()?;
-        let s: f64 = match parts.get(2) {
-            Some(s) => s.parse().ok()?,
-            None => 0.0,
-        };
-        if !(0..24).contains(&h) || !(0..60).contains(&m) || !(0.0..60.0).contains(&s) {
-            return None;
-        }
-        days * 864_000_000_000 + h * 36_000_000_000 + m * 600_000_000 + (s * 1e7).round() as i64
+    let split = body
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(body.len());
+    let (num, unit) = body.split_at(split);
+    let value: f64 = num.trim().parse().ok()?;
+    let per = if unit.is_empty() {
+        864_000_000_000
     } else {
-        let split = body
-            .find(|c: char| c.is_ascii_alphabetic())
-            .unwrap_or(body.len());
-        let (num, unit) = body.split_at(split);
-        let value: f64 = num.trim().parse().ok()?;
-        let per = if unit.is_empty() {
-            864_000_000_000
-        } else {
-            timespan_unit(unit)?
-        };
-        (value * per as f64).round() as i64
+        timespan_unit(unit)?
     };
+    let ticks = (value * per as f64).round() as i64;
     Some(if neg { -ticks } else { ticks })
 }
 
@@ -1681,12 +1660,27 @@ impl Parser<'_> {
         }
         match ty {
             "datetime" | "date" => {
-                if raw.is_empty() {
-                    return Err(self.error_at("KQL0004", "empty datetime literal", span));
+                if crate::kql::value::parse_datetime(raw).is_none() {
+                    let d = Diagnostic::error(
+                        "KQL0004",
+                        format!("invalid datetime literal `{ty}({raw})`"),
+                    )
+                    .at(self.file, self.src, span)
+                    .with_help("write an ISO 8601 date such as `datetime(2024-01-31)` or `datetime(2024-01-31T10:00:00Z)`");
+                    return Err(self.push(d));
                 }
                 Ok(Literal::Datetime(raw.to_string()))
             }
-            "guid" => Ok(Literal::Guid(raw.to_string())),
+            "guid" => {
+                if crate::kql::value::parse_guid(raw).is_none() {
+                    let d =
+                        Diagnostic::error("KQL0004", format!("invalid guid literal `guid({raw})`"))
+                            .at(self.file, self.src, span)
+                            .with_help("a guid is 32 hex digits in 8-4-4-4-12 groups");
+                    return Err(self.push(d));
+                }
+                Ok(Literal::Guid(raw.to_string()))
+            }
             _ => match parse_timespan_text(raw) {
                 Some(t) => Ok(Literal::Timespan(t)),
                 None => {
