@@ -212,6 +212,26 @@ const ROOT_USERS: &[(&str, &str)] = &[
     ("sqlservr.exe", r"NT SERVICE\MSSQLSERVER"),
 ];
 
+/// Default command lines of well-known long-running roots.
+const ROOT_COMMAND_LINES: &[(&str, &str)] = &[
+    (
+        "w3wp.exe",
+        r#"c:\windows\system32\inetsrv\w3wp.exe -ap "DefaultAppPool" -v "v4.0" -l "webengine4.dll" -a \\.\pipe\iisipm45a13fae-8ca5-408b-a9e4-631fc0631086 -h "C:\inetpub\temp\apppools\DefaultAppPool\DefaultAppPool.config" -w "" -m 0 -t 20 -ta 0"#,
+    ),
+    (
+        "tomcat9.exe",
+        r#""C:\Program Files\Apache Software Foundation\Tomcat 9.0\bin\Tomcat9.exe" //RS//Tomcat9"#,
+    ),
+    (
+        "httpd.exe",
+        r"C:\Apache24\bin\httpd.exe -d C:/Apache24 -f C:\Apache24\conf\httpd.conf -k runservice",
+    ),
+    (
+        "beasvc.exe",
+        r"C:\Oracle\Middleware\wlserver\server\bin\beasvc.exe -svcname:wlsvc_base_domain_AdminServer",
+    ),
+];
+
 struct Builder<'a> {
     options: &'a Options,
     hosts: Vec<HostInfo>,
@@ -365,13 +385,20 @@ impl Builder<'_> {
         } else {
             start - TimeDelta::hours(2) - TimeDelta::seconds(rng.below(6 * 3600) as i64)
         };
+        let lower = root.file_name().to_ascii_lowercase();
+        let command_line = root.command_line.clone().or_else(|| {
+            ROOT_COMMAND_LINES
+                .iter()
+                .find(|(name, _)| *name == lower)
+                .map(|(_, line)| line.to_string())
+        });
         let index = self.add(Spec {
             node: root.id.clone(),
             benign: root.benign.unwrap_or(false),
             emitted: root.emit,
             host,
             image: &root.image,
-            command_line: root.command_line.clone(),
+            command_line,
             user: root.user.as_deref(),
             integrity: root.integrity,
             pid: root.pid,
@@ -679,11 +706,12 @@ impl Builder<'_> {
                 0x10_0000 + rng.below(0xF0_0000)
             }
         };
+        let logon_seed = fnv1a(format!("{}:{logon_id}", host.name).as_bytes()) ^ seed;
         let logon_guid = format!(
-            "{}-{}-{}-{}",
+            "{}-{:04x}-{:04x}-{}",
             host.machine_guid,
-            "0000",
-            "0000",
+            logon_seed & 0xffff,
+            (logon_seed >> 16) & 0xffff,
             logon_guid_tail(logon_id)
         );
         let pid = spec.pid.unwrap_or_else(|| {

@@ -94,6 +94,18 @@ pub fn parse_with_profiles<'a>(
     text: &str,
     profiles: impl IntoIterator<Item = &'a str>,
 ) -> Result<Scenario, Vec<Diagnostic>> {
+    if text
+        .lines()
+        .all(|line| line.trim().is_empty() || line.trim_start().starts_with('#'))
+    {
+        return Err(vec![
+            Diagnostic::error("SCN0001", "empty scenario file")
+                .located(Location::resolve(file_name, text, Span::new(0, 0)))
+                .with_help(
+                    "a scenario starts with `format_version: 1`; see docs/scenario-format.md",
+                ),
+        ]);
+    }
     let raw: RawScenario = match serde_yaml::from_str(text) {
         Ok(raw) => raw,
         Err(error) => return Err(vec![serde_diagnostic(file_name, text, &error)]),
@@ -284,7 +296,11 @@ impl Validator<'_> {
             }) {
                 p.push(Seg::Index(i));
             }
-            let hint = did_you_mean(name, profiles.iter().copied());
+            let hint = profiles
+                .iter()
+                .copied()
+                .find(|p| name.starts_with(p) || p.starts_with(name.as_str()))
+                .or_else(|| did_you_mean(name, profiles.iter().copied()));
             let d = self.error(
                 "SCN0008",
                 format!("unknown background profile `{name}`"),
@@ -538,11 +554,20 @@ pub fn is_absolute_windows_path(path: &str) -> bool {
 /// Turns a serde/YAML error into a located diagnostic with a stable code.
 fn serde_diagnostic(file: &str, text: &str, error: &serde_yaml::Error) -> Diagnostic {
     let full = error.to_string();
-    let location = error.location().map(|l| {
-        let mut location = Location::at_line_col(file, text, l.line(), l.column());
-        let offset = location.span.start;
-        location.width = scalar_width(text, offset);
+    let context = unterminated_context(&full);
+    let location = context.map(|(line, column)| {
+        let mut location = Location::at_line_col(file, text, line, column);
+        location.width = 1;
+        location.label = Some("starts here and is never closed".into());
         location
+    });
+    let location = location.or_else(|| {
+        error.location().map(|l| {
+            let mut location = Location::at_line_col(file, text, l.line(), l.column());
+            let offset = location.span.start;
+            location.width = scalar_width(text, offset);
+            location
+        })
     });
     let message = strip_marks(&strip_path(&full));
     let diagnostic = classify(&message, text);
@@ -588,7 +613,34 @@ fn classify(message: &str, text: &str) -> Diagnostic {
         let field = rest.split('`').next().unwrap_or(rest);
         return Diagnostic::error("SCN0019", format!("key `{field}` given twice"));
     }
-    if message.starts_with("invalid type") || message.starts_with("invalid value") {
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        if let Some((found, expected)) = rest.rsplit_once(", expected ") {
+            let kind = match found.split([' ', '`']).next().unwrap_or(found) {
+                "string" => "a string",
+                "map" => "a mapping",
+                "sequence" => "a list",
+                "integer" => "a number",
+                "floating" => "a number",
+                "boolean" => "true or false",
+                "unit" | "null" => "nothing",
+                other => other,
+            };
+            let expected = expected
+                .replace("a sequence", "a list")
+                .replace("struct ", "a mapping (")
+                .replace("a mapping (Host", "a mapping (host")
+                .replace("a mapping (ProcessNode", "a mapping (process node")
+                .replace("a mapping (RawExpectation", "a mapping (expectation");
+            let expected = if expected.contains("a mapping (") {
+                expected + ")"
+            } else {
+                expected
+            };
+            return Diagnostic::error("SCN0011", format!("expected {expected}, found {kind}"));
+        }
+        return Diagnostic::error("SCN0011", message.to_string());
+    }
+    if message.starts_with("invalid value") {
         return Diagnostic::error("SCN0011", message.to_string());
     }
     if message.contains("EOF while parsing") && text.trim().is_empty() {
@@ -596,6 +648,17 @@ fn classify(message: &str, text: &str) -> Diagnostic {
             .with_help("a scenario starts with `format_version: 1`");
     }
     Diagnostic::error("SCN0001", format!("invalid yaml: {message}"))
+}
+
+/// For "end of stream while scanning a quoted scalar" style errors, where the construct began.
+fn unterminated_context(message: &str) -> Option<(usize, usize)> {
+    if !message.contains("end of stream") {
+        return None;
+    }
+    let re = regex::Regex::new(r"while (?:scanning|parsing) [^,]*? at line (\d+) column (\d+)")
+        .expect("valid regex");
+    let captures = re.captures(message)?;
+    Some((captures[1].parse().ok()?, captures[2].parse().ok()?))
 }
 
 /// Drops the `path.to.value: ` prefix the YAML library puts before messages.

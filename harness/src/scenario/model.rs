@@ -214,18 +214,27 @@ impl Integrity {
 
 impl<'de> Deserialize<'de> for Integrity {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let word = String::deserialize(deserializer)?;
-        Integrity::ALL
-            .into_iter()
-            .find(|level| level.word().eq_ignore_ascii_case(&word))
-            .ok_or_else(|| {
-                let hint = crate::diag::did_you_mean(&word, Integrity::ALL.map(Integrity::word))
-                    .map(|w| format!("; did you mean `{}`?", w.to_lowercase()))
-                    .unwrap_or_default();
-                de::Error::custom(format!(
-                    "[SCN0014] unknown integrity level `{word}`, expected one of untrusted, low, medium, high, system, protected{hint}"
-                ))
-            })
+        struct LevelVisitor;
+        impl Visitor<'_> for LevelVisitor {
+            type Value = Integrity;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integrity level such as `high`")
+            }
+            fn visit_str<E: de::Error>(self, word: &str) -> Result<Integrity, E> {
+                Integrity::ALL
+                    .into_iter()
+                    .find(|level| level.word().eq_ignore_ascii_case(word))
+                    .ok_or_else(|| {
+                        let hint = crate::diag::did_you_mean(word, Integrity::ALL.map(Integrity::word))
+                            .map(|w| format!("; did you mean `{}`?", w.to_lowercase()))
+                            .unwrap_or_default();
+                        E::custom(format!(
+                            "[SCN0014] unknown integrity level `{word}`, expected one of untrusted, low, medium, high, system, protected{hint}"
+                        ))
+                    })
+            }
+        }
+        deserializer.deserialize_str(LevelVisitor)
     }
 }
 

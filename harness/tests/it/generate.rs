@@ -224,3 +224,178 @@ fn events_are_in_time_order_and_the_timeline_ends_at_the_last_one() {
         );
     }
 }
+
+#[test]
+fn every_bundled_scenario_renders_in_all_six_schemas() {
+    for path in crate::seed_oracle::bundled_scenarios() {
+        let scenario = scenario::load(&path).expect("bundled scenario loads");
+        let timeline = generate::timeline(&scenario, &Options::default());
+        let emitting: Vec<&str> = scenario
+            .node_ids()
+            .into_iter()
+            .filter(|id| scenario.emits(id))
+            .collect();
+        for schema in LogSchema::GENERATED {
+            let events = generate::render(&timeline, schema);
+            assert_eq!(events.len(), timeline.creations.len(), "{}", path.display());
+            for id in &emitting {
+                let count = events
+                    .iter()
+                    .filter(|e| e.origin.as_ref().is_some_and(|o| o.node == *id))
+                    .count();
+                assert_eq!(count, 1, "{} {schema}: node {id}", path.display());
+            }
+            for event in &events {
+                let origin = event.origin.as_ref().expect("origin");
+                assert_eq!(origin.scenario, scenario.name);
+                assert_eq!(event.schema, schema);
+                if let Some(benign) = scenario.is_benign(&origin.node) {
+                    assert_eq!(origin.benign, benign);
+                } else {
+                    assert!(
+                        origin.node.starts_with("bg:") && origin.benign,
+                        "{}",
+                        origin.node
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// One snapshot per schema of the canonical w3wp.exe → cmd.exe → whoami.exe tree.
+#[test]
+fn each_schema_renders_the_web_shell_tree_as_snapshotted() {
+    let options = Options {
+        background: false,
+        ..Options::default()
+    };
+    for schema in LogSchema::GENERATED {
+        let lines: String = events(schema, &options)
+            .iter()
+            .map(|e| serde_json::to_string_pretty(&e.to_json()).expect("json") + "\n")
+            .collect();
+        insta::assert_snapshot!(format!("web_shell_{schema}"), lines);
+    }
+}
+
+#[test]
+fn explicit_attributes_win_over_defaults_and_children_inherit() {
+    let yaml = r#"
+format_version: 1
+name: explicit
+host: { name: WS01, domain: CORP }
+start: 2025-11-20T10:00:00Z
+processes:
+  - id: explorer
+    image: 'C:\Windows\explorer.exe'
+    user: 'CORP\alice'
+    children:
+      - id: ps
+        image: 'C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe'
+        pid: 4242
+        integrity: high
+        current_directory: 'C:\Users\alice'
+        hashes: { sha256: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }
+        children:
+          - id: child
+            at: +1m30s
+            image: 'C:\Windows\System32\whoami.exe'
+"#;
+    let scenario = scenario::parse("explicit.yaml", yaml).expect("valid");
+    let timeline = generate::timeline(&scenario, &Options::default());
+    let events = generate::render(&timeline, LogSchema::Sysmon);
+    let ps = node(&events, "ps");
+    assert_eq!(ps.get("ProcessId"), Some(&Value::Int(4242)));
+    assert_eq!(text(ps, "User"), Some(r"CORP\alice"));
+    assert_eq!(text(ps, "IntegrityLevel"), Some("High"));
+    assert_eq!(text(ps, "CurrentDirectory"), Some(r"C:\Users\alice\"));
+    assert!(
+        text(ps, "Hashes")
+            .unwrap()
+            .contains(&format!("SHA256={}", "A".repeat(64)))
+    );
+    let child = node(&events, "child");
+    assert_eq!(text(child, "User"), Some(r"CORP\alice"));
+    assert_eq!(text(child, "IntegrityLevel"), Some("High"));
+    assert_eq!(text(child, "CurrentDirectory"), Some(r"C:\Users\alice\"));
+    assert_eq!(child.get("ParentProcessId"), Some(&Value::Int(4242)));
+    let gap = child.timestamp.unwrap() - ps.timestamp.unwrap();
+    assert!(gap >= chrono::TimeDelta::seconds(90) && gap < chrono::TimeDelta::seconds(91));
+    assert_eq!(
+        text(child, "Image"),
+        Some(r"C:\Windows\System32\whoami.exe")
+    );
+    assert_eq!(
+        text(child, "CommandLine"),
+        Some(r"C:\Windows\System32\whoami.exe")
+    );
+}
+
+#[test]
+fn a_renamed_binary_keeps_its_original_file_name_in_every_schema_that_has_one() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/arcgis/renamed-powershell-gap.yaml");
+    let scenario = scenario::load(&path).expect("loads");
+    let timeline = generate::timeline(&scenario, &Options::default());
+    let sysmon = generate::render(&timeline, LogSchema::Sysmon);
+    let renamed = node(&sysmon, "renamed-ps");
+    assert_eq!(text(renamed, "Image"), Some(r"C:\ProgramData\svchost.exe"));
+    assert_eq!(text(renamed, "OriginalFileName"), Some("PowerShell.EXE"));
+    assert_eq!(text(renamed, "Description"), Some("Windows PowerShell"));
+    let mde = generate::render(&timeline, LogSchema::Mde);
+    let row = node(&mde, "renamed-ps");
+    assert_eq!(text(row, "FileName"), Some("svchost.exe"));
+    assert_eq!(
+        text(row, "ProcessVersionInfoOriginalFileName"),
+        Some("PowerShell.EXE")
+    );
+    let ecs = generate::render(&timeline, LogSchema::Ecs);
+    assert_eq!(
+        text(node(&ecs, "renamed-ps"), "process.pe.original_file_name"),
+        Some("PowerShell.EXE")
+    );
+}
+
+#[test]
+fn background_activity_is_benign_deterministic_and_can_be_left_out() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/iis/benign-day.yaml");
+    let scenario = scenario::load(&path).expect("loads");
+    let with = generate::timeline(&scenario, &Options::default());
+    let events = generate::render(&with, LogSchema::Sysmon);
+    let background: Vec<_> = events
+        .iter()
+        .filter(|e| e.origin.as_ref().unwrap().node.starts_with("bg:"))
+        .collect();
+    assert!(
+        background.len() > 50,
+        "a day of IIS has plenty of background"
+    );
+    assert!(background.iter().all(|e| e.origin.as_ref().unwrap().benign));
+    let images: std::collections::BTreeSet<_> = background
+        .iter()
+        .filter_map(|e| text(e, "Image"))
+        .map(|i| i.rsplit('\\').next().unwrap().to_string())
+        .collect();
+    for expected in ["csc.exe", "vbc.exe", "conhost.exe", "cvtres.exe"] {
+        assert!(images.contains(expected), "{images:?}");
+    }
+    let csc = background
+        .iter()
+        .find(|e| text(e, "Image").is_some_and(|i| i.ends_with("csc.exe")))
+        .unwrap();
+    assert_eq!(
+        text(csc, "ParentImage"),
+        Some(r"C:\Windows\System32\inetsrv\w3wp.exe")
+    );
+    let without = generate::timeline(
+        &scenario,
+        &Options {
+            background: false,
+            ..Options::default()
+        },
+    );
+    assert_eq!(generate::render(&without, LogSchema::Sysmon).len(), 2);
+    assert_eq!(with, generate::timeline(&scenario, &Options::default()));
+}

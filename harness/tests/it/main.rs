@@ -5,4 +5,5 @@ mod kql_oracle;
 mod kql_parse;
 mod logs;
 mod scenario;
+mod seed_oracle;
 mod tidy;
