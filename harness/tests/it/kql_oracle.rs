@@ -102,12 +102,13 @@ fn oracle(cases: &[(String, String)]) -> Option<BTreeMap<String, Vec<String>>> {
         .stderr(Stdio::piped())
         .spawn()
         .expect("node starts");
-    child
+    // The script exits early (code 3, checked below) when its package is missing; the pipe
+    // then closes before all queries are written, which is not an error of its own.
+    let _ = child
         .stdin
         .take()
         .expect("stdin")
-        .write_all(input.to_string().as_bytes())
-        .expect("write queries");
+        .write_all(input.to_string().as_bytes());
     let output = child.wait_with_output().expect("node finishes");
     if output.status.code() == Some(3) {
         println!(
