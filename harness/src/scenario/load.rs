@@ -571,6 +571,20 @@ fn serde_diagnostic(file: &str, text: &str, error: &serde_yaml::Error) -> Diagno
     });
     let message = strip_marks(&strip_path(&full));
     let diagnostic = classify(&message, text);
+    let location = match (&location, message.strip_prefix("duplicate field `")) {
+        (Some(mapping), Some(rest)) => {
+            let key = rest.split('`').next().unwrap_or(rest);
+            second_key(text, mapping.span.start, mapping.column, key)
+                .map(|offset| {
+                    let mut location =
+                        Location::resolve(file, text, Span::new(offset, offset + key.len()));
+                    location.label = Some("given again here".into());
+                    location
+                })
+                .or(location)
+        }
+        _ => location,
+    };
     match location {
         Some(location) => diagnostic.located(location),
         None => diagnostic.in_file(file),
@@ -648,6 +662,25 @@ fn classify(message: &str, text: &str) -> Diagnostic {
             .with_help("a scenario starts with `format_version: 1`");
     }
     Diagnostic::error("SCN0001", format!("invalid yaml: {message}"))
+}
+
+/// The offset of the second `key:` of the block mapping that starts at `start` (column `column`).
+fn second_key(text: &str, start: usize, column: usize, key: &str) -> Option<usize> {
+    let mut seen = 0;
+    let mut offset = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    for line in text[offset..].split_inclusive('\n') {
+        let indent = line.chars().take(column - 1).collect::<String>();
+        let body = &line[indent.len()..];
+        let at_column = indent.chars().all(|c| c == ' ' || c == '-');
+        if at_column && body.starts_with(key) && body[key.len()..].trim_start().starts_with(':') {
+            seen += 1;
+            if seen == 2 {
+                return Some(offset + indent.len());
+            }
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// For "end of stream while scanning a quoted scalar" style errors, where the construct began.

@@ -1,5 +1,6 @@
 //! One integration-test binary over the public API and the CLI.
 
+mod cli_generate;
 mod generate;
 mod kql_oracle;
 mod kql_parse;

@@ -73,3 +73,82 @@ fn malformed_scenarios_get_their_expected_diagnostics() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn the_worked_example_in_the_format_reference_parses() {
+    let doc = include_str!("../../../docs/scenario-format.md");
+    let start = doc.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let end = start + doc[start..].find("```").expect("closed block");
+    let s = scenario::parse("docs/scenario-format.md", &doc[start..end]).expect("parses");
+    assert_eq!(s.node_ids(), ["arcsoc", "ver", "ps", "who"]);
+    assert_eq!(s.expect.len(), 2);
+}
+
+#[test]
+fn the_json_schema_names_every_key_the_loader_accepts() {
+    let schema = scenario::json_schema();
+    let keys = |value: &serde_json::Value| -> Vec<String> {
+        let mut keys: Vec<String> = value["properties"]
+            .as_object()
+            .expect("properties")
+            .keys()
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    };
+    let mut top: Vec<String> = scenario::SCENARIO_KEYS
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+    top.sort();
+    assert_eq!(keys(&schema), top);
+    let node = scenario::ProcessNode {
+        id: "a".into(),
+        image: r"C:\a.exe".into(),
+        command_line: None,
+        user: None,
+        integrity: None,
+        pid: None,
+        current_directory: None,
+        original_file_name: None,
+        hashes: None,
+        at: None,
+        benign: None,
+        emit: false,
+        host: None,
+        children: Vec::new(),
+    };
+    let mut node_keys: Vec<String> = serde_json::to_value(&node)
+        .expect("serializes")
+        .as_object()
+        .expect("object")
+        .keys()
+        .cloned()
+        .collect();
+    node_keys.sort();
+    assert_eq!(keys(&schema["$defs"]["process"]), node_keys);
+    assert_eq!(schema["properties"]["format_version"]["const"], 1);
+}
+
+#[test]
+fn keys_given_twice_are_reported_where_the_second_one_is() {
+    let text = "format_version: 1\nname: a\nname: b\nhost: { name: H }\nstart: 2025-11-20T09:00:00Z\nprocesses: []\n";
+    let errors = scenario::parse("dup.yaml", text).expect_err("rejected");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let location = errors[0].location.as_ref().expect("located");
+    assert_eq!(location.line, 3, "{}", errors[0].render());
+}
+
+#[test]
+fn expectation_locations_point_at_their_rule_line() {
+    let s = scenario::parse("soe-webshell-powershell.yaml", EXAMPLE).expect("loads");
+    for expectation in &s.expect {
+        let location = expectation.location.as_ref().expect("located");
+        assert!(
+            location.source_line.contains(&expectation.rule),
+            "{location:?}"
+        );
+        assert_eq!(location.file, "soe-webshell-powershell.yaml");
+    }
+}
