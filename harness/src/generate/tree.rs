@@ -722,7 +722,12 @@ impl Builder<'_> {
             }
             pid
         });
-        self.pids[spec.host].insert(pid);
+        // Background occurrences exit quickly and Windows reuses their pids; only processes
+        // that stay (scenario nodes, roots, launchers) reserve theirs.
+        let transient = spec.emitted && spec.node.starts_with("bg:");
+        if !transient {
+            self.pids[spec.host].insert(pid);
+        }
         let secs = spec.created.timestamp() as u32;
         let mut grng = Rng::keyed(seed, &format!("guid:{}:{}", host.name, spec.node));
         let guid = format!(

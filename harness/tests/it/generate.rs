@@ -399,3 +399,53 @@ fn background_activity_is_benign_deterministic_and_can_be_left_out() {
     assert_eq!(generate::render(&without, LogSchema::Sysmon).len(), 2);
     assert_eq!(with, generate::timeline(&scenario, &Options::default()));
 }
+
+#[test]
+fn an_emitted_root_is_created_by_its_implicit_launcher() {
+    let yaml = r#"
+format_version: 1
+name: emitted root
+host: { name: WEB01 }
+start: 2025-11-20T10:00:00Z
+processes:
+  - id: w3wp
+    emit: true
+    at: +5s
+    image: 'C:\Windows\System32\inetsrv\w3wp.exe'
+"#;
+    let scenario = scenario::parse("emit.yaml", yaml).expect("valid");
+    assert!(scenario.emits("w3wp"));
+    let timeline = generate::timeline(&scenario, &Options::default());
+    let mde = generate::render(&timeline, LogSchema::Mde);
+    assert_eq!(mde.len(), 1);
+    let w3wp = &mde[0];
+    assert_eq!(text(w3wp, "FileName"), Some("w3wp.exe"));
+    assert_eq!(text(w3wp, "InitiatingProcessFileName"), Some("svchost.exe"));
+    assert_eq!(
+        text(w3wp, "InitiatingProcessCommandLine"),
+        Some(r"C:\Windows\system32\svchost.exe -k iissvcs")
+    );
+    assert_eq!(
+        text(w3wp, "InitiatingProcessParentFileName"),
+        Some("services.exe")
+    );
+    assert_eq!(text(w3wp, "AccountDomain"), Some("iis apppool"));
+    assert_eq!(text(w3wp, "DeviceName"), Some("web01"));
+    let start = chrono::DateTime::parse_from_rfc3339("2025-11-20T10:00:05Z").unwrap();
+    let at = w3wp.timestamp.unwrap();
+    assert!(at >= start && at < start + chrono::TimeDelta::milliseconds(50));
+}
+
+#[test]
+fn a_timeline_without_events_ends_at_the_start() {
+    let yaml = "format_version: 1\nname: idle\nhost: { name: H }\nstart: 2025-11-20T10:00:00Z\nprocesses:\n  - { id: idle, image: 'C:\\Windows\\System32\\svchost.exe' }\n";
+    let scenario = scenario::parse("idle.yaml", yaml).expect("valid");
+    let options = Options {
+        background: false,
+        ..Options::default()
+    };
+    let timeline = generate::timeline(&scenario, &options);
+    assert!(timeline.creations.is_empty());
+    assert_eq!(timeline.end(), scenario.start);
+    assert!(generate::render(&timeline, LogSchema::Other).is_empty());
+}
