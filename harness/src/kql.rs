@@ -7,6 +7,7 @@
 
 pub mod ast;
 pub mod bind;
+pub mod eval;
 pub mod func;
 pub mod lex;
 pub mod parse;
@@ -16,6 +17,7 @@ pub mod table;
 pub mod value;
 
 pub use bind::Database;
+pub use eval::{Evaluation, evaluate, evaluate_full, run_text};
 pub use schema::{Catalog, Column, TableSchema};
 pub use table::{EventRef, Row, Table};
 pub use value::{ScalarType, Value};

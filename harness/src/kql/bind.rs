@@ -20,6 +20,7 @@ use std::sync::Arc;
 pub struct Database {
     now: i64,
     tables: IndexMap<String, Arc<Table>>,
+    parameters: IndexMap<String, Value>,
 }
 
 /// The table name that `schema`'s rendering is bound to, or `None` when no KQL table serves it.
@@ -48,7 +49,19 @@ impl Database {
         Database {
             now: ticks_from_chrono(now),
             tables: IndexMap::new(),
+            parameters: IndexMap::new(),
         }
+    }
+
+    /// Declares a query parameter (Sentinel's parser parameters such as `disabled`), visible to
+    /// queries as a scalar name.
+    pub fn declare(&mut self, name: &str, value: Value) {
+        self.parameters.insert(name.to_string(), value);
+    }
+
+    /// The declared query parameters.
+    pub fn parameters(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.parameters.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// `now()` in ticks.

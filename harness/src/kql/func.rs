@@ -594,6 +594,144 @@ pub static SCALARS: &[ScalarFn] = &[
     f!("new_guid", 0, 0, Ret::Fixed(T::Guid), |_, _| Ok(
         Value::Guid(Arc::from("00000000-0000-0000-0000-000000000000"))
     )),
+    f!("arraylength", 1, 1, Ret::Fixed(T::Long), |a, _| Ok(
+        match &a[0] {
+            Value::Array(items) => Value::Long(items.len() as i64),
+            _ => Value::Null,
+        }
+    )),
+    f!("extract_json", 2, 3, Ret::Fixed(T::String), extract_json),
+    f!("extractjson", 2, 3, Ret::Fixed(T::String), extract_json),
+    f!("hash_sha256", 1, 1, Ret::Fixed(T::String), |a, _| Ok(
+        Value::str(sha256_hex(a[0].text().as_bytes()))
+    )),
+    f!("make_string", 1, 64, Ret::Fixed(T::String), |a, _| {
+        let codes: Vec<i64> = a
+            .iter()
+            .flat_map(|v| -> Vec<i64> {
+                match v {
+                    Value::Array(items) => items.iter().filter_map(Value::to_long).collect(),
+                    other => other.to_long().into_iter().collect(),
+                }
+            })
+            .collect();
+        Ok(Value::str(
+            codes
+                .iter()
+                .filter_map(|c| u32::try_from(*c).ok().and_then(char::from_u32))
+                .collect::<String>(),
+        ))
+    }),
+    f!(
+        "unicode_codepoints_to_string",
+        1,
+        64,
+        Ret::Fixed(T::String),
+        |a, _| {
+            let codes: Vec<i64> = a
+                .iter()
+                .flat_map(|v| -> Vec<i64> {
+                    match v {
+                        Value::Array(items) => items.iter().filter_map(Value::to_long).collect(),
+                        other => other.to_long().into_iter().collect(),
+                    }
+                })
+                .collect();
+            Ok(Value::str(
+                codes
+                    .iter()
+                    .filter_map(|c| u32::try_from(*c).ok().and_then(char::from_u32))
+                    .collect::<String>(),
+            ))
+        }
+    ),
+    f!("to_utf8", 1, 1, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        Value::array(
+            a[0].text()
+                .chars()
+                .map(|c| Value::Long(i64::from(u32::from(c))))
+                .collect()
+        )
+    )),
+    f!("has_ipv4", 2, 2, Ret::Fixed(T::Bool), |a, _| Ok(
+        Value::Bool(ipv4_tokens(&a[0].text()).any(|t| t == a[1].text().trim()))
+    )),
+    f!("has_ipv4_prefix", 2, 2, Ret::Fixed(T::Bool), |a, _| Ok(
+        Value::Bool(ipv4_tokens(&a[0].text()).any(|t| t.starts_with(a[1].text().trim())))
+    )),
+    f!("has_any_ipv4", 2, V, Ret::Fixed(T::Bool), |a, _| {
+        let wanted = flat_texts(&a[1..]);
+        Ok(Value::Bool(
+            ipv4_tokens(&a[0].text()).any(|t| wanted.iter().any(|w| w == t)),
+        ))
+    }),
+    f!("has_any_ipv4_prefix", 2, V, Ret::Fixed(T::Bool), |a, _| {
+        let wanted = flat_texts(&a[1..]);
+        Ok(Value::Bool(
+            ipv4_tokens(&a[0].text()).any(|t| wanted.iter().any(|w| t.starts_with(w.as_str()))),
+        ))
+    }),
+    f!("url_encode", 1, 1, Ret::Fixed(T::String), |a, _| Ok(
+        Value::str(url_encode(&a[0].text()))
+    )),
+    f!(
+        "url_encode_component",
+        1,
+        1,
+        Ret::Fixed(T::String),
+        |a, _| Ok(Value::str(url_encode(&a[0].text())))
+    ),
+    f!("translate", 3, 3, Ret::Fixed(T::String), |a, _| {
+        let from: Vec<char> = a[0].text().chars().collect();
+        let to: Vec<char> = a[1].text().chars().collect();
+        Ok(Value::str(
+            a[2].text()
+                .chars()
+                .filter_map(|c| match from.iter().position(|f| *f == c) {
+                    Some(i) if to.is_empty() => {
+                        let _ = i;
+                        None
+                    }
+                    Some(i) => Some(*to.get(i).unwrap_or_else(|| to.last().unwrap_or(&c))),
+                    None => Some(c),
+                })
+                .collect::<String>(),
+        ))
+    }),
+    f!(
+        "base64_decode_toarray",
+        1,
+        1,
+        Ret::Fixed(T::Dynamic),
+        |a, _| Ok(match base64_decode_bytes(&a[0].text()) {
+            Some(bytes) => Value::array(
+                bytes
+                    .into_iter()
+                    .map(|b| Value::Long(i64::from(b)))
+                    .collect()
+            ),
+            None => Value::Null,
+        })
+    ),
+    f!("rand", 0, 1, Ret::Fixed(T::Real), |a, _| {
+        // Deterministic: a fixed-seed generator, so runs are reproducible.
+        let x = RAND.with(|state| {
+            let mut v = state.get();
+            v ^= v << 13;
+            v ^= v >> 7;
+            v ^= v << 17;
+            state.set(v);
+            v
+        });
+        let unit = (x >> 11) as f64 / (1u64 << 53) as f64;
+        Ok(match a.first().and_then(Value::to_long) {
+            Some(n) if n > 0 => Value::Long((unit * n as f64) as i64),
+            _ => Value::Real(unit),
+        })
+    }),
+    f!("parse_xml", 1, 1, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        parse_xml(&a[0].text())
+    )),
     f!("has_any_index", 2, 2, Ret::Fixed(T::Long), |a, _| Ok(
         match &a[1] {
             Value::Array(items) => Value::Long(
@@ -766,6 +904,7 @@ fn bin_at(value: &Value, size: &Value, at: &Value) -> Value {
 }
 
 thread_local! {
+    static RAND: std::cell::Cell<u64> = const { std::cell::Cell::new(0x9E37_79B9_7F4A_7C15) };
     static REGEXES: RefCell<HashMap<String, Result<Regex, String>>> = RefCell::new(HashMap::new());
 }
 
@@ -779,11 +918,45 @@ pub fn regex(pattern: &str) -> Result<Regex, String> {
         cache
             .entry(pattern.to_string())
             .or_insert_with(|| {
-                Regex::new(pattern)
+                Regex::new(&translate_re2(pattern))
                     .map_err(|e| format!("invalid regular expression `{pattern}`: {e}"))
             })
             .clone()
     })
+}
+
+/// RE2 syntax the `regex` crate spells differently: octal escapes (`\0`, `\123`) become `\x{..}`.
+fn translate_re2(pattern: &str) -> String {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::with_capacity(pattern.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '\\' && i + 1 < chars.len() {
+            let next = chars[i + 1];
+            if next == '0'
+                || (next.is_digit(8)
+                    && chars.get(i + 2).is_some_and(|c| c.is_digit(8))
+                    && chars.get(i + 3).is_some_and(|c| c.is_digit(8)))
+            {
+                let digits: String = chars[i + 1..]
+                    .iter()
+                    .take(3)
+                    .take_while(|c| c.is_digit(8))
+                    .collect();
+                let code = u32::from_str_radix(&digits, 8).unwrap_or(0);
+                out += &format!("\\x{{{code:x}}}");
+                i += 1 + digits.len();
+                continue;
+            }
+            out.push(chars[i]);
+            out.push(next);
+            i += 2;
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
 }
 
 fn extract(a: &[Value], _: &Context) -> Result<Value, String> {
@@ -1025,6 +1198,17 @@ fn url_decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn array_slice(a: &[Value], _: &Context) -> Result<Value, String> {
@@ -1334,6 +1518,249 @@ fn format_datetime_pattern(t: i64, pattern: &str) -> String {
     }
     let _ = format_datetime;
     out
+}
+
+fn flat_texts(values: &[Value]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|v| match v {
+            Value::Array(items) => items.iter().map(Value::to_kql_string).collect(),
+            other => vec![other.to_kql_string()],
+        })
+        .collect()
+}
+
+/// The IPv4 addresses in a text: maximal runs of digits and dots with four numeric parts.
+fn ipv4_tokens(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map(|t| t.trim_matches('.'))
+        .filter(|t| parse_ipv4(t).is_some())
+}
+
+fn extract_json(a: &[Value], _: &Context) -> Result<Value, String> {
+    let path = a[0].text();
+    let json: serde_json::Value = match serde_json::from_str(&a[1].text()) {
+        Ok(j) => j,
+        Err(_) => return Ok(Value::empty_string()),
+    };
+    let mut current = &json;
+    let rest = path.trim().trim_start_matches('$');
+    for part in rest.split(['.', '[', ']']).filter(|p| !p.is_empty()) {
+        let key = part.trim_matches(['\'', '"']);
+        current = match current {
+            serde_json::Value::Object(m) => match m.get(key) {
+                Some(v) => v,
+                None => return Ok(Value::empty_string()),
+            },
+            serde_json::Value::Array(items) => {
+                match key.parse::<usize>().ok().and_then(|i| items.get(i)) {
+                    Some(v) => v,
+                    None => return Ok(Value::empty_string()),
+                }
+            }
+            _ => return Ok(Value::empty_string()),
+        };
+    }
+    let v = Value::from_json(current);
+    Ok(match a.get(2) {
+        Some(t) => v.convert(type_hint(t)),
+        None => Value::str(v.to_kql_string()),
+    })
+}
+
+/// A small XML reader for `parse_xml`: elements become bags keyed by tag, attributes are `@name`,
+/// text is `#text`; repeated children become arrays (the Kusto documentation's mapping).
+fn parse_xml(text: &str) -> Value {
+    fn element(chars: &[char], pos: &mut usize) -> Option<(String, Value)> {
+        // At '<'.
+        *pos += 1;
+        let start = *pos;
+        while *pos < chars.len()
+            && !chars[*pos].is_whitespace()
+            && chars[*pos] != '>'
+            && chars[*pos] != '/'
+        {
+            *pos += 1;
+        }
+        let name: String = chars[start..*pos].iter().collect();
+        let mut bag: IndexMap<String, Value> = IndexMap::new();
+        // Attributes.
+        loop {
+            while *pos < chars.len() && chars[*pos].is_whitespace() {
+                *pos += 1;
+            }
+            match chars.get(*pos)? {
+                '/' => {
+                    *pos += 2;
+                    return Some((
+                        name,
+                        if bag.is_empty() {
+                            Value::empty_string()
+                        } else {
+                            Value::bag(bag)
+                        },
+                    ));
+                }
+                '>' => {
+                    *pos += 1;
+                    break;
+                }
+                _ => {
+                    let s = *pos;
+                    while *pos < chars.len() && chars[*pos] != '=' {
+                        *pos += 1;
+                    }
+                    let key: String = chars[s..*pos].iter().collect::<String>().trim().to_string();
+                    *pos += 1;
+                    let quote = *chars.get(*pos)?;
+                    *pos += 1;
+                    let vs = *pos;
+                    while *pos < chars.len() && chars[*pos] != quote {
+                        *pos += 1;
+                    }
+                    let value: String = chars[vs..*pos].iter().collect();
+                    *pos += 1;
+                    bag.insert(format!("@{key}"), Value::str(value));
+                }
+            }
+        }
+        let mut text = String::new();
+        loop {
+            match chars.get(*pos)? {
+                '<' if chars.get(*pos + 1) == Some(&'/') => {
+                    while *pos < chars.len() && chars[*pos] != '>' {
+                        *pos += 1;
+                    }
+                    *pos += 1;
+                    break;
+                }
+                '<' if chars.get(*pos + 1) == Some(&'?') || chars.get(*pos + 1) == Some(&'!') => {
+                    while *pos < chars.len() && chars[*pos] != '>' {
+                        *pos += 1;
+                    }
+                    *pos += 1;
+                }
+                '<' => {
+                    let (k, v) = element(chars, pos)?;
+                    match bag.get_mut(&k) {
+                        Some(Value::Array(items)) => Arc::make_mut(items).push(v),
+                        Some(existing) => {
+                            let first = existing.clone();
+                            *existing = Value::array(vec![first, v]);
+                        }
+                        None => {
+                            bag.insert(k, v);
+                        }
+                    }
+                }
+                c => {
+                    text.push(*c);
+                    *pos += 1;
+                }
+            }
+        }
+        let text = text.trim().to_string();
+        Some((
+            name,
+            if bag.is_empty() {
+                Value::str(text)
+            } else {
+                if !text.is_empty() {
+                    bag.insert("#text".into(), Value::str(text));
+                }
+                Value::bag(bag)
+            },
+        ))
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut pos = 0;
+    while pos < chars.len() {
+        if chars[pos] == '<' && !matches!(chars.get(pos + 1), Some('?') | Some('!')) {
+            return match element(&chars, &mut pos) {
+                Some((k, v)) => {
+                    let mut root = IndexMap::new();
+                    root.insert(k, v);
+                    Value::bag(root)
+                }
+                None => Value::Null,
+            };
+        }
+        pos += 1;
+    }
+    Value::Null
+}
+
+/// SHA-256 (FIPS 180-4), hex encoded, for `hash_sha256`.
+pub fn sha256_hex(data: &[u8]) -> String {
+    const K: [u32; 64] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2,
+    ];
+    let mut h: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    let mut msg = data.to_vec();
+    let bit_len = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bit_len.to_be_bytes());
+    for chunk in msg.chunks(64) {
+        let mut w = [0u32; 64];
+        for i in 0..16 {
+            w[i] = u32::from_be_bytes([
+                chunk[4 * i],
+                chunk[4 * i + 1],
+                chunk[4 * i + 2],
+                chunk[4 * i + 3],
+            ]);
+        }
+        for i in 16..64 {
+            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16]
+                .wrapping_add(s0)
+                .wrapping_add(w[i - 7])
+                .wrapping_add(s1);
+        }
+        let mut v = h;
+        for i in 0..64 {
+            let s1 = v[4].rotate_right(6) ^ v[4].rotate_right(11) ^ v[4].rotate_right(25);
+            let ch = (v[4] & v[5]) ^ (!v[4] & v[6]);
+            let t1 = v[7]
+                .wrapping_add(s1)
+                .wrapping_add(ch)
+                .wrapping_add(K[i])
+                .wrapping_add(w[i]);
+            let s0 = v[0].rotate_right(2) ^ v[0].rotate_right(13) ^ v[0].rotate_right(22);
+            let maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
+            let t2 = s0.wrapping_add(maj);
+            v = [
+                t1.wrapping_add(t2),
+                v[0],
+                v[1],
+                v[2],
+                v[3].wrapping_add(t1),
+                v[4],
+                v[5],
+                v[6],
+            ];
+        }
+        for (x, y) in h.iter_mut().zip(v) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    h.iter().map(|x| format!("{x:08x}")).collect()
 }
 
 fn fnv(bytes: &[u8]) -> u64 {
@@ -2033,6 +2460,17 @@ mod tests {
         assert_eq!(
             call("base64_encode_tostring", &[Value::str("Kusto")]),
             Value::str("S3VzdG8=")
+        );
+        assert_eq!(
+            call("hash_sha256", &[Value::str("World")]),
+            Value::str("78ae647dc5544d227130a0682a51e30bc7777fbb6d8a8f17007463a3ecd1d524")
+        );
+        assert_eq!(
+            call(
+                "replace",
+                &[Value::str("\\0"), Value::str(""), Value::str("a\0b")]
+            ),
+            Value::str("ab")
         );
     }
 

@@ -436,6 +436,12 @@ impl Value {
             (Value::DateTime(a), Value::String(b)) => parse_datetime(b).map(|b| a.cmp(&b)),
             (Value::String(a), Value::DateTime(b)) => parse_datetime(a).map(|a| a.cmp(b)),
             (Value::Guid(a), Value::Guid(b)) => Some(a.cmp(b)),
+            (Value::Bool(a), Value::String(b)) => {
+                Value::str(b.as_ref()).to_bool().map(|b| a.cmp(&b))
+            }
+            (Value::String(a), Value::Bool(b)) => {
+                Value::str(a.as_ref()).to_bool().map(|a| a.cmp(b))
+            }
             (Value::Bool(a), Value::Long(b)) => Some(i64::from(*a).cmp(b)),
             (Value::Long(a), Value::Bool(b)) => Some(a.cmp(&i64::from(*b))),
             (Value::String(a), Value::Long(_) | Value::Real(_)) => a

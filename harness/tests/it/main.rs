@@ -2,6 +2,7 @@
 
 mod cli_generate;
 mod generate;
+mod kql_eval;
 mod kql_oracle;
 mod kql_parse;
 mod logs;
