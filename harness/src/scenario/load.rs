@@ -592,9 +592,11 @@ fn serde_diagnostic(file: &str, text: &str, error: &serde_yaml::Error) -> Diagno
 }
 
 fn classify(message: &str, text: &str) -> Diagnostic {
-    if let Some(start) = message.find("[SCN") {
-        let code = &message[start + 1..start + 8];
-        let rest = message[start + 9..].trim();
+    let coded = message
+        .get(..9)
+        .filter(|head| head.starts_with("[SCN") && head.ends_with(']'))
+        .map(|head| (&head[1..8], message[9..].trim()));
+    if let Some((code, rest)) = coded {
         let (rest, help) = match rest.split_once("; did you mean") {
             Some((head, tail)) => (head.to_string(), Some(format!("did you mean{tail}"))),
             None => (rest.to_string(), None),

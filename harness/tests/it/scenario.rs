@@ -152,3 +152,50 @@ fn expectation_locations_point_at_their_rule_line() {
         assert_eq!(location.file, "soe-webshell-powershell.yaml");
     }
 }
+
+/// Bad input never panics: prefixes of bundled scenarios, and each of their lines deleted,
+/// doubled or shifted left, load or fail with located diagnostics.
+#[test]
+fn mangled_scenarios_give_diagnostics_never_panics() {
+    let mut inputs = Vec::new();
+    for path in crate::seed_oracle::bundled_scenarios().iter().step_by(4) {
+        let text = std::fs::read_to_string(path).expect("readable");
+        let lines: Vec<&str> = text.lines().collect();
+        for cut in (0..text.len())
+            .step_by(97)
+            .filter(|&i| text.is_char_boundary(i))
+        {
+            inputs.push(text[..cut].to_string());
+        }
+        for i in 0..lines.len() {
+            let mut without = lines.clone();
+            without.remove(i);
+            inputs.push(without.join("\n"));
+            let mut doubled = lines.clone();
+            doubled.insert(i, lines[i]);
+            inputs.push(doubled.join("\n"));
+            let mut shifted = lines.clone();
+            shifted[i] = &lines[i][lines[i].len().min(2)..];
+            inputs.push(shifted.join("\n"));
+        }
+    }
+    inputs.push("[SCN9999] x: y\n".into());
+    inputs.push("format_version: 1\n\"[SCN0001]é\": 1\n".into());
+    let mut rejected = 0;
+    for input in &inputs {
+        if let Err(diagnostics) = scenario::parse("mangled.yaml", input) {
+            rejected += 1;
+            assert!(!diagnostics.is_empty());
+            for d in &diagnostics {
+                assert!(d.code.starts_with("SCN"), "{d:?}");
+                assert!(d.location.is_some(), "unlocated: {}", d.render());
+                let _ = d.render();
+            }
+        }
+    }
+    assert!(
+        rejected > inputs.len() / 4,
+        "{rejected} of {}",
+        inputs.len()
+    );
+}
