@@ -1,7 +1,9 @@
 // Runs Microsoft's Kusto parser (Kusto.Language via @kusto/language-service-next) over queries.
-// stdin: a JSON array of {"id": string, "text": string}.
-// stdout: a JSON array of {"id", "diagnostics": [{"code", "severity", "start", "length", "message"}]}
-// (syntax diagnostics only: KustoCode.Parse does not bind names). Offsets are UTF-16 units.
+// stdin: a JSON array of {"id": string, "text": string, "tables"?: {"Name": "(col:type, ...)"}}.
+// stdout: a JSON array of {"id", "diagnostics": [{"code", "severity", "start", "length", "message"}],
+// "columns"?: [{"name", "type"}]}. Without "tables" only syntax is checked (KustoCode.Parse);
+// with "tables" the query is also bound against a database holding exactly those tables
+// (KustoCode.ParseAndAnalyze) and the result columns are reported. Offsets are UTF-16 units.
 // The package is looked up in $KUSTO_ORACLE_DIR/node_modules (default target/kusto-oracle).
 'use strict';
 const path = require('path');
@@ -16,8 +18,14 @@ require(path.join(pkg, 'bridge.js'));
 require(path.join(pkg, 'Kusto.Language.Bridge.js'));
 const K = global.Kusto.Language;
 const input = JSON.parse(fs.readFileSync(0, 'utf8'));
-const out = input.map(({ id, text }) => {
-  const code = K.KustoCode.Parse(text);
+const S = K.Symbols;
+function globalsFor(tables) {
+  const symbols = Object.entries(tables).map(
+    ([name, schema]) => new S.TableSymbol.$ctor7(name, schema, null));
+  return K.GlobalState.Default.WithDatabase(new S.DatabaseSymbol.$ctor1('db', symbols, false));
+}
+const out = input.map(({ id, text, tables }) => {
+  const code = tables ? K.KustoCode.ParseAndAnalyze(text, globalsFor(tables)) : K.KustoCode.Parse(text);
   const list = code.GetDiagnostics();
   const diagnostics = [];
   for (let i = 0; i < list.Count; i++) {
@@ -30,6 +38,17 @@ const out = input.map(({ id, text }) => {
       message: d.Message,
     });
   }
-  return { id, diagnostics };
+  const result = { id, diagnostics };
+  if (tables) {
+    const type = code.ResultType;
+    result.columns = [];
+    if (type && type.Columns) {
+      for (let i = 0; i < type.Columns.Count; i++) {
+        const c = type.Columns.getItem(i);
+        result.columns.push({ name: c.Name, type: c.Type.Name });
+      }
+    }
+  }
+  return result;
 });
 process.stdout.write(JSON.stringify(out));

@@ -1368,10 +1368,19 @@ impl fmt::Display for Expr {
                     UnaryOp::Neg => "-",
                     UnaryOp::Plus => "+",
                 })?;
-                if matches!(expr.kind, ExprKind::Binary { .. } | ExprKind::Unary { .. }) {
-                    write!(f, "({expr})")
-                } else {
-                    write!(f, "{expr}")
+                match expr.kind {
+                    ExprKind::Binary { .. } | ExprKind::List { .. } | ExprKind::Between { .. } => {
+                        write!(f, "({expr})")
+                    }
+                    // `- -x`: a space keeps the signs two tokens.
+                    ExprKind::Unary { .. } => write!(f, " {expr}"),
+                    // A negative literal folds the sign into itself: `-(-1)` must stay a negation.
+                    ExprKind::Literal(
+                        Literal::Long(_) | Literal::Real(_) | Literal::Timespan(_),
+                    ) if *op == UnaryOp::Neg => {
+                        write!(f, "({expr})")
+                    }
+                    _ => write!(f, "{expr}"),
                 }
             }
             ExprKind::List { op, lhs, items } => {
@@ -1434,8 +1443,10 @@ fn expr_precedence(e: &Expr) -> u8 {
 
 fn write_operand(f: &mut fmt::Formatter<'_>, e: &Expr, parent: u8, right: bool) -> fmt::Result {
     let p = expr_precedence(e);
-    // Comparisons do not chain in KQL, so an equal-precedence comparison operand is grouped.
-    let needs = p < parent || (p == parent && (right || parent == 3));
+    // Binary operators are left-associative, so only a looser operand, or an equally loose one on
+    // the right, needs parentheses. Parsed trees keep the author's parentheses as `Paren`, so
+    // this adds none to them and printing round-trips.
+    let needs = p < parent || (p == parent && right);
     if needs {
         write!(f, "({e})")
     } else {

@@ -83,16 +83,36 @@ fn cases() -> Vec<(String, String)> {
     out
 }
 
-/// Runs the oracle script; `None` (with a notice printed) when it cannot run here.
-fn oracle(cases: &[(String, String)]) -> Option<BTreeMap<String, Vec<String>>> {
+/// One query for the oracle; with `tables` (name → `(col:type, ...)`) Kusto.Language also binds
+/// it and reports the result columns.
+pub(crate) struct OracleCase {
+    pub id: String,
+    pub text: String,
+    pub tables: Option<BTreeMap<String, String>>,
+}
+
+/// What Kusto.Language says about one query.
+pub(crate) struct OracleVerdict {
+    /// Error diagnostics, rendered `code at offset: message`.
+    pub errors: Vec<String>,
+    /// Result columns (name, Kusto type name) when the case had tables.
+    pub columns: Option<Vec<(String, String)>>,
+}
+
+/// Runs `tools/kusto-oracle/oracle.js`; `None` (with a notice printed) when Node.js or the
+/// package is absent. Usable from any test module of this binary.
+pub(crate) fn run_oracle(cases: &[OracleCase]) -> Option<BTreeMap<String, OracleVerdict>> {
     if Command::new("node").arg("--version").output().is_err() {
-        println!("notice: Node.js is absent; skipping the Kusto.Language oracle test");
+        println!("notice: Node.js is absent; skipping the Kusto.Language oracle");
         return None;
     }
     let input = serde_json::Value::Array(
         cases
             .iter()
-            .map(|(id, text)| serde_json::json!({"id": id, "text": text}))
+            .map(|c| match &c.tables {
+                Some(t) => serde_json::json!({"id": c.id, "text": c.text, "tables": t}),
+                None => serde_json::json!({"id": c.id, "text": c.text}),
+            })
             .collect(),
     );
     let mut child = Command::new("node")
@@ -112,7 +132,7 @@ fn oracle(cases: &[(String, String)]) -> Option<BTreeMap<String, Vec<String>>> {
     let output = child.wait_with_output().expect("node finishes");
     if output.status.code() == Some(3) {
         println!(
-            "notice: @kusto/language-service-next is not installed ({}); skipping the oracle test",
+            "notice: @kusto/language-service-next is not installed ({}); skipping the oracle",
             String::from_utf8_lossy(&output.stderr).trim()
         );
         return None;
@@ -136,7 +156,17 @@ fn oracle(cases: &[(String, String)]) -> Option<BTreeMap<String, Vec<String>>> {
                     .filter(|d| d["severity"] == "Error")
                     .map(|d| format!("{} at {}: {}", d["code"], d["start"], d["message"]))
                     .collect();
-                (id, errors)
+                let columns = r["columns"].as_array().map(|cols| {
+                    cols.iter()
+                        .map(|c| {
+                            (
+                                c["name"].as_str().unwrap_or_default().to_string(),
+                                c["type"].as_str().unwrap_or_default().to_string(),
+                            )
+                        })
+                        .collect()
+                });
+                (id, OracleVerdict { errors, columns })
             })
             .collect(),
     )
@@ -159,9 +189,50 @@ fn known_differences() -> BTreeMap<String, (String, String)> {
 }
 
 #[test]
+fn the_oracle_binds_queries_and_reports_result_columns() {
+    let tables = BTreeMap::from([(
+        "DeviceProcessEvents".to_string(),
+        "(Timestamp:datetime, FileName:string)".to_string(),
+    )]);
+    let case = OracleCase {
+        id: "q".into(),
+        text: "DeviceProcessEvents | summarize any(Timestamp), any(Timestamp) by FileName".into(),
+        tables: Some(tables),
+    };
+    let Some(verdicts) = run_oracle(&[case]) else {
+        return;
+    };
+    let v = &verdicts["q"];
+    assert!(v.errors.is_empty(), "{:?}", v.errors);
+    let columns: Vec<_> = v
+        .columns
+        .as_ref()
+        .expect("columns")
+        .iter()
+        .map(|(n, t)| format!("{n}:{t}"))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "FileName:string",
+            "any_Timestamp:datetime",
+            "any_Timestamp1:datetime"
+        ]
+    );
+}
+
+#[test]
 fn firedrill_and_kusto_language_accept_and_reject_the_same_queries() {
     let cases = cases();
-    let Some(verdicts) = oracle(&cases) else {
+    let oracle_cases: Vec<_> = cases
+        .iter()
+        .map(|(id, text)| OracleCase {
+            id: id.clone(),
+            text: text.clone(),
+            tables: None,
+        })
+        .collect();
+    let Some(verdicts) = run_oracle(&oracle_cases) else {
         return;
     };
     let known = known_differences();
@@ -170,7 +241,7 @@ fn firedrill_and_kusto_language_accept_and_reject_the_same_queries() {
     let mut agree = 0;
     for (id, text) in &cases {
         let (q, diags) = kql::parse_named(id, text);
-        let kusto_errors = &verdicts[id];
+        let kusto_errors = &verdicts[id].errors;
         let ours = q.is_some();
         let theirs = kusto_errors.is_empty();
         if ours == theirs {

@@ -299,3 +299,83 @@ fn every_example_in_the_subset_reference_parses_and_round_trips() {
     }
     assert!(examples >= 5, "the reference shows examples");
 }
+
+/// A tiny deterministic generator (xorshift64*), so the mangling test needs no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// `text` with one random edit: truncation, deletion, insertion of a delimiter, or duplication.
+fn mangle(text: &str, rng: &mut Rng) -> String {
+    let boundaries: Vec<usize> = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([text.len()])
+        .collect();
+    let at = boundaries[rng.below(boundaries.len())];
+    let to = boundaries[rng.below(boundaries.len())].max(at);
+    const PIECES: &[&str] = &[
+        "(", ")", "[", "]", "{", "}", "|", ";", ",", "'", "\"", "`", ".", "=", "!", "~", "*", "$",
+        "@", "h'", "{{", "..", "```", "//", "-", "1d", "in~", "let ", " by ", "dynamic(", "\n",
+    ];
+    match rng.below(4) {
+        0 => text[..at].to_string(),
+        1 => format!("{}{}", &text[..at], &text[to..]),
+        2 => format!(
+            "{}{}{}",
+            &text[..at],
+            PIECES[rng.below(PIECES.len())],
+            &text[at..]
+        ),
+        _ => format!("{}{}", &text[..to], &text[at..]),
+    }
+}
+
+#[test]
+fn mangled_queries_never_panic_and_what_parses_round_trips() {
+    let mut inputs: Vec<String> = sorted_files(&root().join("fixtures/kql/parse"), "kql")
+        .iter()
+        .map(|p| std::fs::read_to_string(p).expect("readable"))
+        .collect();
+    if let Some(files) = corpus() {
+        // Every seventh corpus query keeps the test quick.
+        inputs.extend(
+            files
+                .iter()
+                .step_by(7)
+                .map(|p| std::fs::read_to_string(p).expect("readable")),
+        );
+    }
+    let mut rng = Rng(0x5EED_F1DE_D811_u64);
+    let mut accepted = 0;
+    for text in &inputs {
+        for _ in 0..20 {
+            let mangled = mangle(text, &mut rng);
+            let (q, diags) = kql::parse(&mangled);
+            for d in &diags {
+                let loc = d.location.as_ref().expect("every diagnostic is located");
+                assert!(
+                    d.code.starts_with("KQL") && loc.span.end <= mangled.len(),
+                    "{}\n{mangled}",
+                    d.render()
+                );
+            }
+            if let Some(q) = q {
+                accepted += 1;
+                round_trip(&q).unwrap_or_else(|e| panic!("mangled input:\n{mangled}\n{e}"));
+            }
+        }
+    }
+    assert!(accepted > 0, "some mangled queries are still valid");
+}
