@@ -4,7 +4,7 @@
 //! drill-down: the expectation, the outcome per rendering, the engine's explain traces and the
 //! events that matter, field by field. Load errors, coverage and the baseline diff follow.
 
-use super::{CheckReport, EventRecord, RunReport, ScenarioReport, Status, describe_check};
+use super::{CheckReport, EventRecord, RunReport, ScenarioReport, Status, describe_check, worst};
 use std::fmt::Write as _;
 
 const STYLE: &str = r#"
@@ -176,23 +176,34 @@ fn matrix(report: &RunReport, out: &mut String) {
             esc(&scenario.slug)
         );
         for (j, rule) in report.rules.iter().enumerate() {
-            match scenario.checks.iter().find(|c| c.rule == rule.key) {
-                Some(check) => {
-                    let title = format!(
-                        "{} × {}: {} ({})",
-                        scenario.slug, rule.title, check.status, check.message
-                    );
-                    let _ = write!(
-                        out,
-                        "<td class=\"cell {}\" title=\"{}\"><a href=\"#{}\">{}</a></td>",
-                        class(check.status),
-                        esc(&title),
-                        check_id(i, j),
-                        symbol(check.status)
-                    );
-                }
-                None => out.push_str("<td class=\"cell\"></td>"),
+            let checks: Vec<&CheckReport> = scenario
+                .checks
+                .iter()
+                .filter(|c| c.rule == rule.key)
+                .collect();
+            if checks.is_empty() {
+                out.push_str("<td class=\"cell\"></td>");
+                continue;
             }
+            let status = worst(checks.iter().map(|c| c.status));
+            let messages: Vec<String> = checks
+                .iter()
+                .map(|c| format!("{} ({})", c.status, c.message))
+                .collect();
+            let title = format!(
+                "{} × {}: {}",
+                scenario.slug,
+                rule.title,
+                messages.join("; ")
+            );
+            let _ = write!(
+                out,
+                "<td class=\"cell {}\" title=\"{}\"><a href=\"#{}\">{}</a></td>",
+                class(status),
+                esc(&title),
+                check_id(i, j),
+                symbol(status)
+            );
         }
         out.push_str("</tr>\n");
     }
@@ -233,14 +244,25 @@ fn scenario_section(report: &RunReport, i: usize, scenario: &ScenarioReport, out
     if !scenario.description.is_empty() {
         let _ = writeln!(out, "<p>{}</p>", esc(&scenario.description));
     }
+    for check in scenario
+        .checks
+        .iter()
+        .filter(|c| report.rule(&c.rule).is_none())
+    {
+        check_details(report, scenario, check, &format!("s{i}-unknown"), out);
+    }
     for (j, rule) in report.rules.iter().enumerate() {
-        let Some(check) = scenario.checks.iter().find(|c| c.rule == rule.key) else {
-            continue;
-        };
-        if check.status == Status::Silent && check.expected.is_none() {
-            continue;
+        let checks = scenario.checks.iter().filter(|c| c.rule == rule.key);
+        for (k, check) in checks.enumerate() {
+            if check.status == Status::Silent && check.expected.is_none() {
+                continue;
+            }
+            let id = match k {
+                0 => check_id(i, j),
+                k => format!("{}-{k}", check_id(i, j)),
+            };
+            check_details(report, scenario, check, &id, out);
         }
-        check_details(report, scenario, check, &check_id(i, j), out);
     }
     let silent = scenario
         .checks

@@ -119,11 +119,17 @@ pub fn render(report: &RunReport) -> String {
             (&coverage.only_negative, "only negative expectations for"),
         ] {
             if !keys.is_empty() {
-                let titles: Vec<String> = keys
-                    .iter()
-                    .map(|k| report.rule_title(k).to_string())
-                    .collect();
-                let _ = writeln!(out, "- {what} {} rules: {}", keys.len(), titles.join(", "));
+                let titles: Vec<String> = keys.iter().map(|k| cell(report.rule_title(k))).collect();
+                if titles.len() > 8 {
+                    let _ = writeln!(
+                        out,
+                        "- <details><summary>{what} {} rules</summary>{}</details>",
+                        keys.len(),
+                        titles.join(", ")
+                    );
+                } else {
+                    let _ = writeln!(out, "- {what} {} rules: {}", keys.len(), titles.join(", "));
+                }
             }
         }
         out.push('\n');
@@ -184,6 +190,9 @@ pub fn render(report: &RunReport) -> String {
 }
 
 fn what_happened(check: &super::CheckReport) -> String {
+    if check.expected.is_none() {
+        return check.message.clone();
+    }
     let reasons: Vec<String> = check
         .renderings
         .iter()

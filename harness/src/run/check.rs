@@ -119,7 +119,7 @@ impl EventTable {
 }
 
 /// What to check: one rule against one scenario.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct CheckInput<'a> {
     /// The rule's report key.
     pub rule: &'a str,
