@@ -74,6 +74,25 @@ const UNSUPPORTED_OPERATORS: &[&str] = &[
     "datatable",
 ];
 
+/// Word operators of scalar expressions, for "did you mean" help.
+const INFIX_WORDS: &[&str] = &[
+    "and",
+    "or",
+    "has",
+    "has_cs",
+    "hasprefix",
+    "hassuffix",
+    "contains",
+    "contains_cs",
+    "startswith",
+    "endswith",
+    "matches",
+    "in",
+    "has_any",
+    "has_all",
+    "between",
+];
+
 /// Valid `kind=` values of `join`.
 pub const JOIN_KINDS: &[&str] = &[
     "innerunique",
@@ -650,7 +669,13 @@ impl Parser<'_> {
         let mut failed = false;
         while self.eat_punct("|") {
             match self.operator() {
-                Ok(op) => ops.push(op),
+                Ok(op) => {
+                    if let Err(Reported) = self.check_operator_end(&op) {
+                        failed = true;
+                        self.recover();
+                    }
+                    ops.push(op);
+                }
                 Err(Reported) => {
                     failed = true;
                     self.recover();
@@ -658,6 +683,45 @@ impl Parser<'_> {
             }
         }
         if failed { Err(Reported) } else { Ok(ops) }
+    }
+
+    /// After an operator: anything but `|`, `;`, a closer or the end on the same line is a mistake
+    /// inside the operator (`where x = 1`, `where x contain "a"`, `project a b`). A word that
+    /// starts a new line is left to the statement level (a missing `;` or a second query).
+    fn check_operator_end(&mut self, op: &Operator) -> PResult<()> {
+        if self.at_operator_end() {
+            return Ok(());
+        }
+        let span = self.span();
+        let gap = &self.src[self.prev_end().min(span.start)..span.start];
+        if gap.contains('\n') && matches!(self.peek(), TokenKind::Ident(_)) {
+            return Ok(());
+        }
+        let found = self.peek().describe();
+        let keyword = self.src[op.span.start..op.span.end]
+            .split(|c: char| c.is_whitespace() || c == '(')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let mut d = Diagnostic::error(
+            "KQL0006",
+            format!("unexpected {found} after the `{keyword}` operator"),
+        )
+        .at(self.file, self.src, span);
+        if self.at_punct("=") && matches!(op.kind, OperatorKind::Where(_)) {
+            d = d
+                .with_label("`=` assigns")
+                .with_help("compare with `==`, or with `=~` to ignore case");
+        } else if let TokenKind::Ident(w) = self.peek() {
+            let words = INFIX_WORDS.iter().copied();
+            d = match did_you_mean(w, words) {
+                Some(s) => d.with_help(format!("did you mean the operator `{s}`?")),
+                None => d.with_help("separate items with `,` and operators with `|`"),
+            };
+        } else {
+            d = d.with_help("separate items with `,` and operators with `|`");
+        }
+        Err(self.push(d))
     }
 
     /// Sources introduced by a keyword: datatable, externaldata, union, range, print, search.

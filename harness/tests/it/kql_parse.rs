@@ -379,3 +379,104 @@ fn mangled_queries_never_panic_and_what_parses_round_trips() {
     }
     assert!(accepted > 0, "some mangled queries are still valid");
 }
+
+/// Checks the spans of one serialized AST node and its descendants against `src`: every span
+/// lies inside its parent's, a name's span covers the name, a call's starts with its name, and
+/// an operator's starts with its keyword. Returns the number of spans checked.
+fn check_spans(v: &serde_json::Value, src: &str, outer: (u64, u64), path: &str) -> usize {
+    let mut checked = 0;
+    match v {
+        serde_json::Value::Object(map) => {
+            let mut here = outer;
+            if let Some(span) = map.get("span") {
+                let (s, e) = (
+                    span["start"].as_u64().unwrap(),
+                    span["end"].as_u64().unwrap(),
+                );
+                assert!(
+                    outer.0 <= s && s <= e && e <= outer.1,
+                    "{path}: span {s}..{e} outside its parent {outer:?}"
+                );
+                let text = &src[s as usize..e as usize];
+                if let Some(kind) = map.get("kind").and_then(|k| k.as_object()) {
+                    check_kind(kind, text, path);
+                }
+                // Nodes the parser supplies (a `parse` column's default type, mv-apply's rows)
+                // have empty spans; dotted parameter names join several tokens.
+                if let Some(name) = map.get("name").and_then(|n| n.as_str())
+                    && !text.is_empty()
+                    && !name.contains('.')
+                {
+                    let bracketed = text.starts_with('[') && text.contains(name);
+                    assert!(
+                        text == name || bracketed,
+                        "{path}: name `{name}` spans `{text}`"
+                    );
+                }
+                here = (s, e);
+                checked += 1;
+            }
+            for (k, child) in map {
+                checked += check_spans(child, src, here, &format!("{path}.{k}"));
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                checked += check_spans(child, src, outer, &format!("{path}[{i}]"));
+            }
+        }
+        _ => {}
+    }
+    checked
+}
+
+fn check_kind(kind: &serde_json::Map<String, serde_json::Value>, text: &str, path: &str) {
+    let Some((variant, inner)) = kind.iter().next() else {
+        return;
+    };
+    let keywords: &[&str] = match variant.as_str() {
+        "Where" => &["where", "filter"],
+        "Sort" => &["sort", "order"],
+        "Take" => &["take", "limit"],
+        "MvExpand" => &["mv-expand", "mvexpand"],
+        "Parse" => &["parse"],
+        "Extend" => &["extend"],
+        "Summarize" => &["summarize"],
+        "Join" => &["join"],
+        "ProjectAway" => &["project-away"],
+        "Top" => &["top"],
+        "Call" => {
+            let name = inner["name"]["name"].as_str().unwrap_or_default();
+            assert!(
+                text.starts_with(name),
+                "{path}: call `{name}` spans `{text}`"
+            );
+            return;
+        }
+        _ => return,
+    };
+    assert!(
+        keywords.iter().any(|k| text.starts_with(k)),
+        "{path}: {variant} spans `{text}`"
+    );
+}
+
+#[test]
+fn every_node_span_points_at_its_own_text() {
+    let mut files = sorted_files(&root().join("fixtures/kql/parse/ok"), "kql");
+    files.extend(corpus().unwrap_or_default());
+    let mut checked = 0;
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("readable");
+        if let (Some(q), _) = kql::parse(&text) {
+            let v = serde_json::to_value(&q).expect("serializes");
+            checked += check_spans(
+                &v,
+                &text,
+                (0, text.len() as u64),
+                &path.display().to_string(),
+            );
+        }
+    }
+    assert!(checked > 1000, "checked {checked} spans");
+}
