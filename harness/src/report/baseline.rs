@@ -1,6 +1,7 @@
 //! Baseline diff: what changed since an earlier `report.json` (newly failing, passing, noisy).
 //!
-//! Checks are matched by scenario file, rule key and expectation. A check counts as noisy when
+//! Checks are matched by scenario file, rule key and position among that rule's checks in the
+//! scenario (so an edited expectation is compared with what it replaced). A check counts as noisy when
 //! its rule fired on a scenario with no expectation for it. Regressions are the newly failing
 //! and the newly noisy checks; `firedrill run --baseline` exits non-zero when there are any.
 
@@ -45,14 +46,20 @@ pub struct DiffEntry {
     pub now: Status,
 }
 
-type Key = (String, String, Option<String>);
+type Key = (String, String, usize);
 
-fn key(scenario: &str, check: &CheckReport) -> Key {
-    (
-        scenario.to_string(),
-        check.rule.clone(),
-        check.expected.as_ref().map(ToString::to_string),
-    )
+/// Every check of `report` keyed by scenario file, rule key and ordinal among that rule's checks.
+fn keyed(report: &RunReport) -> Vec<(Key, &CheckReport)> {
+    let mut out = Vec::new();
+    for scenario in &report.scenarios {
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for check in &scenario.checks {
+            let n = seen.entry(check.rule.as_str()).or_default();
+            out.push(((scenario.file.clone(), check.rule.clone(), *n), check));
+            *n += 1;
+        }
+    }
+    out
 }
 
 fn noisy(check: &CheckReport) -> bool {
@@ -61,36 +68,30 @@ fn noisy(check: &CheckReport) -> bool {
 
 /// Compares `current` with `baseline`; `label` names the baseline in the result.
 pub fn diff(baseline: &RunReport, current: &RunReport, label: &str) -> BaselineDiff {
-    let before: BTreeMap<Key, &CheckReport> = baseline
-        .scenarios
-        .iter()
-        .flat_map(|s| s.checks.iter().map(move |c| (key(&s.file, c), c)))
-        .collect();
+    let before: BTreeMap<Key, &CheckReport> = keyed(baseline).into_iter().collect();
     let mut result = BaselineDiff {
         baseline: label.to_string(),
         ..BaselineDiff::default()
     };
-    for scenario in &current.scenarios {
-        for check in &scenario.checks {
-            let old = before.get(&key(&scenario.file, check)).copied();
-            let entry = || DiffEntry {
-                scenario: scenario.file.clone(),
-                rule: check.rule.clone(),
-                expected: check.expected.clone(),
-                before: old.map(|c| c.status),
-                now: check.status,
-            };
-            if check.expected.is_none() {
-                if noisy(check) && !old.is_some_and(noisy) {
-                    result.newly_noisy.push(entry());
-                }
-            } else if check.status.is_failure() {
-                if !old.is_some_and(|c| c.status.is_failure()) {
-                    result.newly_failing.push(entry());
-                }
-            } else if check.status == Status::Pass && old.is_some_and(|c| c.status.is_failure()) {
-                result.newly_passing.push(entry());
+    for (key, check) in keyed(current) {
+        let old = before.get(&key).copied();
+        let entry = || DiffEntry {
+            scenario: key.0.clone(),
+            rule: check.rule.clone(),
+            expected: check.expected.clone(),
+            before: old.map(|c| c.status),
+            now: check.status,
+        };
+        if check.expected.is_none() {
+            if noisy(check) && !old.is_some_and(noisy) {
+                result.newly_noisy.push(entry());
             }
+        } else if check.status.is_failure() {
+            if !old.is_some_and(|c| c.status.is_failure()) {
+                result.newly_failing.push(entry());
+            }
+        } else if check.status == Status::Pass && old.is_some_and(|c| c.status.is_failure()) {
+            result.newly_passing.push(entry());
         }
     }
     result

@@ -11,19 +11,54 @@ use crate::report::{
     CheckReport, EventRecord, Expected, Explanation, RenderingReport, Status, worst,
 };
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, BTreeSet};
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::fmt;
 
 /// A scenario rendered into the schemas its rules need, with the clock KQL's `now()` reads.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Debug, Default)]
 pub struct Renderings {
     /// The events per schema, in time order.
     pub events: BTreeMap<LogSchema, Vec<Event>>,
     /// The end of the scenario's timeline: `now()` and `ago()` are pinned to it.
     pub clock: Option<DateTime<Utc>>,
+    /// Results shared by detectors of one engine (a Sigma rule set evaluates all its rules in
+    /// one pass), keyed by the engine's identity and the schema.
+    memo: Mutex<HashMap<(usize, LogSchema), Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Renderings {
+    /// Renderings of `events` with `clock`.
+    pub fn new(events: BTreeMap<LogSchema, Vec<Event>>, clock: Option<DateTime<Utc>>) -> Self {
+        Renderings {
+            events,
+            clock,
+            memo: Mutex::default(),
+        }
+    }
+
+    /// The value computed once per (`engine`, `schema`) for these renderings: `compute` runs on
+    /// the first call, later calls share its result.
+    pub fn memo<T: Any + Send + Sync>(
+        &self,
+        engine: usize,
+        schema: LogSchema,
+        compute: impl FnOnce() -> T,
+    ) -> Arc<T> {
+        let key = (engine, schema);
+        if let Some(hit) = self.memo.lock().ok().and_then(|m| m.get(&key).cloned())
+            && let Ok(value) = hit.downcast::<T>()
+        {
+            return value;
+        }
+        let value = Arc::new(compute());
+        if let Ok(mut memo) = self.memo.lock() {
+            memo.insert(key, Arc::clone(&value) as Arc<dyn Any + Send + Sync>);
+        }
+        value
+    }
+
     /// The events of one schema, when it was rendered.
     pub fn get(&self, schema: &LogSchema) -> Option<&Vec<Event>> {
         self.events.get(schema)
