@@ -1,1 +1,611 @@
 //! The shared predicate IR: field comparisons combined with and/or/not, compiled matchers and explanation traces.
+//!
+//! Sigma detections and KQL `where` predicates both lower to [`Expr`]. An `Expr` is plain data;
+//! [`Expr::compile`] turns it into a [`Compiled`] matcher once (regexes built, needles
+//! lowercased, field names interned), which then evaluates events with [`Compiled::eval`] or
+//! explains itself with [`Compiled::explain`], producing a [`Trace`] of every node with its
+//! result and reason.
+//!
+//! Semantics every engine shares (decisions, pinned by the tests below):
+//! - Case-insensitive comparisons compare the Unicode lowercase (`str::to_lowercase`) of both
+//!   sides, so Cyrillic and Greek letters fold as well as ASCII.
+//! - Text comparisons coerce: a number or boolean in the event compares by its usual text
+//!   (`4688`, `true`), so a rule's `EventID: 4688` matches `"4688"` and `4688` alike.
+//! - A list value in the event matches when any element matches.
+//! - A comparison on an absent or null field is false, except [`Op::Null`] (true) and
+//!   [`Op::Exists`]`(false)` (true).
+
+mod matcher;
+mod trace;
+
+pub use matcher::{Glob, GlobPart, IpNet, lower, number, parse_time, push_lower};
+pub use trace::{Trace, TraceKind};
+
+use crate::event::{Event, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Which field a comparison reads.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// One named field (dotted paths walk nested maps, see [`Event::get`]).
+    Field(String),
+    /// Every value of the event (keyword search).
+    Any,
+}
+
+/// Case sensitivity of a text comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Case {
+    /// Exact comparison.
+    Sensitive,
+    /// Comparison of the Unicode lowercase forms.
+    Insensitive,
+}
+
+/// A numeric comparison operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NumOp {
+    /// `<`
+    Lt,
+    /// `<=`
+    Lte,
+    /// `>`
+    Gt,
+    /// `>=`
+    Gte,
+    /// `==`
+    Eq,
+    /// `!=`
+    Neq,
+}
+
+impl NumOp {
+    /// Applies the operator.
+    pub fn apply(self, left: f64, right: f64) -> bool {
+        match self {
+            NumOp::Lt => left < right,
+            NumOp::Lte => left <= right,
+            NumOp::Gt => left > right,
+            NumOp::Gte => left >= right,
+            NumOp::Eq => left == right,
+            NumOp::Neq => left != right,
+        }
+    }
+
+    /// The operator's symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            NumOp::Lt => "<",
+            NumOp::Lte => "<=",
+            NumOp::Gt => ">",
+            NumOp::Gte => ">=",
+            NumOp::Eq => "==",
+            NumOp::Neq => "!=",
+        }
+    }
+}
+
+/// A part of a date a time comparison extracts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimePart {
+    /// 0–59.
+    Minute,
+    /// 0–23.
+    Hour,
+    /// 1–31.
+    Day,
+    /// ISO week, 1–53.
+    Week,
+    /// 1–12.
+    Month,
+    /// The year.
+    Year,
+}
+
+/// How two fields compare in [`Op::FieldRef`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RefMode {
+    /// The values are equal.
+    Equals,
+    /// The field contains the other field's value.
+    Contains,
+    /// The field starts with the other field's value.
+    StartsWith,
+    /// The field ends with the other field's value.
+    EndsWith,
+}
+
+/// What a comparison checks.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// The whole value equals the text.
+    Equals(String),
+    /// The value contains the text.
+    Contains(String),
+    /// The value starts with the text.
+    StartsWith(String),
+    /// The value ends with the text.
+    EndsWith(String),
+    /// The value matches a glob of literals, `*` and `?` (already unescaped into parts).
+    Glob(Glob),
+    /// The value matches a regular expression (the `regex` crate's flavour); the pattern is
+    /// used as written, so flags go inline (`(?i)`).
+    Regex(String),
+    /// The value is an IP address inside the network.
+    Cidr(IpNet),
+    /// The value, read as a number, compares with the number.
+    Num(NumOp, f64),
+    /// The field is present (even when null or empty) or absent.
+    Exists(bool),
+    /// The field is absent or null.
+    Null,
+    /// The field compares with another field of the same event.
+    FieldRef(String, RefMode),
+    /// KQL `has`: the value contains the text as a whole term (bounded by non-alphanumerics).
+    TermHas(String),
+    /// A date part, extracted from the value, compares with the number.
+    Time(TimePart, NumOp, f64),
+    /// Never matches; the reason says why (an unresolved placeholder, say).
+    Never(String),
+}
+
+/// One field comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cmp {
+    /// Which field.
+    pub target: Target,
+    /// What it checks.
+    pub op: Op,
+    /// Case sensitivity (text operators only).
+    pub case: Case,
+}
+
+/// A predicate over one event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    /// Always this result.
+    Const(bool),
+    /// All hold (true when empty).
+    And(Vec<Expr>),
+    /// Any holds (false when empty).
+    Or(Vec<Expr>),
+    /// The negation.
+    Not(Box<Expr>),
+    /// A field comparison.
+    Cmp(Cmp),
+    /// A named node shown in traces (a Sigma selection, `1 of filter_*`, a filter rule).
+    Group(String, Box<Expr>),
+}
+
+impl Expr {
+    /// A comparison of `field` with `op`, case-insensitive.
+    pub fn field(field: &str, op: Op) -> Expr {
+        Expr::Cmp(Cmp {
+            target: Target::Field(field.to_string()),
+            op,
+            case: Case::Insensitive,
+        })
+    }
+
+    /// A comparison with explicit case sensitivity.
+    pub fn cmp(target: Target, op: Op, case: Case) -> Expr {
+        Expr::Cmp(Cmp { target, op, case })
+    }
+
+    /// Compiles the expression on its own field table.
+    pub fn compile(&self) -> Result<Compiled, String> {
+        let mut fields = FieldTable::default();
+        let mut regexes = RegexCache::default();
+        let root = compile_node(self, &mut fields, &mut regexes)?;
+        Ok(Compiled {
+            root,
+            fields: Arc::new(fields),
+        })
+    }
+}
+
+/// Interned field names: compiled comparisons refer to fields by slot.
+#[derive(Clone, Debug, Default)]
+pub struct FieldTable {
+    names: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl FieldTable {
+    /// The slot of `name`, adding it when new.
+    pub fn intern(&mut self, name: &str) -> usize {
+        if let Some(&slot) = self.index.get(name) {
+            return slot;
+        }
+        self.names.push(name.to_string());
+        self.index.insert(name.to_string(), self.names.len() - 1);
+        self.names.len() - 1
+    }
+
+    /// The name in `slot`.
+    pub fn name(&self, slot: usize) -> &str {
+        &self.names[slot]
+    }
+
+    /// How many fields.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// True when no field is interned.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// Regexes built once and shared between every comparison that uses the same pattern.
+#[derive(Clone, Debug, Default)]
+pub struct RegexCache {
+    built: HashMap<String, Arc<regex::Regex>>,
+}
+
+impl RegexCache {
+    /// The compiled regex for `pattern`, building it the first time.
+    pub fn get(&mut self, pattern: &str) -> Result<Arc<regex::Regex>, String> {
+        if let Some(re) = self.built.get(pattern) {
+            return Ok(re.clone());
+        }
+        let re = regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 24)
+            .build()
+            .map_err(|e| format!("invalid regular expression: {}", first_line(&e.to_string())))?;
+        let re = Arc::new(re);
+        self.built.insert(pattern.to_string(), re.clone());
+        Ok(re)
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .filter(|l| l.starts_with("error:"))
+        .map(|l| l.trim_start_matches("error:").trim().to_string())
+        .next()
+        .unwrap_or_else(|| s.lines().last().unwrap_or(s).trim().to_string())
+}
+
+/// A compiled comparison.
+#[derive(Clone, Debug)]
+pub struct CCmp {
+    /// The field slot, or `None` for keyword search over every value.
+    pub slot: Option<usize>,
+    /// The matcher.
+    pub matcher: matcher::Matcher,
+    /// The comparison as written, for traces.
+    pub source: Cmp,
+}
+
+/// A compiled expression node.
+#[derive(Clone, Debug)]
+pub enum Node {
+    /// Always this.
+    Const(bool),
+    /// All hold.
+    And(Vec<Node>),
+    /// Any holds.
+    Or(Vec<Node>),
+    /// Negation.
+    Not(Box<Node>),
+    /// A comparison.
+    Cmp(Box<CCmp>),
+    /// A named node.
+    Group(Arc<str>, Box<Node>),
+}
+
+/// Compiles `expr` into a node, interning fields into `fields` and sharing regexes via `regexes`.
+pub fn compile_node(
+    expr: &Expr,
+    fields: &mut FieldTable,
+    regexes: &mut RegexCache,
+) -> Result<Node, String> {
+    Ok(match expr {
+        Expr::Const(b) => Node::Const(*b),
+        Expr::And(items) => Node::And(
+            items
+                .iter()
+                .map(|e| compile_node(e, fields, regexes))
+                .collect::<Result<_, _>>()?,
+        ),
+        Expr::Or(items) => Node::Or(
+            items
+                .iter()
+                .map(|e| compile_node(e, fields, regexes))
+                .collect::<Result<_, _>>()?,
+        ),
+        Expr::Not(inner) => Node::Not(Box::new(compile_node(inner, fields, regexes)?)),
+        Expr::Group(label, inner) => Node::Group(
+            Arc::from(label.as_str()),
+            Box::new(compile_node(inner, fields, regexes)?),
+        ),
+        Expr::Cmp(cmp) => {
+            let slot = match &cmp.target {
+                Target::Field(name) => Some(fields.intern(name)),
+                Target::Any => None,
+            };
+            let matcher = matcher::Matcher::build(cmp, fields, regexes)?;
+            Node::Cmp(Box::new(CCmp {
+                slot,
+                matcher,
+                source: cmp.clone(),
+            }))
+        }
+    })
+}
+
+/// Per-event scratch: field values looked up once, lowercased once.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    generation: u32,
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    generation: u32,
+    lower_ok: bool,
+    lower: String,
+}
+
+impl Scratch {
+    /// Starts a new event: forgets every cached value (in O(1)).
+    pub fn reset(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.entries
+                .iter_mut()
+                .for_each(|e| e.generation = u32::MAX);
+            self.generation = 1;
+        }
+    }
+}
+
+/// An event being evaluated, with the field table used to resolve slots.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    /// The event.
+    pub event: &'a Event,
+    /// Slot → field name.
+    pub fields: &'a FieldTable,
+    /// Slot → name actually looked up in this event (a pipeline may rename); `None` = as named.
+    pub scratch: &'a mut Scratch,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context over `event`, resetting `scratch`.
+    pub fn new(event: &'a Event, fields: &'a FieldTable, scratch: &'a mut Scratch) -> Self {
+        scratch.reset();
+        if scratch.entries.len() < fields.len() {
+            scratch.entries.resize_with(fields.len(), Entry::default);
+        }
+        Ctx {
+            event,
+            fields,
+            scratch,
+        }
+    }
+
+    /// The value of the field in `slot`.
+    pub fn value(&self, slot: usize) -> Option<&'a Value> {
+        self.event.get(self.fields.name(slot))
+    }
+
+    /// The lowercase text of the field in `slot` (scalar values only), computed once per event.
+    pub fn lower(&mut self, slot: usize) -> Option<&str> {
+        let value = self.value(slot)?;
+        let generation = self.scratch.generation;
+        let entry = &mut self.scratch.entries[slot];
+        if entry.generation != generation {
+            entry.generation = generation;
+            entry.lower.clear();
+            entry.lower_ok = match value {
+                Value::String(s) => {
+                    matcher::push_lower(&mut entry.lower, s);
+                    true
+                }
+                Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+                    if let Some(t) = value.to_text() {
+                        matcher::push_lower(&mut entry.lower, &t);
+                    }
+                    true
+                }
+                _ => false,
+            };
+        }
+        entry.lower_ok.then_some(entry.lower.as_str())
+    }
+}
+
+/// A compiled expression with its own field table.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    /// The root node.
+    pub root: Node,
+    /// The field table its slots refer to.
+    pub fields: Arc<FieldTable>,
+}
+
+impl Compiled {
+    /// True when the event satisfies the expression.
+    pub fn eval(&self, event: &Event) -> bool {
+        let mut scratch = Scratch::default();
+        let mut ctx = Ctx::new(event, &self.fields, &mut scratch);
+        eval(&self.root, &mut ctx)
+    }
+
+    /// Evaluates every node (no short-circuit) and records why each holds or not.
+    pub fn explain(&self, event: &Event) -> Trace {
+        let mut scratch = Scratch::default();
+        let mut ctx = Ctx::new(event, &self.fields, &mut scratch);
+        explain(&self.root, &mut ctx)
+    }
+}
+
+/// Evaluates `node` over the event in `ctx`, short-circuiting.
+pub fn eval(node: &Node, ctx: &mut Ctx<'_>) -> bool {
+    match node {
+        Node::Const(b) => *b,
+        Node::And(items) => items.iter().all(|n| eval(n, ctx)),
+        Node::Or(items) => items.iter().any(|n| eval(n, ctx)),
+        Node::Not(inner) => !eval(inner, ctx),
+        Node::Group(_, inner) => eval(inner, ctx),
+        Node::Cmp(cmp) => cmp.matcher.eval(cmp.slot, ctx),
+    }
+}
+
+/// Evaluates every node of `node` and records the reasons.
+pub fn explain(node: &Node, ctx: &mut Ctx<'_>) -> Trace {
+    match node {
+        Node::Const(b) => Trace::leaf(TraceKind::Const, b.to_string(), *b, None),
+        Node::And(items) => {
+            let children: Vec<Trace> = items.iter().map(|n| explain(n, ctx)).collect();
+            let result = children.iter().all(|c| c.result);
+            let reason = (!result).then(|| {
+                let failed = children.iter().filter(|c| !c.result).count();
+                format!("{failed} of {} operands false", children.len())
+            });
+            Trace::node(TraceKind::And, "and".into(), result, reason, children)
+        }
+        Node::Or(items) => {
+            let children: Vec<Trace> = items.iter().map(|n| explain(n, ctx)).collect();
+            let result = children.iter().any(|c| c.result);
+            let reason = (!result).then(|| format!("none of {} operands true", children.len()));
+            Trace::node(TraceKind::Or, "or".into(), result, reason, children)
+        }
+        Node::Not(inner) => {
+            let child = explain(inner, ctx);
+            let result = !child.result;
+            let reason = Some(if result {
+                "operand is false".to_string()
+            } else {
+                "operand matched".to_string()
+            });
+            Trace::node(TraceKind::Not, "not".into(), result, reason, vec![child])
+        }
+        Node::Group(label, inner) => {
+            let child = explain(inner, ctx);
+            let result = child.result;
+            Trace::node(
+                TraceKind::Group,
+                label.to_string(),
+                result,
+                None,
+                vec![child],
+            )
+        }
+        Node::Cmp(cmp) => {
+            let (result, reason) = cmp.matcher.explain(cmp.slot, ctx);
+            Trace::leaf(
+                TraceKind::Cmp,
+                trace::describe(&cmp.source),
+                result,
+                Some(reason),
+            )
+        }
+    }
+}
+
+/// Literal needles one of which must occur in an event for `node` to hold, as
+/// `(slot or None for any field, lowercase needle)`; `None` when no such set is known.
+pub fn needles(node: &Node) -> Option<Vec<(Option<usize>, String)>> {
+    match node {
+        Node::Const(true) => None,
+        Node::Const(false) => Some(Vec::new()),
+        Node::Not(_) => None,
+        Node::Group(_, inner) => needles(inner),
+        Node::Cmp(cmp) => cmp.matcher.needle().map(|n| vec![(cmp.slot, n)]),
+        Node::Or(items) => {
+            let mut all = Vec::new();
+            for item in items {
+                all.extend(needles(item)?);
+            }
+            Some(all)
+        }
+        Node::And(items) => items
+            .iter()
+            .filter_map(needles)
+            .max_by_key(|set| set.iter().map(|(_, n)| n.len()).min().unwrap_or(usize::MAX)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::LogSchema;
+
+    fn event() -> Event {
+        Event::new(LogSchema::Sysmon)
+            .with("Image", "C:\\Windows\\System32\\cmd.exe")
+            .with("CommandLine", "cmd.exe /c \"ver\"")
+            .with("EventID", 1i64)
+            .with("Empty", "")
+            .with("Greek", "ΑΒΓ")
+    }
+
+    fn holds(expr: Expr) -> bool {
+        expr.compile().unwrap().eval(&event())
+    }
+
+    #[test]
+    fn text_comparisons_fold_unicode_case_by_default() {
+        assert!(holds(Expr::field(
+            "Image",
+            Op::EndsWith("\\CMD.EXE".into())
+        )));
+        assert!(holds(Expr::field("Greek", Op::Equals("αβγ".into()))));
+        assert!(!holds(Expr::cmp(
+            Target::Field("Image".into()),
+            Op::EndsWith("\\CMD.EXE".into()),
+            Case::Sensitive
+        )));
+    }
+
+    #[test]
+    fn numbers_in_events_compare_by_their_text() {
+        assert!(holds(Expr::field("EventID", Op::Equals("1".into()))));
+        assert!(holds(Expr::field("EventID", Op::Num(NumOp::Lt, 2.0))));
+    }
+
+    #[test]
+    fn absent_null_and_empty_are_distinct() {
+        assert!(holds(Expr::field("Missing", Op::Null)));
+        assert!(!holds(Expr::field("Empty", Op::Null)));
+        assert!(holds(Expr::field("Empty", Op::Equals(String::new()))));
+        assert!(!holds(Expr::field("Missing", Op::Equals(String::new()))));
+        assert!(holds(Expr::field("Missing", Op::Exists(false))));
+    }
+
+    #[test]
+    fn explain_records_every_node_without_short_circuit() {
+        let expr = Expr::And(vec![
+            Expr::field("Image", Op::EndsWith("\\powershell.exe".into())),
+            Expr::field("Missing", Op::Contains("x".into())),
+        ]);
+        let trace = expr.compile().unwrap().explain(&event());
+        assert!(!trace.result);
+        assert_eq!(trace.children.len(), 2);
+        let text = trace.render();
+        assert!(text.contains("field `Missing` absent"), "{text}");
+        assert!(text.contains("does not end with"), "{text}");
+    }
+
+    #[test]
+    fn needles_pick_one_conjunct_and_every_disjunct() {
+        let expr = Expr::And(vec![
+            Expr::field("Image", Op::EndsWith("\\CMD.exe".into())),
+            Expr::Or(vec![
+                Expr::field("CommandLine", Op::Contains("/c".into())),
+                Expr::field("CommandLine", Op::Contains("/k".into())),
+            ]),
+        ]);
+        let compiled = expr.compile().unwrap();
+        let set = needles(&compiled.root).unwrap();
+        assert_eq!(set, vec![(Some(0), "\\cmd.exe".to_string())]);
+        let negated = Expr::Not(Box::new(expr)).compile().unwrap();
+        assert_eq!(needles(&negated.root), None);
+    }
+}

@@ -1,0 +1,839 @@
+//! The compiled engine: rules lowered per routing class, an Aho-Corasick prefilter per class,
+//! streaming evaluation with correlations, and explanations.
+//!
+//! Compile once: each detection rule is lowered to [`Expr`] once per pipeline it needs, compiled
+//! into [`Node`]s over one shared field table (regexes built once and shared). Per routing class
+//! a prefilter holds the literal needles one of which each rule needs (`expr::needles`); an event
+//! scans only the fields those needles live in, and only rules whose needle was seen (plus the
+//! rules with no needle) are evaluated.
+
+use super::correlation::{self, CorrDef, Occurrence};
+use super::logsource::{Router, applies};
+use super::lower::{Config, lower_detection};
+use super::rule::{Rule, RuleBody, RuleIndex, RuleSet};
+use crate::diag::Diagnostic;
+use crate::event::{Event, Value};
+use crate::expr::{self, Ctx, Expr, FieldTable, Node, RegexCache, Scratch, Trace, TraceKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What the engine knows about a rule (everything a match carries, and more).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleInfo {
+    /// `id`.
+    pub id: Option<String>,
+    /// `name`.
+    pub name: Option<String>,
+    /// `title`.
+    pub title: String,
+    /// `level`.
+    pub level: Option<String>,
+    /// `tags`.
+    pub tags: Vec<String>,
+    /// `author`: the Detection Rule License asks that it travels with every match.
+    pub author: Option<String>,
+    /// The file.
+    pub path: String,
+    /// `logsource`.
+    pub logsource: super::rule::LogSource,
+    /// Detection, correlation or filter.
+    pub kind: RuleKind,
+    /// False when the rule failed to compile (it then never matches; its diagnostics say why).
+    pub usable: bool,
+}
+
+/// The kind of rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleKind {
+    /// A detection rule.
+    Detection,
+    /// A correlation rule.
+    Correlation,
+    /// A filter rule.
+    Filter,
+}
+
+/// One match: a detection rule on one event, or a correlation over several.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Match {
+    /// The rule's index in the [`RuleSet`].
+    pub rule: RuleIndex,
+    /// `id`.
+    pub rule_id: Option<String>,
+    /// `title`.
+    pub rule_title: String,
+    /// `level`.
+    pub level: Option<String>,
+    /// `tags`.
+    pub tags: Vec<String>,
+    /// `author`.
+    pub author: Option<String>,
+    /// Indices into the input events: one for a detection, the contributing ones for a
+    /// correlation.
+    pub events: Vec<usize>,
+    /// For correlations: the group-by fields and their values.
+    pub group: Option<Vec<(String, String)>>,
+}
+
+#[derive(Debug)]
+struct Prefilter {
+    ac: Option<AhoCorasick>,
+    /// Per pattern: (rule position in bucket, field slot or `None` for any field).
+    targets: Vec<Vec<(u32, Option<u32>)>>,
+    /// Rules with no needle: always evaluated.
+    always: Vec<u32>,
+    /// Field slots to scan.
+    slots: Vec<usize>,
+    /// Whether any needle is a keyword needle (scan every value).
+    any: bool,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    rules: Vec<(RuleIndex, Arc<Node>)>,
+    prefilter: Prefilter,
+}
+
+/// A compiled rule set.
+#[derive(Debug)]
+pub struct Engine {
+    rules: Vec<RuleInfo>,
+    fields: FieldTable,
+    router: Router,
+    buckets: Vec<Option<Bucket>>,
+    nodes: HashMap<(RuleIndex, String), Arc<Node>>,
+    correlations: Vec<CorrDef>,
+    /// Rule → correlations fed by it.
+    feeds: Vec<Vec<usize>>,
+    /// Rules whose own matches are not reported (referenced by a correlation without
+    /// `generate: true`).
+    suppressed: Vec<bool>,
+}
+
+/// Reusable per-thread evaluation buffers.
+#[derive(Debug, Default)]
+pub struct Session {
+    scratch: Scratch,
+    marks: Vec<u64>,
+    hits: Vec<RuleIndex>,
+    lower: String,
+}
+
+fn info(rule: &Rule) -> RuleInfo {
+    RuleInfo {
+        id: rule.id.clone(),
+        name: rule.name.clone(),
+        title: rule.title.clone(),
+        level: rule.level.clone(),
+        tags: rule.tags.clone(),
+        author: rule.author.clone(),
+        path: rule.path.clone(),
+        logsource: rule.logsource.clone(),
+        kind: match rule.body {
+            RuleBody::Detection(_) => RuleKind::Detection,
+            RuleBody::Correlation(_) => RuleKind::Correlation,
+            RuleBody::Filter(_) => RuleKind::Filter,
+        },
+        usable: true,
+    }
+}
+
+fn logsource_fits(filter: &super::rule::LogSource, rule: &super::rule::LogSource) -> bool {
+    let fits = |f: &Option<String>, r: &Option<String>| match (f, r) {
+        (None, _) => true,
+        (Some(f), Some(r)) => f.eq_ignore_ascii_case(r),
+        (Some(_), None) => false,
+    };
+    fits(&filter.category, &rule.category)
+        && fits(&filter.product, &rule.product)
+        && fits(&filter.service, &rule.service)
+}
+
+impl Engine {
+    /// Compiles every rule of `set`. Rules that fail get diagnostics and never match; the
+    /// others are unaffected.
+    pub fn compile(set: &RuleSet, config: &Config) -> (Engine, Vec<Diagnostic>) {
+        let mut diags = Vec::new();
+        let mut rules: Vec<RuleInfo> = set.rules.iter().map(info).collect();
+        let router = Router::new();
+        let mut fields = FieldTable::default();
+        let mut regexes = RegexCache::default();
+
+        // Filters: which filter rules apply to which rules.
+        let mut filters_of: Vec<Vec<RuleIndex>> = vec![Vec::new(); set.rules.len()];
+        for (fi, rule) in set.rules.iter().enumerate() {
+            let RuleBody::Filter(filter) = &rule.body else {
+                continue;
+            };
+            for reference in &filter.rules {
+                let span = super::rule::locate(&rule.source.text, 0, reference, "");
+                match set.find(reference) {
+                    Some(target) if matches!(set.rules[target].body, RuleBody::Detection(_)) => {
+                        if logsource_fits(&rule.logsource, &set.rules[target].logsource) {
+                            filters_of[target].push(fi);
+                        } else {
+                            diags.push(rule.diag(
+                                Diagnostic::warning(
+                                    "SIG0041",
+                                    format!(
+                                        "filter's logsource ({}) does not fit rule {} ({}); not applied",
+                                        rule.logsource,
+                                        set.rules[target].label(),
+                                        set.rules[target].logsource
+                                    ),
+                                ),
+                                span,
+                            ));
+                        }
+                    }
+                    Some(_) => diags.push(rule.diag(
+                        Diagnostic::warning(
+                            "SIG0040",
+                            format!("filter names `{reference}`, which is not a detection rule"),
+                        ),
+                        span,
+                    )),
+                    None => diags.push(rule.diag(
+                        Diagnostic::warning(
+                            "SIG0040",
+                            format!("filter names `{reference}`, which is not loaded"),
+                        ),
+                        span,
+                    )),
+                }
+            }
+        }
+
+        // Validate every detection and filter once through the identity pipeline, so rules no
+        // routing class reaches (Linux, cloud) are still checked.
+        let identity = super::pipeline::PipelineId::Identity.pipeline();
+        for (i, rule) in set.rules.iter().enumerate() {
+            let detection = match &rule.body {
+                RuleBody::Detection(d) => d,
+                RuleBody::Filter(f) => &f.detection,
+                RuleBody::Correlation(_) => continue,
+            };
+            let before = diags.len();
+            let lowered =
+                lower_detection(rule, detection, identity, config, &mut regexes, &mut diags);
+            let compiled = lowered
+                .as_ref()
+                .map(|e| expr::compile_node(e, &mut fields, &mut regexes));
+            match compiled {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    diags.push(rule.diag(Diagnostic::error("SIG0022", e), Default::default()))
+                }
+                None => {}
+            }
+            if diags[before..].iter().any(Diagnostic::is_error) {
+                rules[i].usable = false;
+            }
+        }
+        // A filter that fails disables nothing but itself; a rule whose filter failed would
+        // match more than intended, so it is disabled too.
+        for (i, filters) in filters_of.iter().enumerate() {
+            if filters.iter().any(|f| !rules[*f].usable) && rules[i].usable {
+                rules[i].usable = false;
+                diags.push(set.rules[i].diag(
+                    Diagnostic::error(
+                        "SIG0042",
+                        format!(
+                            "rule {} is disabled because a filter that applies to it failed",
+                            set.rules[i].label()
+                        ),
+                    ),
+                    Default::default(),
+                ));
+            }
+        }
+
+        // Lower per routing class, sharing nodes per pipeline.
+        let mut nodes: HashMap<(RuleIndex, String), Arc<Node>> = HashMap::new();
+        let mut buckets = Vec::new();
+        for class in router.classes() {
+            let mut bucket_rules = Vec::new();
+            for (i, rule) in set.rules.iter().enumerate() {
+                let RuleBody::Detection(detection) = &rule.body else {
+                    continue;
+                };
+                if !rules[i].usable || !applies(&rule.logsource, class) {
+                    continue;
+                }
+                let key = (i, class.pipeline_key.clone());
+                if let Some(node) = nodes.get(&key) {
+                    bucket_rules.push((i, node.clone()));
+                    continue;
+                }
+                let mut sink = Vec::new();
+                let Some(mut expr) = lower_detection(
+                    rule,
+                    detection,
+                    &class.pipeline,
+                    config,
+                    &mut regexes,
+                    &mut sink,
+                ) else {
+                    continue;
+                };
+                for &fi in &filters_of[i] {
+                    let filter_rule = &set.rules[fi];
+                    let RuleBody::Filter(filter) = &filter_rule.body else {
+                        continue;
+                    };
+                    if let Some(fexpr) = lower_detection(
+                        filter_rule,
+                        &filter.detection,
+                        &class.pipeline,
+                        config,
+                        &mut regexes,
+                        &mut sink,
+                    ) {
+                        expr = Expr::And(vec![
+                            expr,
+                            Expr::Not(Box::new(Expr::Group(
+                                format!("filter rule `{}`", filter_rule.title),
+                                Box::new(fexpr),
+                            ))),
+                        ]);
+                    }
+                }
+                let expr = Expr::Group(format!("rule `{}`", rule.title), Box::new(expr));
+                if let Ok(node) = expr::compile_node(&expr, &mut fields, &mut regexes) {
+                    let node = Arc::new(node);
+                    nodes.insert(key, node.clone());
+                    bucket_rules.push((i, node));
+                }
+            }
+            buckets.push(if bucket_rules.is_empty() {
+                None
+            } else {
+                let prefilter = build_prefilter(&bucket_rules);
+                Some(Bucket {
+                    rules: bucket_rules,
+                    prefilter,
+                })
+            });
+        }
+
+        // Correlations.
+        let mut correlations = Vec::new();
+        let mut feeds = vec![Vec::new(); set.rules.len()];
+        let mut suppressed = vec![false; set.rules.len()];
+        for (ci, rule) in set.rules.iter().enumerate() {
+            let RuleBody::Correlation(spec) = &rule.body else {
+                continue;
+            };
+            let mut inputs = Vec::new();
+            let mut ok = true;
+            for reference in &spec.rules {
+                match set.find(reference) {
+                    Some(target)
+                        if target != ci
+                            && !matches!(set.rules[target].body, RuleBody::Filter(_)) =>
+                    {
+                        inputs.push(target)
+                    }
+                    _ => {
+                        let span = super::rule::locate(&rule.source.text, 0, reference, "");
+                        let d = rule.diag(
+                            Diagnostic::error(
+                                "SIG0031",
+                                format!("correlation refers to `{reference}`, which is not a loaded detection or correlation rule"),
+                            ),
+                            span,
+                        );
+                        let d = match crate::diag::did_you_mean(
+                            reference,
+                            set.rules.iter().filter_map(|r| r.name.as_deref()),
+                        ) {
+                            Some(best) => d.with_help(format!("did you mean `{best}`?")),
+                            None => d,
+                        };
+                        diags.push(d);
+                        ok = false;
+                    }
+                }
+            }
+            if !ok {
+                rules[ci].usable = false;
+                continue;
+            }
+            let alias_fields = inputs
+                .iter()
+                .map(|&input| {
+                    let target = &set.rules[input];
+                    spec.aliases
+                        .iter()
+                        .filter_map(|(alias, per_rule)| {
+                            let field =
+                                target.name.as_ref().and_then(|n| per_rule.get(n)).or_else(
+                                    || target.id.as_ref().and_then(|id| per_rule.get(id)),
+                                )?;
+                            Some((alias.clone(), field.clone()))
+                        })
+                        .collect()
+                })
+                .collect();
+            let index = correlations.len();
+            for &input in &inputs {
+                feeds[input].push(index);
+                if !spec.generate {
+                    suppressed[input] = true;
+                }
+            }
+            correlations.push(CorrDef {
+                rule: ci,
+                spec: spec.clone(),
+                inputs,
+                alias_fields,
+            });
+        }
+        // Cycles among correlations would loop forever: reject them.
+        for index in 0..correlations.len() {
+            if reaches(&correlations, &feeds, correlations[index].rule, index, 0) {
+                let rule = &set.rules[correlations[index].rule];
+                rules[correlations[index].rule].usable = false;
+                diags.push(rule.diag(
+                    Diagnostic::error("SIG0033", "correlation refers to itself through a cycle"),
+                    Default::default(),
+                ));
+            }
+        }
+
+        let engine = Engine {
+            rules,
+            fields,
+            router,
+            buckets,
+            nodes,
+            correlations,
+            feeds,
+            suppressed,
+        };
+        (engine, diags)
+    }
+
+    /// Every rule, by index.
+    pub fn rules(&self) -> &[RuleInfo] {
+        &self.rules
+    }
+
+    /// A fresh evaluation session (reusable buffers).
+    pub fn session(&self) -> Session {
+        Session::default()
+    }
+
+    /// The detection rules that match `event` (correlations are not fed), in rule order.
+    pub fn matches(&self, event: &Event) -> impl Iterator<Item = RuleIndex> + use<> {
+        let mut session = self.session();
+        self.matches_with(event, &mut session).to_vec().into_iter()
+    }
+
+    /// The detection rules that match `event`, using `session`'s buffers.
+    pub fn matches_with<'s>(&self, event: &Event, session: &'s mut Session) -> &'s [RuleIndex] {
+        session.hits.clear();
+        let Some(class) = self.router.route(event) else {
+            return &session.hits;
+        };
+        let Some(bucket) = &self.buckets[class] else {
+            return &session.hits;
+        };
+        let words = bucket.rules.len().div_ceil(64);
+        session.marks.clear();
+        session.marks.resize(words, 0);
+        let Session {
+            scratch,
+            marks,
+            hits,
+            lower,
+        } = session;
+        let mut ctx = Ctx::new(event, &self.fields, scratch);
+        let pf = &bucket.prefilter;
+        if let Some(ac) = &pf.ac {
+            for &slot in &pf.slots {
+                let Some(text) = ctx.lower(slot) else {
+                    if let Some(Value::List(items)) = ctx.value(slot) {
+                        for item in items {
+                            if let Some(t) = item.to_text() {
+                                lower.clear();
+                                crate::expr::push_lower(lower, &t);
+                                mark(ac, &pf.targets, lower, Some(slot as u32), marks);
+                            }
+                        }
+                    }
+                    continue;
+                };
+                mark(ac, &pf.targets, text, Some(slot as u32), marks);
+            }
+            if pf.any {
+                for_each_leaf(&event.fields, &mut |t| {
+                    lower.clear();
+                    crate::expr::push_lower(lower, t);
+                    mark(ac, &pf.targets, lower, None, marks);
+                });
+            }
+        }
+        for &pos in &pf.always {
+            marks[pos as usize / 64] |= 1 << (pos % 64);
+        }
+        for (w, &word) in marks.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let (rule, node) = &bucket.rules[w * 64 + b];
+                if expr::eval(node, &mut ctx) {
+                    hits.push(*rule);
+                }
+            }
+        }
+        hits.sort_unstable();
+        hits
+    }
+
+    /// Evaluates `events` (in time order) and returns every match, correlations included.
+    pub fn evaluate(&self, events: &[Event]) -> Vec<Match> {
+        let mut stream = self.stream();
+        let mut out = Vec::new();
+        for (i, event) in events.iter().enumerate() {
+            out.extend(stream.push(i, event));
+        }
+        out.extend(stream.finish());
+        out
+    }
+
+    /// A streaming evaluator for the log scanner: push events in time order, then finish.
+    pub fn stream(&self) -> Stream<'_> {
+        Stream {
+            engine: self,
+            session: self.session(),
+            state: correlation::State::default(),
+            last_time: 0,
+        }
+    }
+
+    fn make_match(
+        &self,
+        rule: RuleIndex,
+        events: Vec<usize>,
+        group: Option<Vec<(String, String)>>,
+    ) -> Match {
+        let info = &self.rules[rule];
+        Match {
+            rule,
+            rule_id: info.id.clone(),
+            rule_title: info.title.clone(),
+            level: info.level.clone(),
+            tags: info.tags.clone(),
+            author: info.author.clone(),
+            events,
+            group,
+        }
+    }
+
+    /// True when rule `rule` applies to `event` by log source.
+    pub fn applies(&self, rule: RuleIndex, event: &Event) -> bool {
+        self.router
+            .route(event)
+            .is_some_and(|c| applies(&self.rules[rule].logsource, &self.router.classes()[c]))
+    }
+
+    /// Explains rule `rule` on `event`: every condition node, selection and comparison, with
+    /// its result and reason. Inapplicable or unusable rules get a one-node trace saying so.
+    pub fn explain(&self, rule: RuleIndex, event: &Event) -> Trace {
+        let info = &self.rules[rule];
+        let not = |reason: String| {
+            Trace::leaf(
+                TraceKind::Group,
+                format!("rule `{}`", info.title),
+                false,
+                Some(reason),
+            )
+        };
+        if !info.usable {
+            return not("the rule failed to compile (see its diagnostics)".into());
+        }
+        match info.kind {
+            RuleKind::Correlation => {
+                return not("a correlation rule matches sequences of events; explain the rules it refers to".into());
+            }
+            RuleKind::Filter => {
+                return not("a filter rule only adds exclusions to the rules it names".into());
+            }
+            RuleKind::Detection => {}
+        }
+        let Some(class) = self.router.route(event) else {
+            return not(format!(
+                "no Sigma pipeline serves `{}` events",
+                event.schema
+            ));
+        };
+        let class = &self.router.classes()[class];
+        if !applies(&info.logsource, class) {
+            return not(format!(
+                "log source ({}) does not apply to this event ({class})",
+                info.logsource
+            ));
+        }
+        let Some(node) = self.nodes.get(&(rule, class.pipeline_key.clone())) else {
+            return not("the rule has no compiled form for this event's pipeline".into());
+        };
+        let mut scratch = Scratch::default();
+        let mut ctx = Ctx::new(event, &self.fields, &mut scratch);
+        let mut trace = expr::explain(node, &mut ctx);
+        trace.reason = Some(format!("pipeline {}", class.pipeline_key));
+        trace
+    }
+
+    /// The rule with id or name `reference`.
+    pub fn find(&self, reference: &str) -> Option<RuleIndex> {
+        self.rules
+            .iter()
+            .position(|r| r.id.as_deref() == Some(reference))
+            .or_else(|| {
+                self.rules
+                    .iter()
+                    .position(|r| r.name.as_deref() == Some(reference))
+            })
+    }
+}
+
+fn reaches(
+    defs: &[CorrDef],
+    feeds: &[Vec<usize>],
+    rule: RuleIndex,
+    start: usize,
+    depth: usize,
+) -> bool {
+    feeds[rule].iter().any(|&c| {
+        c == start || (depth < defs.len() && reaches(defs, feeds, defs[c].rule, start, depth + 1))
+    })
+}
+
+fn mark(
+    ac: &AhoCorasick,
+    targets: &[Vec<(u32, Option<u32>)>],
+    text: &str,
+    slot: Option<u32>,
+    marks: &mut [u64],
+) {
+    for m in ac.find_overlapping_iter(text) {
+        for &(pos, s) in &targets[m.pattern().as_usize()] {
+            if s.is_none() || s == slot {
+                marks[pos as usize / 64] |= 1 << (pos % 64);
+            }
+        }
+    }
+}
+
+fn for_each_leaf(fields: &crate::event::Fields, f: &mut dyn FnMut(&str)) {
+    fn walk(v: &Value, f: &mut dyn FnMut(&str)) {
+        match v {
+            Value::List(items) => items.iter().for_each(|i| walk(i, f)),
+            Value::Map(m) => m.values().for_each(|i| walk(i, f)),
+            Value::Null => {}
+            scalar => {
+                if let Some(t) = scalar.to_text() {
+                    f(&t);
+                }
+            }
+        }
+    }
+    fields.values().for_each(|v| walk(v, f));
+}
+
+fn build_prefilter(rules: &[(RuleIndex, Arc<Node>)]) -> Prefilter {
+    let mut patterns: Vec<String> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut targets: Vec<Vec<(u32, Option<u32>)>> = Vec::new();
+    let mut always = Vec::new();
+    let mut slots = Vec::new();
+    let mut any = false;
+    for (pos, (_, node)) in rules.iter().enumerate() {
+        let pos = pos as u32;
+        match expr::needles(node) {
+            Some(needles) => {
+                for (slot, needle) in needles {
+                    let p = *index.entry(needle.clone()).or_insert_with(|| {
+                        patterns.push(needle);
+                        targets.push(Vec::new());
+                        patterns.len() - 1
+                    });
+                    let target = (pos, slot.map(|s| s as u32));
+                    if !targets[p].contains(&target) {
+                        targets[p].push(target);
+                    }
+                    match slot {
+                        Some(s) => {
+                            if !slots.contains(&s) {
+                                slots.push(s);
+                            }
+                        }
+                        None => any = true,
+                    }
+                }
+            }
+            None => always.push(pos),
+        }
+    }
+    slots.sort_unstable();
+    let ac = (!patterns.is_empty())
+        .then(|| {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .build(&patterns)
+                .ok()
+        })
+        .flatten();
+    if ac.is_none() {
+        // No automaton: evaluate everything.
+        always = (0..rules.len() as u32).collect();
+    }
+    Prefilter {
+        ac,
+        targets,
+        always,
+        slots,
+        any,
+    }
+}
+
+/// Streaming evaluation with correlation state; see [`Engine::stream`].
+#[derive(Debug)]
+pub struct Stream<'e> {
+    engine: &'e Engine,
+    session: Session,
+    state: correlation::State,
+    last_time: i64,
+}
+
+impl Stream<'_> {
+    /// Evaluates event `index` and returns the matches it completes (its own detections, and
+    /// correlations it fires).
+    pub fn push(&mut self, index: usize, event: &Event) -> Vec<Match> {
+        let engine = self.engine;
+        let time = event
+            .timestamp
+            .map_or(self.last_time, |t| t.timestamp_millis());
+        self.last_time = time;
+        let hits = engine.matches_with(event, &mut self.session).to_vec();
+        let mut out = Vec::new();
+        let pipeline = engine
+            .router
+            .route(event)
+            .map(|c| engine.router.classes()[c].pipeline.clone());
+        for rule in hits {
+            if !engine.suppressed[rule] {
+                out.push(engine.make_match(rule, vec![index], None));
+            }
+            let lookup = |field: &str| -> Option<String> {
+                let name = match &pipeline {
+                    Some(p) => p.field(field).into_owned(),
+                    None => field.to_string(),
+                };
+                event.get(&name).and_then(scalar_text)
+            };
+            self.feed(rule, time, vec![index], &lookup, &mut out, 0);
+        }
+        out
+    }
+
+    fn feed(
+        &mut self,
+        rule: RuleIndex,
+        time: i64,
+        events: Vec<usize>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        out: &mut Vec<Match>,
+        depth: usize,
+    ) {
+        let engine = self.engine;
+        if depth > engine.correlations.len() {
+            return;
+        }
+        for &ci in &engine.feeds[rule] {
+            let def = &engine.correlations[ci];
+            if !engine.rules[def.rule].usable {
+                continue;
+            }
+            for (input, _) in def.inputs.iter().enumerate().filter(|(_, r)| **r == rule) {
+                let mut group = Vec::new();
+                let mut complete = true;
+                for g in &def.spec.group_by {
+                    match lookup(def.group_field(input, g)) {
+                        Some(v) => group.push((g.clone(), v)),
+                        None => complete = false,
+                    }
+                }
+                if !complete {
+                    continue;
+                }
+                let value = def
+                    .spec
+                    .condition
+                    .as_ref()
+                    .and_then(|c| c.field.as_deref())
+                    .and_then(|f| lookup(def.group_field(input, f)));
+                let occurrence = Occurrence {
+                    time,
+                    input,
+                    events: events.clone(),
+                    value,
+                };
+                for fired in self.state.push(ci, def, group, occurrence) {
+                    self.emit(fired, out, depth);
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self, fired: correlation::Fired, out: &mut Vec<Match>, depth: usize) {
+        let engine = self.engine;
+        if !engine.suppressed[fired.rule] {
+            out.push(engine.make_match(
+                fired.rule,
+                fired.events.clone(),
+                Some(fired.group.clone()),
+            ));
+        }
+        let group = fired.group.clone();
+        let lookup = move |field: &str| -> Option<String> {
+            group
+                .iter()
+                .find(|(k, _)| k == field)
+                .map(|(_, v)| v.clone())
+        };
+        self.feed(
+            fired.rule,
+            fired.time,
+            fired.events,
+            &lookup,
+            out,
+            depth + 1,
+        );
+    }
+
+    /// Ends the input: closes open correlation windows and returns what they fire.
+    pub fn finish(mut self) -> Vec<Match> {
+        let mut out = Vec::new();
+        let fired = self.state.finish(&self.engine.correlations);
+        for f in fired {
+            self.emit(f, &mut out, 0);
+        }
+        // Windows opened by the emissions above close too.
+        let more = self.state.finish(&self.engine.correlations);
+        for f in more {
+            self.emit(f, &mut out, 0);
+        }
+        out
+    }
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null | Value::List(_) | Value::Map(_) => None,
+        other => other.to_text().map(|t| t.into_owned()),
+    }
+}

@@ -1,0 +1,693 @@
+//! Lowering: a rule's detection, through one pipeline, into the shared predicate IR [`Expr`].
+//!
+//! Modifier semantics live here. Transformation modifiers (`contains`, `startswith`,
+//! `endswith`, `windash`, `base64`, `base64offset`, `utf16*`, `wide`) apply in the order
+//! written; one type modifier (`re`, `cidr`, `exists`, `fieldref`, `gt`…, a date part) decides
+//! the comparison; `all`, `cased`, `neq` and `expand` adjust it. Invalid combinations are
+//! `SIG0021`, invalid values `SIG0022`, unresolved placeholders `SIG0025` (a warning: the
+//! comparison then never matches and says so in traces).
+
+use super::condition::{Cond, CondNode, Pattern, pattern_matches};
+use super::modifier::{self, Modifier, Part};
+use super::pipeline::Pipeline;
+use super::rule::{Detection, FieldItem, Rule, RuleValue, Selection};
+use crate::diag::Diagnostic;
+use crate::expr::{
+    Case, Expr, Glob, GlobPart, IpNet, NumOp, Op, RefMode, RegexCache, Target, TimePart,
+};
+use indexmap::IndexMap;
+
+/// Engine configuration that affects lowering.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// Placeholder name (without `%`) → values, for `|expand`.
+    pub placeholders: IndexMap<String, Vec<String>>,
+}
+
+/// Lowers a detection (selections and conditions) into one expression.
+pub fn lower_detection(
+    rule: &Rule,
+    detection: &Detection,
+    pipeline: &Pipeline,
+    config: &Config,
+    regexes: &mut RegexCache,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Expr> {
+    let mut selections: IndexMap<&str, Expr> = IndexMap::new();
+    let mut ok = true;
+    for (name, selection) in &detection.selections {
+        match lower_selection(rule, name, selection, pipeline, config, regexes, diags) {
+            Some(expr) => {
+                selections.insert(
+                    name,
+                    Expr::Group(format!("selection `{name}`"), Box::new(expr)),
+                );
+            }
+            None => ok = false,
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let conditions: Vec<Expr> = detection
+        .conditions
+        .iter()
+        .zip(&detection.condition_texts)
+        .map(|(node, text)| {
+            Expr::Group(
+                format!("condition `{text}`"),
+                Box::new(lower_condition(node, &selections)),
+            )
+        })
+        .collect();
+    Some(if conditions.len() == 1 {
+        conditions.into_iter().next().unwrap_or(Expr::Const(false))
+    } else {
+        Expr::Or(conditions)
+    })
+}
+
+fn lower_condition(node: &CondNode, selections: &IndexMap<&str, Expr>) -> Expr {
+    let quantified = |pattern: &Pattern| -> Vec<Expr> {
+        selections
+            .iter()
+            .filter(|(name, _)| match pattern {
+                Pattern::Them => !name.starts_with('_'),
+                Pattern::Glob(p) => pattern_matches(p, name),
+            })
+            .map(|(_, e)| e.clone())
+            .collect()
+    };
+    let show = |pattern: &Pattern| match pattern {
+        Pattern::Them => "them".to_string(),
+        Pattern::Glob(p) => p.clone(),
+    };
+    match &node.cond {
+        Cond::Ident(name) => selections
+            .get(name.as_str())
+            .cloned()
+            .unwrap_or(Expr::Const(false)),
+        Cond::OneOf(p) => Expr::Group(
+            format!("1 of {}", show(p)),
+            Box::new(Expr::Or(quantified(p))),
+        ),
+        Cond::AllOf(p) => Expr::Group(
+            format!("all of {}", show(p)),
+            Box::new(Expr::And(quantified(p))),
+        ),
+        Cond::And(a, b) => flatten(
+            true,
+            lower_condition(a, selections),
+            lower_condition(b, selections),
+        ),
+        Cond::Or(a, b) => flatten(
+            false,
+            lower_condition(a, selections),
+            lower_condition(b, selections),
+        ),
+        Cond::Not(a) => Expr::Not(Box::new(lower_condition(a, selections))),
+    }
+}
+
+fn flatten(and: bool, a: Expr, b: Expr) -> Expr {
+    let mut items = Vec::new();
+    for e in [a, b] {
+        match (and, e) {
+            (true, Expr::And(inner)) | (false, Expr::Or(inner)) => items.extend(inner),
+            (_, e) => items.push(e),
+        }
+    }
+    if and {
+        Expr::And(items)
+    } else {
+        Expr::Or(items)
+    }
+}
+
+fn lower_selection(
+    rule: &Rule,
+    name: &str,
+    selection: &Selection,
+    pipeline: &Pipeline,
+    config: &Config,
+    regexes: &mut RegexCache,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Expr> {
+    match selection {
+        Selection::Map(items) => {
+            let mut out = Vec::new();
+            let mut ok = true;
+            for item in items {
+                match lower_item(rule, name, item, pipeline, config, regexes, diags) {
+                    Some(e) => out.push(e),
+                    None => ok = false,
+                }
+            }
+            ok.then(|| {
+                if out.len() == 1 {
+                    out.pop().unwrap_or(Expr::Const(true))
+                } else {
+                    Expr::And(out)
+                }
+            })
+        }
+        Selection::AnyOf(alternatives) => {
+            let mut out = Vec::new();
+            let mut ok = true;
+            for alt in alternatives {
+                match lower_selection(rule, name, alt, pipeline, config, regexes, diags) {
+                    Some(e) => out.push(e),
+                    None => ok = false,
+                }
+            }
+            ok.then_some(Expr::Or(out))
+        }
+        Selection::Keywords(item) => lower_item(rule, name, item, pipeline, config, regexes, diags),
+    }
+}
+
+struct ItemCx<'a> {
+    rule: &'a Rule,
+    selection: &'a str,
+    item: &'a FieldItem,
+}
+
+impl ItemCx<'_> {
+    fn error(&self, code: &str, message: String) -> Diagnostic {
+        let field = self.item.field.as_deref().unwrap_or("<keywords>");
+        self.rule.diag(
+            Diagnostic::error(
+                code,
+                format!(
+                    "{message} (field `{field}` in selection `{}`)",
+                    self.selection
+                ),
+            )
+            .with_note(format!("rule {}", self.rule.label())),
+            self.item.span,
+        )
+    }
+}
+
+fn lower_item(
+    rule: &Rule,
+    selection: &str,
+    item: &FieldItem,
+    pipeline: &Pipeline,
+    config: &Config,
+    regexes: &mut RegexCache,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Expr> {
+    let cx = ItemCx {
+        rule,
+        selection,
+        item,
+    };
+    let mods = &item.modifiers;
+    let has = |m: Modifier| mods.contains(&m);
+    let target = match &item.field {
+        Some(f) => Target::Field(pipeline.field(f).into_owned()),
+        None => Target::Any,
+    };
+    let case = if has(Modifier::Cased) {
+        Case::Sensitive
+    } else {
+        Case::Insensitive
+    };
+    // The type modifier (at most one kind).
+    let kinds: Vec<&str> = mods
+        .iter()
+        .filter_map(|m| match m {
+            Modifier::Re => Some("re"),
+            Modifier::Cidr => Some("cidr"),
+            Modifier::Exists => Some("exists"),
+            Modifier::FieldRef => Some("fieldref"),
+            m if m.is_numeric() => Some("numeric"),
+            m if m.is_time() => Some("time"),
+            _ => None,
+        })
+        .collect();
+    let mut distinct = kinds.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let time_and_numeric = distinct == ["numeric", "time"];
+    if distinct.len() > 1 && !time_and_numeric
+        || kinds.iter().filter(|k| **k == "numeric").count() > 1
+    {
+        diags.push(cx.error(
+            "SIG0021",
+            format!(
+                "conflicting modifiers `{}`",
+                mods.iter().map(|m| m.name()).collect::<Vec<_>>().join("|")
+            ),
+        ));
+        return None;
+    }
+    if mods.iter().any(|m| m.is_re_flag()) && !has(Modifier::Re) {
+        diags.push(cx.error(
+            "SIG0021",
+            "regex flags `i`, `m`, `s` need the `re` modifier".into(),
+        ));
+        return None;
+    }
+    let kind = distinct.last().copied();
+    let transforms = mods.iter().any(|m| {
+        matches!(
+            m,
+            Modifier::Contains | Modifier::StartsWith | Modifier::EndsWith | Modifier::Windash
+        ) || m.is_encoding()
+    });
+    if kind.is_some_and(|k| k != "fieldref") && transforms {
+        diags.push(cx.error(
+            "SIG0021",
+            format!(
+                "`{}` cannot be combined with string transformations",
+                kind.unwrap_or("")
+            ),
+        ));
+        return None;
+    }
+    if item.field.is_none() && matches!(kind, Some("exists" | "fieldref")) {
+        diags.push(cx.error(
+            "SIG0021",
+            "keyword lists cannot use `exists` or `fieldref`".into(),
+        ));
+        return None;
+    }
+    if has(Modifier::All) && item.values.len() == 1 {
+        diags.push(
+            rule.diag(
+                Diagnostic::warning(
+                    "SIG0024",
+                    format!(
+                        "`all` on a single value (field `{}` in selection `{selection}`)",
+                        item.field.as_deref().unwrap_or("<keywords>")
+                    ),
+                ),
+                item.span,
+            )
+            .with_help("the modifiers appendix does not allow `all` with one value; drop it"),
+        );
+    }
+    let sigma_field = item.field.as_deref().unwrap_or("");
+    let values: Vec<RuleValue> = item
+        .values
+        .iter()
+        .map(|v| pipeline.value(sigma_field, v))
+        .collect();
+    let cmp = |op: Op| Expr::cmp(target.clone(), op, case);
+    let mut per_value: Vec<Expr> = Vec::new();
+    for value in &values {
+        let expr = match kind {
+            Some("exists") => {
+                let b = match value {
+                    RuleValue::Bool(b) => *b,
+                    RuleValue::Str(s) if s.eq_ignore_ascii_case("true") => true,
+                    RuleValue::Str(s) if s.eq_ignore_ascii_case("false") => false,
+                    _ => {
+                        diags.push(cx.error("SIG0022", "`exists` needs `true` or `false`".into()));
+                        return None;
+                    }
+                };
+                cmp(Op::Exists(b))
+            }
+            Some("numeric" | "time") => {
+                let Some(n) = numeric(value) else {
+                    diags.push(cx.error(
+                        "SIG0022",
+                        format!("numeric comparison needs a number, not {}", show(value)),
+                    ));
+                    return None;
+                };
+                let op = mods
+                    .iter()
+                    .find_map(|m| match m {
+                        Modifier::Lt => Some(NumOp::Lt),
+                        Modifier::Lte => Some(NumOp::Lte),
+                        Modifier::Gt => Some(NumOp::Gt),
+                        Modifier::Gte => Some(NumOp::Gte),
+                        _ => None,
+                    })
+                    .unwrap_or(NumOp::Eq);
+                match mods.iter().find(|m| m.is_time()) {
+                    Some(part) => cmp(Op::Time(time_part(*part), op, n)),
+                    None => cmp(Op::Num(op, n)),
+                }
+            }
+            Some("cidr") => {
+                let text = value.text().unwrap_or_default();
+                match IpNet::parse(&text) {
+                    Ok(net) => cmp(Op::Cidr(net)),
+                    Err(e) => {
+                        diags.push(cx.error("SIG0022", e));
+                        return None;
+                    }
+                }
+            }
+            Some("re") => {
+                let Some(text) = value.text() else {
+                    diags.push(cx.error("SIG0022", "`re` needs a string".into()));
+                    return None;
+                };
+                let mut flags = String::new();
+                for (m, f) in [
+                    (Modifier::ReIgnoreCase, 'i'),
+                    (Modifier::ReMultiLine, 'm'),
+                    (Modifier::ReDotAll, 's'),
+                ] {
+                    if has(m) {
+                        flags.push(f);
+                    }
+                }
+                let pattern = if flags.is_empty() {
+                    text
+                } else {
+                    format!("(?{flags}){text}")
+                };
+                if let Err(e) = regexes.get(&pattern) {
+                    diags.push(cx.error("SIG0022", e));
+                    return None;
+                }
+                Expr::cmp(target.clone(), Op::Regex(pattern), Case::Sensitive)
+            }
+            Some("fieldref") => {
+                let Some(other) = value.text() else {
+                    diags.push(cx.error("SIG0022", "`fieldref` needs a field name".into()));
+                    return None;
+                };
+                let mode = if has(Modifier::Contains) {
+                    RefMode::Contains
+                } else if has(Modifier::StartsWith) {
+                    RefMode::StartsWith
+                } else if has(Modifier::EndsWith) {
+                    RefMode::EndsWith
+                } else {
+                    RefMode::Equals
+                };
+                if mods
+                    .iter()
+                    .any(|m| m.is_encoding() || *m == Modifier::Windash)
+                {
+                    diags.push(cx.error(
+                        "SIG0021",
+                        "`fieldref` cannot be combined with encodings or `windash`".into(),
+                    ));
+                    return None;
+                }
+                cmp(Op::FieldRef(pipeline.field(&other).into_owned(), mode))
+            }
+            _ => match lower_string(&cx, value, mods, config, diags)? {
+                Lowered::Null => cmp(Op::Null),
+                Lowered::Never(reason) => cmp(Op::Never(reason)),
+                Lowered::Alternatives(alts) => {
+                    let mut exprs: Vec<Expr> = alts.into_iter().map(&cmp).collect();
+                    if exprs.len() == 1 {
+                        exprs.pop().unwrap_or(Expr::Const(false))
+                    } else {
+                        Expr::Or(exprs)
+                    }
+                }
+            },
+        };
+        per_value.push(expr);
+    }
+    let combined = if per_value.len() == 1 {
+        per_value.pop().unwrap_or(Expr::Const(false))
+    } else if has(Modifier::All) {
+        Expr::And(per_value)
+    } else {
+        Expr::Or(per_value)
+    };
+    Some(if has(Modifier::Neq) {
+        match &target {
+            Target::Field(_) => {
+                Expr::And(vec![cmp(Op::Exists(true)), Expr::Not(Box::new(combined))])
+            }
+            Target::Any => Expr::Not(Box::new(combined)),
+        }
+    } else {
+        combined
+    })
+}
+
+fn show(value: &RuleValue) -> String {
+    match value.text() {
+        Some(t) => format!("`{t}`"),
+        None => "`null`".into(),
+    }
+}
+
+fn numeric(value: &RuleValue) -> Option<f64> {
+    match value {
+        RuleValue::Int(i) => Some(*i as f64),
+        RuleValue::Float(f) => Some(*f),
+        RuleValue::Str(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn time_part(m: Modifier) -> TimePart {
+    match m {
+        Modifier::Minute => TimePart::Minute,
+        Modifier::Hour => TimePart::Hour,
+        Modifier::Day => TimePart::Day,
+        Modifier::Week => TimePart::Week,
+        Modifier::Month => TimePart::Month,
+        _ => TimePart::Year,
+    }
+}
+
+enum Lowered {
+    Null,
+    Never(String),
+    Alternatives(Vec<Op>),
+}
+
+fn lower_string(
+    cx: &ItemCx<'_>,
+    value: &RuleValue,
+    mods: &[Modifier],
+    config: &Config,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Lowered> {
+    let text = match value {
+        RuleValue::Null => {
+            if mods.iter().any(|m| *m != Modifier::Neq) {
+                diags.push(cx.error("SIG0021", "`null` cannot take modifiers".into()));
+                return None;
+            }
+            return Some(Lowered::Null);
+        }
+        RuleValue::Str(s) => s.clone(),
+        other => {
+            // Numbers and booleans compare by text (see `expr`'s coercion rule).
+            let text = other.text().unwrap_or_default();
+            if mods.is_empty()
+                || mods
+                    .iter()
+                    .all(|m| matches!(m, Modifier::All | Modifier::Neq))
+            {
+                return Some(Lowered::Alternatives(vec![Op::Equals(text)]));
+            }
+            text.replace('\\', "\\\\")
+                .replace('*', "\\*")
+                .replace('?', "\\?")
+        }
+    };
+    let mut alternatives: Vec<Vec<Part>> = if mods.contains(&Modifier::Expand) {
+        match expand(&text, config) {
+            Ok(values) => values
+                .iter()
+                .map(|v| modifier::parse_sigma_string(v))
+                .collect(),
+            Err(missing) => {
+                diags.push(
+                    cx.rule
+                        .diag(
+                            Diagnostic::warning(
+                                "SIG0025",
+                                format!(
+                                    "placeholder `%{missing}%` has no value in the configuration; the comparison never matches"
+                                ),
+                            ),
+                            cx.item.span,
+                        )
+                        .with_note(format!("rule {}", cx.rule.label()))
+                        .with_help(format!("set placeholder `{missing}` (e.g. `--placeholder {missing}=value`)")),
+                );
+                return Some(Lowered::Never(format!(
+                    "placeholder `%{missing}%` has no configured value"
+                )));
+            }
+        }
+    } else {
+        vec![modifier::parse_sigma_string(&text)]
+    };
+    for m in mods {
+        alternatives = match m {
+            Modifier::Contains => alternatives
+                .into_iter()
+                .map(|mut p| {
+                    if p.first() != Some(&Part::Star) {
+                        p.insert(0, Part::Star);
+                    }
+                    if p.last() != Some(&Part::Star) {
+                        p.push(Part::Star);
+                    }
+                    p
+                })
+                .collect(),
+            Modifier::StartsWith => alternatives
+                .into_iter()
+                .map(|mut p| {
+                    if p.last() != Some(&Part::Star) {
+                        p.push(Part::Star);
+                    }
+                    p
+                })
+                .collect(),
+            Modifier::EndsWith => alternatives
+                .into_iter()
+                .map(|mut p| {
+                    if p.first() != Some(&Part::Star) {
+                        p.insert(0, Part::Star);
+                    }
+                    p
+                })
+                .collect(),
+            Modifier::Windash => alternatives
+                .iter()
+                .flat_map(|p| modifier::windash(p))
+                .collect(),
+            m if m.is_encoding() => {
+                let mut out = Vec::new();
+                for parts in &alternatives {
+                    let Some(bytes) = modifier::literal(parts) else {
+                        diags.push(cx.error(
+                            "SIG0021",
+                            format!(
+                                "`{}` needs a value without wildcards (put `contains` after it)",
+                                m.name()
+                            ),
+                        ));
+                        return None;
+                    };
+                    match m {
+                        Modifier::Base64 => {
+                            out.push(vec![Part::Lit(modifier::base64(&bytes).into_bytes())])
+                        }
+                        Modifier::Base64Offset => out.extend(
+                            modifier::base64offset(&bytes)
+                                .into_iter()
+                                .map(|s| vec![Part::Lit(s.into_bytes())]),
+                        ),
+                        other => out.push(vec![Part::Lit(modifier::utf16(&bytes, *other))]),
+                    }
+                }
+                out
+            }
+            _ => alternatives,
+        };
+    }
+    let keyword = cx.item.field.is_none();
+    let mut ops = Vec::new();
+    for parts in alternatives {
+        let mut parts = modifier::normalize(parts);
+        if keyword {
+            // Keywords search the whole event: a keyword matches anywhere in any value.
+            if parts.first() != Some(&Part::Star) {
+                parts.insert(0, Part::Star);
+            }
+            if parts.last() != Some(&Part::Star) {
+                parts.push(Part::Star);
+            }
+        }
+        let op = classify(parts);
+        if !ops.contains(&op) {
+            ops.push(op);
+        }
+    }
+    Some(Lowered::Alternatives(ops))
+}
+
+fn classify(parts: Vec<Part>) -> Op {
+    let text = |b: &[u8]| modifier::bytes_to_text(b);
+    match parts.as_slice() {
+        [] => Op::Equals(String::new()),
+        [Part::Lit(l)] => Op::Equals(text(l)),
+        [Part::Star, Part::Lit(l), Part::Star] => Op::Contains(text(l)),
+        [Part::Lit(l), Part::Star] => Op::StartsWith(text(l)),
+        [Part::Star, Part::Lit(l)] => Op::EndsWith(text(l)),
+        _ => Op::Glob(Glob(
+            parts
+                .iter()
+                .map(|p| match p {
+                    Part::Lit(l) => GlobPart::Lit(text(l)),
+                    Part::Star => GlobPart::Star,
+                    Part::One => GlobPart::One,
+                })
+                .collect(),
+        )),
+    }
+}
+
+/// Expands `%name%` placeholders (a backslash-escaped `\%` is a plain percent sign) into every
+/// combination of configured values; `Err(name)` for the first placeholder without values.
+fn expand(text: &str, config: &Config) -> Result<Vec<String>, String> {
+    let mut results = vec![String::new()];
+    let mut rest = text;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("\\%") {
+            results.iter_mut().for_each(|r| r.push('%'));
+            rest = after;
+            continue;
+        }
+        if let Some(after) = rest.strip_prefix('%')
+            && let Some(end) = after.find('%')
+        {
+            let name = &after[..end];
+            let values = config
+                .placeholders
+                .get(name)
+                .ok_or_else(|| name.to_string())?;
+            results = results
+                .iter()
+                .flat_map(|r| values.iter().map(move |v| format!("{r}{v}")))
+                .collect();
+            rest = &after[end + 1..];
+            continue;
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        results.iter_mut().for_each(|r| r.push(c));
+        rest = &rest[c.len_utf8()..];
+    }
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_expand_to_every_combination() {
+        let mut config = Config::default();
+        config
+            .placeholders
+            .insert("A".into(), vec!["x".into(), "y".into()]);
+        assert_eq!(
+            expand("%A%-\\%B%", &config).unwrap(),
+            vec!["x-%B%", "y-%B%"]
+        );
+        assert_eq!(expand("%Missing%", &config), Err("Missing".into()));
+    }
+
+    #[test]
+    fn wildcard_shapes_become_specific_operators() {
+        let p = modifier::parse_sigma_string;
+        assert_eq!(classify(p("*\\cmd.exe")), Op::EndsWith("\\cmd.exe".into()));
+        assert_eq!(classify(p("abc*")), Op::StartsWith("abc".into()));
+        assert_eq!(classify(p("*a*")), Op::Contains("a".into()));
+        assert_eq!(classify(p("a\\*")), Op::Equals("a*".into()));
+        assert!(matches!(classify(p("a?c")), Op::Glob(_)));
+    }
+}

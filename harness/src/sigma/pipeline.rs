@@ -1,0 +1,157 @@
+//! Field-mapping pipelines as data: identity (Sysmon / Sigma taxonomy), Windows audit (4688), ECS.
+//!
+//! Each pipeline is a YAML file under `sigma/pipelines/`, compiled into the binary: a field map
+//! (Sigma name → event name), an optional prefix for unmapped fields, and value conversions keyed
+//! by the Sigma field name. A rule is lowered once per pipeline it needs.
+
+use super::rule::RuleValue;
+use indexmap::IndexMap;
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+/// The built-in pipelines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PipelineId {
+    /// Sysmon / Sigma taxonomy: names unchanged.
+    Identity,
+    /// Security 4688: `Image` → `NewProcessName`, … with hex pids and integrity SIDs.
+    WindowsAudit,
+    /// Elastic Common Schema (Winlogbeat).
+    Ecs,
+}
+
+impl PipelineId {
+    /// Every built-in pipeline.
+    pub const ALL: [PipelineId; 3] = [
+        PipelineId::Identity,
+        PipelineId::WindowsAudit,
+        PipelineId::Ecs,
+    ];
+
+    /// The pipeline's data.
+    pub fn pipeline(self) -> &'static Pipeline {
+        static PIPELINES: OnceLock<Vec<Pipeline>> = OnceLock::new();
+        let all = PIPELINES.get_or_init(|| {
+            [
+                include_str!("pipelines/identity.yaml"),
+                include_str!("pipelines/windows_audit.yaml"),
+                include_str!("pipelines/ecs_windows.yaml"),
+            ]
+            .iter()
+            .map(|text| {
+                serde_yaml::from_str(text).unwrap_or_else(|e| Pipeline {
+                    name: format!("broken pipeline: {e}"),
+                    ..Pipeline::default()
+                })
+            })
+            .collect()
+        });
+        &all[self as usize]
+    }
+}
+
+/// A value conversion a pipeline applies to a field's rule values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Conversion {
+    /// A decimal number becomes `0x` lowercase hexadecimal (4688 process ids).
+    Hex,
+    /// An integrity level word becomes its mandatory-label SID (`High` → `S-1-16-12288`).
+    IntegritySid,
+}
+
+/// One pipeline.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// Its name.
+    pub name: String,
+    /// What it maps.
+    #[serde(default)]
+    pub description: String,
+    /// Sigma field → event field.
+    #[serde(default)]
+    pub fields: IndexMap<String, String>,
+    /// Prefix for fields the map does not name (ECS: `winlog.event_data.`).
+    #[serde(default)]
+    pub unmapped_prefix: Option<String>,
+    /// Sigma field → value conversion.
+    #[serde(default)]
+    pub values: IndexMap<String, Conversion>,
+}
+
+impl Pipeline {
+    /// The event field a Sigma field reads.
+    pub fn field<'a>(&self, sigma: &'a str) -> Cow<'a, str> {
+        if let Some(mapped) = self.fields.get(sigma) {
+            return Cow::Owned(mapped.clone());
+        }
+        match &self.unmapped_prefix {
+            Some(prefix) if !sigma.contains('.') => Cow::Owned(format!("{prefix}{sigma}")),
+            _ => Cow::Borrowed(sigma),
+        }
+    }
+
+    /// Converts a rule value written for Sigma field `sigma` into the event's representation.
+    pub fn value(&self, sigma: &str, value: &RuleValue) -> RuleValue {
+        match self.values.get(sigma) {
+            Some(Conversion::Hex) => match value {
+                RuleValue::Int(i) => RuleValue::Str(format!("0x{i:x}")),
+                RuleValue::Str(s) => match s.trim().parse::<i64>() {
+                    Ok(i) => RuleValue::Str(format!("0x{i:x}")),
+                    Err(_) => value.clone(),
+                },
+                other => other.clone(),
+            },
+            Some(Conversion::IntegritySid) => match value {
+                RuleValue::Str(s) => RuleValue::Str(integrity_sid(s).unwrap_or(s).to_string()),
+                other => other.clone(),
+            },
+            None => value.clone(),
+        }
+    }
+}
+
+/// The mandatory-label SID of an integrity level word.
+pub fn integrity_sid(word: &str) -> Option<&'static str> {
+    Some(match word.to_ascii_lowercase().as_str() {
+        "untrusted" => "S-1-16-0",
+        "low" => "S-1-16-4096",
+        "medium" => "S-1-16-8192",
+        "mediumplus" | "medium plus" => "S-1-16-8448",
+        "high" => "S-1-16-12288",
+        "system" => "S-1-16-16384",
+        "protected" => "S-1-16-20480",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_pipelines_parse() {
+        for id in PipelineId::ALL {
+            assert!(!id.pipeline().name.starts_with("broken"), "{id:?}");
+        }
+        let audit = PipelineId::WindowsAudit.pipeline();
+        assert_eq!(audit.field("Image"), "NewProcessName");
+        assert_eq!(audit.field("CommandLine"), "CommandLine");
+        assert_eq!(
+            audit.value("ProcessId", &RuleValue::Int(1234)),
+            RuleValue::Str("0x4d2".into())
+        );
+        assert_eq!(
+            audit.value("IntegrityLevel", &RuleValue::Str("High".into())),
+            RuleValue::Str("S-1-16-12288".into())
+        );
+        let ecs = PipelineId::Ecs.pipeline();
+        assert_eq!(ecs.field("ParentImage"), "process.parent.executable");
+        assert_eq!(
+            ecs.field("IntegrityLevel"),
+            "winlog.event_data.IntegrityLevel"
+        );
+    }
+}
