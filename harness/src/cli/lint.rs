@@ -1,12 +1,110 @@
-//! `firedrill lint`.
+//! `firedrill lint`: load and compile every Sigma rule under the given paths, reporting every problem.
 
 use super::Exit;
+use crate::sigma::{Config, Engine, RuleSet};
+use std::path::PathBuf;
 
 /// Arguments of `firedrill lint`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Rule files or directories (walked for `.yml` / `.yaml`).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// A placeholder value for `|expand`, as `NAME=VALUE` (repeatable; values accumulate).
+    #[arg(long = "placeholder", value_name = "NAME=VALUE")]
+    pub placeholders: Vec<String>,
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Diagnostics for people.
+    Text,
+    /// `{"format_version":1,"rules":N,"loaded":N,"failed":[{"path","error"}]}`.
+    Json,
+}
+
+/// Builds the engine configuration from `NAME=VALUE` placeholder arguments.
+pub fn config(placeholders: &[String]) -> Result<Config, String> {
+    let mut config = Config::default();
+    for p in placeholders {
+        let (name, value) = p
+            .split_once('=')
+            .ok_or_else(|| format!("placeholder `{p}` is not NAME=VALUE"))?;
+        config
+            .placeholders
+            .entry(name.trim_matches('%').to_string())
+            .or_default()
+            .push(value.to_string());
+    }
+    Ok(config)
+}
 
 /// Runs `firedrill lint`.
-pub fn run(_args: Args) -> Exit {
-    super::not_yet("lint")
+pub fn run(args: Args) -> Exit {
+    let config = match config(&args.placeholders) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::InputError;
+        }
+    };
+    for path in &args.paths {
+        if !path.exists() {
+            eprintln!("error: `{}` does not exist", path.display());
+            return Exit::InputError;
+        }
+    }
+    let (set, mut diagnostics) = RuleSet::load_paths(&args.paths);
+    let (engine, compile_diags) = Engine::compile(&set, &config);
+    diagnostics.extend(compile_diags);
+    let mut failed: Vec<(String, String)> = set
+        .failed
+        .iter()
+        .map(|(path, d)| (path.clone(), format!("{}: {}", d.code, d.message)))
+        .collect();
+    for (rule, info) in set.rules.iter().zip(engine.rules()) {
+        if !info.usable {
+            let error = diagnostics
+                .iter()
+                .find(|d| d.is_error() && d.file.as_deref() == Some(rule.path.as_str()))
+                .map_or("the rule failed to compile".to_string(), |d| {
+                    format!("{}: {}", d.code, d.message)
+                });
+            failed.push((rule.path.clone(), error));
+        }
+    }
+    let total = set.rules.len() + set.failed.len();
+    let loaded = total - failed.len();
+    match args.format {
+        Format::Json => {
+            let json = serde_json::json!({
+                "format_version": 1,
+                "rules": total,
+                "loaded": loaded,
+                "failed": failed
+                    .iter()
+                    .map(|(path, error)| serde_json::json!({"path": path, "error": error}))
+                    .collect::<Vec<_>>(),
+                "warnings": diagnostics.iter().filter(|d| !d.is_error()).count(),
+            });
+            println!("{json}");
+        }
+        Format::Text => {
+            super::print_diagnostics(&diagnostics);
+            println!(
+                "{total} rules: {loaded} loaded and compiled, {} failed, {} warnings",
+                failed.len(),
+                diagnostics.iter().filter(|d| !d.is_error()).count()
+            );
+        }
+    }
+    if failed.is_empty() {
+        Exit::Success
+    } else {
+        Exit::CheckFailed
+    }
 }

@@ -473,6 +473,9 @@ fn merge(base: &mut serde_yaml::Mapping, over: serde_yaml::Mapping) {
 /// The span of `key: value` (the value when found, else the key) in the document at `offset`.
 pub fn locate(text: &str, offset: usize, key: &str, value: &str) -> Span {
     let doc = &text[offset.min(text.len())..];
+    if key.is_empty() {
+        return Span::new(offset, offset);
+    }
     let mut search_from = 0;
     while let Some(found) = doc[search_from..].find(key) {
         let at = search_from + found;
@@ -938,7 +941,13 @@ fn parse_selection(name: &str, value: &Yaml, cx: &mut Ctx<'_>) -> Option<Selecti
 fn parse_item(selection: &str, key: &str, value: &Yaml, cx: &mut Ctx<'_>) -> Option<FieldItem> {
     let mut parts = key.split('|');
     let field = parts.next().unwrap_or("").to_string();
-    let span = locate(&cx.source.text, cx.offset, key, "");
+    // Keyword lists have no key of their own: point at the selection.
+    let span = locate(
+        &cx.source.text,
+        cx.offset,
+        if key.is_empty() { selection } else { key },
+        "",
+    );
     let mut modifiers = Vec::new();
     let mut ok = true;
     for name in parts {

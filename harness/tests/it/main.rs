@@ -8,4 +8,5 @@ mod kql_parse;
 mod logs;
 mod scenario;
 mod seed_oracle;
+mod sigma;
 mod tidy;

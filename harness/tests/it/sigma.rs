@@ -1,0 +1,142 @@
+//! The Sigma engine through its public API and the CLI: the seed rule, explain, lint.
+
+use firedrill::event::{Event, LogSchema};
+use firedrill::generate::{self, Options};
+use firedrill::scenario;
+use firedrill::sigma::{Config, Engine, RuleSet};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+const SEED: &str = "fixtures/rules/sigma/proc_creation_win_arcsoc_susp_child_process.yml";
+
+fn seed_engine() -> Engine {
+    let (set, diags) = RuleSet::load_paths(&[root().join(SEED)]);
+    assert!(diags.is_empty(), "{diags:?}");
+    let (engine, diags) = Engine::compile(&set, &Config::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    engine
+}
+
+fn arcsoc_events(schema: LogSchema) -> Vec<Event> {
+    let path = root().join("scenarios/arcgis/soe-webshell-powershell.yaml");
+    let scenario = scenario::load(&path).expect("bundled scenario loads");
+    generate::render(&generate::timeline(&scenario, &Options::default()), schema)
+}
+
+fn fired_nodes(engine: &Engine, events: &[Event]) -> Vec<String> {
+    let mut nodes: Vec<String> = engine
+        .evaluate(events)
+        .iter()
+        .flat_map(|m| m.events.iter())
+        .filter_map(|&i| events[i].origin.as_ref().map(|o| o.node.clone()))
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    nodes
+}
+
+#[test]
+fn seed_rule_fires_on_the_arcsoc_child_in_every_sigma_rendering() {
+    let engine = seed_engine();
+    for schema in [LogSchema::Sysmon, LogSchema::Security4688, LogSchema::Ecs] {
+        let events = arcsoc_events(schema);
+        assert_eq!(fired_nodes(&engine, &events), vec!["ps"], "{schema}");
+    }
+}
+
+#[test]
+fn seed_rule_match_carries_the_rule_metadata_and_author() {
+    let engine = seed_engine();
+    let events = arcsoc_events(LogSchema::Sysmon);
+    let matches = engine.evaluate(&events);
+    let m = &matches[0];
+    assert_eq!(
+        m.rule_id.as_deref(),
+        Some("8e95e73e-ba02-4a87-b4d7-0929b8053038")
+    );
+    assert_eq!(m.rule_title, "Suspicious ArcSOC.exe Child Process");
+    assert_eq!(m.level.as_deref(), Some("high"));
+    assert_eq!(m.author.as_deref(), Some("Micah Babinski"));
+    assert!(m.tags.contains(&"attack.t1059".to_string()));
+    assert_eq!(m.group, None);
+}
+
+#[test]
+fn seed_rule_does_not_apply_to_renderings_without_a_sigma_pipeline() {
+    let engine = seed_engine();
+    for schema in [LogSchema::Mde, LogSchema::Asim, LogSchema::Ocsf] {
+        assert!(
+            engine.evaluate(&arcsoc_events(schema)).is_empty(),
+            "{schema}"
+        );
+        let trace = engine.explain(0, &arcsoc_events(schema)[0]);
+        assert!(
+            trace
+                .reason
+                .unwrap_or_default()
+                .contains("no Sigma pipeline")
+        );
+    }
+}
+
+#[test]
+fn explain_shows_the_filter_suppressing_cmd_ver() {
+    let engine = seed_engine();
+    let events = arcsoc_events(LogSchema::Sysmon);
+    let ver = events
+        .iter()
+        .find(|e| e.origin.as_ref().is_some_and(|o| o.node == "ver"))
+        .expect("the ver node renders");
+    let trace = engine.explain(0, ver);
+    assert!(!trace.result);
+    assert!(trace.find("selection `selection`").unwrap().result);
+    assert!(trace.find("selection `filter_main_cmd`").unwrap().result);
+    assert!(trace.find("1 of filter_main_*").unwrap().result);
+}
+
+#[test]
+fn cli_explain_prints_the_filter_at_work() {
+    let event = r#"{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\Windows\\System32\\cmd.exe","ParentImage":"C:\\Program Files\\ArcGIS\\Server\\framework\\runtime\\ArcSOC.exe","CommandLine":"cmd.exe /c \"ver\""}"#;
+    let output = assert_cmd::Command::cargo_bin("firedrill")
+        .unwrap()
+        .current_dir(root())
+        .args(["explain", "--rule", SEED, "--event", event])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("no match"), "{text}");
+    assert!(text.contains("✓ selection `filter_main_cmd`"), "{text}");
+    assert!(text.contains("✗ not: operand matched"), "{text}");
+}
+
+#[test]
+fn cli_lint_reports_json_counts_and_fails_on_bad_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(root().join(SEED), dir.path().join("good.yml")).unwrap();
+    std::fs::write(
+        dir.path().join("bad.yml"),
+        "title: Bad\nlogsource: {product: windows}\ndetection:\n  sel:\n    Image|sometimes: x\n  condition: sel\n",
+    )
+    .unwrap();
+    let output = assert_cmd::Command::cargo_bin("firedrill")
+        .unwrap()
+        .args(["lint", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["rules"], 2);
+    assert_eq!(json["loaded"], 1);
+    assert!(
+        json["failed"][0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("SIG0020")
+    );
+}
