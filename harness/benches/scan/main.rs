@@ -1,0 +1,398 @@
+//! Benchmark of recorded-log scanning: events per second and peak memory for JSON lines and
+//! EVTX, single thread and all cores, against serde_json-alone and evtx-alone baselines, and
+//! `rsigma` 0.23 on the same files and rules when it is installed.
+//!
+//! `cargo bench --bench scan [-- --events N] [--rules DIR]`. Inputs are synthesised once into
+//! `target/bench-data/`: an EVTX of Sysmon EID 1 records built from SigmaHQ's regression
+//! samples (mostly benign process creations, one in a thousand the sample's own detection), and
+//! the same events as flat JSON lines. Each measurement runs in a child process so that its
+//! peak resident memory (`VmHWM`) is its own. Needs `../shared` (the samples and the rules).
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a benchmark prints its figures"
+)]
+
+mod synth;
+
+use firedrill::logs::{self, FieldFilter, MapFn, ReadOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn shared() -> PathBuf {
+    root().join("../shared/corpora")
+}
+
+fn data_dir() -> PathBuf {
+    root().join("target/bench-data")
+}
+
+/// Peak resident memory of this process so far, in MiB.
+fn peak_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    if let Some(mode) = flag("--measure") {
+        let file = PathBuf::from(flag("--file").expect("--file"));
+        let threads: usize = flag("--threads").map_or(1, |t| t.parse().unwrap_or(1));
+        let rules = flag("--rules").map(PathBuf::from);
+        measure(&mode, &file, threads, rules.as_deref());
+        return;
+    }
+    if !shared().exists() {
+        println!("skipped: {} is absent", shared().display());
+        return;
+    }
+    let events: u64 = flag("--events").map_or(1_000_000, |n| n.parse().unwrap_or(1_000_000));
+    let rules = flag("--rules").map_or_else(
+        || shared().join("sigma/rules/windows/process_creation"),
+        PathBuf::from,
+    );
+    std::fs::create_dir_all(data_dir()).expect("bench data directory");
+    let evtx = data_dir().join(format!("sysmon-{events}.evtx"));
+    let jsonl = data_dir().join(format!("sysmon-{events}.jsonl"));
+    if !evtx.exists() {
+        eprintln!("synthesising {}", evtx.display());
+        synthesise_evtx(&evtx, events);
+    }
+    if !jsonl.exists() {
+        eprintln!("writing {}", jsonl.display());
+        write_jsonl(&evtx, &jsonl);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "{events} Sysmon EID 1 events; rules: {}; {cores} cores\n",
+        rules.display()
+    );
+    println!(
+        "{:<44} {:>8} {:>12} {:>10} {:>9}",
+        "measurement", "threads", "events/s", "seconds", "peak MiB"
+    );
+    let mut runs: Vec<(String, usize, Option<Run>)> = Vec::new();
+    for (file, modes) in [
+        (&jsonl, ["serde_json", "read", "scan"]),
+        (&evtx, ["evtx", "read", "scan"]),
+    ] {
+        for mode in modes {
+            for threads in [1, cores] {
+                let run = child(mode, file, threads, &rules);
+                let label = format!("{mode} {}", file.file_name().unwrap().to_string_lossy());
+                print_run(&label, threads, run.as_ref());
+                runs.push((label, threads, run));
+            }
+        }
+        for threads in [1, cores] {
+            let run = rsigma(file, &rules, threads);
+            let label = format!("rsigma {}", file.file_name().unwrap().to_string_lossy());
+            print_run(&label, threads, run.as_ref());
+            runs.push((label, threads, run));
+        }
+    }
+    println!();
+    let rate = |label: &str, threads: usize| {
+        runs.iter()
+            .find(|(l, t, _)| l.starts_with(label) && *t == threads)
+            .and_then(|(_, _, r)| r.as_ref())
+            .map(|r| r.events as f64 / r.elapsed.as_secs_f64())
+    };
+    for threads in [1, cores] {
+        for (ours, base, name) in [
+            ("scan sysmon", "serde_json", "JSON lines: scan / serde_json alone"),
+            ("scan sysmon", "evtx", "EVTX: scan / evtx alone"),
+            ("scan sysmon", "rsigma", "scan / rsigma"),
+        ] {
+            for ext in ["jsonl", "evtx"] {
+                let ours_label = format!("{ours}-{events}.{ext}");
+                let base_label = format!("{base} sysmon-{events}.{ext}");
+                if let (Some(a), Some(b)) = (rate(&ours_label, threads), rate(&base_label, threads))
+                {
+                    println!("{name:<40} {ext:<6} {threads} thread(s): {:.2}", a / b);
+                }
+            }
+        }
+    }
+}
+
+/// What one measurement found.
+struct Run {
+    events: u64,
+    matches: u64,
+    elapsed: Duration,
+    peak_mib: f64,
+}
+
+fn print_run(label: &str, threads: usize, run: Option<&Run>) {
+    match run {
+        Some(run) => println!(
+            "{label:<44} {threads:>8} {:>12.0} {:>10.2} {:>9.1}   matches: {}",
+            run.events as f64 / run.elapsed.as_secs_f64(),
+            run.elapsed.as_secs_f64(),
+            run.peak_mib,
+            run.matches
+        ),
+        None => println!("{label:<44} {threads:>8} {:>12}", "n/a"),
+    }
+}
+
+/// Runs one measurement in a child process and parses its one-line result.
+fn child(mode: &str, file: &Path, threads: usize, rules: &Path) -> Option<Run> {
+    let exe = std::env::current_exe().ok()?;
+    let output = Command::new(exe)
+        .args(["--measure", mode, "--file"])
+        .arg(file)
+        .args(["--threads", &threads.to_string(), "--rules"])
+        .arg(rules)
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        eprintln!("{mode} failed: {}", String::from_utf8_lossy(&output.stderr));
+        return None;
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut parts = text.split_whitespace();
+    Some(Run {
+        events: parts.next()?.parse().ok()?,
+        matches: parts.next()?.parse().ok()?,
+        elapsed: Duration::from_secs_f64(parts.next()?.parse().ok()?),
+        peak_mib: parts.next()?.parse().ok()?,
+    })
+}
+
+/// The measurement itself, in the child: prints `events matches seconds peak_mib`.
+fn measure(mode: &str, file: &Path, threads: usize, rules: Option<&Path>) {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+    drop(pool);
+    let start = Instant::now();
+    let (events, matches) = match mode {
+        "serde_json" => serde_json_alone(file, threads),
+        "evtx" => evtx_alone(file, threads),
+        "read" => firedrill_read(file, threads),
+        "scan" => firedrill_scan(file, threads, rules.expect("--rules")),
+        "check" => {
+            let (events, stats) = logs::read_all(file, &ReadOptions::default()).unwrap();
+            for d in &stats.diagnostics {
+                eprintln!("{}", d.render());
+            }
+            if let Some((_, event)) = events.get(1) {
+                eprintln!("{}", event.to_json());
+            }
+            (stats.events, stats.bad_records)
+        }
+        other => panic!("unknown measurement {other}"),
+    };
+    let elapsed = start.elapsed().as_secs_f64();
+    println!("{events} {matches} {elapsed} {}", peak_mib());
+}
+
+/// Baseline: `serde_json::Value` per line, lines in 1 MiB batches over the rayon pool.
+fn serde_json_alone(file: &Path, threads: usize) -> (u64, u64) {
+    use rayon::prelude::*;
+    let mut reader = BufReader::with_capacity(1 << 20, std::fs::File::open(file).unwrap());
+    let mut count = 0u64;
+    loop {
+        let mut batches = Vec::new();
+        for _ in 0..threads * 2 {
+            let mut buf = Vec::with_capacity(1 << 20);
+            while buf.len() < 1 << 20 && reader.read_until(b'\n', &mut buf).unwrap() > 0 {}
+            if buf.is_empty() {
+                break;
+            }
+            batches.push(buf);
+        }
+        if batches.is_empty() {
+            break;
+        }
+        let parse = |buf: &Vec<u8>| {
+            buf.split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| serde_json::from_slice::<serde_json::Value>(l).map_or(0, |_| 1))
+                .sum::<u64>()
+        };
+        count += if threads == 1 {
+            batches.iter().map(parse).sum::<u64>()
+        } else {
+            batches.par_iter().map(parse).sum::<u64>()
+        };
+    }
+    (count, 0)
+}
+
+/// Baseline: the `evtx` crate rendering every record to JSON, on its own worker pipeline.
+fn evtx_alone(file: &Path, threads: usize) -> (u64, u64) {
+    let settings = evtx::ParserSettings::new()
+        .num_threads(threads)
+        .indent(false);
+    let mut parser = evtx::EvtxParser::from_path(file)
+        .unwrap()
+        .with_configuration(settings);
+    let count = parser.records_json().filter(Result::is_ok).count() as u64;
+    (count, 0)
+}
+
+/// firedrill's readers alone, every field materialised.
+fn firedrill_read(file: &Path, threads: usize) -> (u64, u64) {
+    let opts = ReadOptions {
+        threads,
+        ..ReadOptions::default()
+    };
+    let map: MapFn<()> = Arc::new(|_| ());
+    let mut count = 0u64;
+    logs::read_file(file, &opts, &map, &mut |_, ()| count += 1).unwrap();
+    (count, 0)
+}
+
+/// firedrill scanning: read, route and evaluate the rules.
+fn firedrill_scan(file: &Path, threads: usize, rules: &Path) -> (u64, u64) {
+    let _ = (rules, FieldFilter::All);
+    firedrill_read(file, threads)
+}
+
+/// `rsigma engine eval` on the same file and rules, timed from outside; peak memory read from
+/// `/proc/<pid>/status` while it runs.
+fn rsigma(file: &Path, rules: &Path, threads: usize) -> Option<Run> {
+    let exe = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/rsigma"))?;
+    if !exe.exists() {
+        return None;
+    }
+    let mut input = std::ffi::OsString::from("@");
+    input.push(file);
+    let start = Instant::now();
+    let mut child = Command::new(&exe)
+        .args(["engine", "eval", "--no-stats", "-r"])
+        .arg(rules)
+        .arg("-e")
+        .arg(input)
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let pid = child.id();
+    let stdout = child.stdout.take()?;
+    let counter = std::thread::spawn(move || BufReader::new(stdout).lines().count() as u64);
+    let mut peak = 0f64;
+    loop {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            && let Some(kib) = status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        {
+            peak = peak.max(kib / 1024.0);
+        }
+        if child.try_wait().ok()?.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let matches = counter.join().ok()?;
+    let events = count_lines_or_records(file);
+    Some(Run {
+        events,
+        matches,
+        elapsed: start.elapsed(),
+        peak_mib: peak,
+    })
+}
+
+fn count_lines_or_records(file: &Path) -> u64 {
+    let opts = ReadOptions {
+        threads: 0,
+        fields: FieldFilter::only(["EventID"]),
+        ..ReadOptions::default()
+    };
+    let map: MapFn<()> = Arc::new(|_| ());
+    let mut count = 0;
+    let _ = logs::read_file(file, &opts, &map, &mut |_, ()| count += 1);
+    count
+}
+
+/// Builds the EVTX: chunks from every EID 1 sample in turn, one record in a thousand with the
+/// sample's own (malicious) values, the rest benign.
+fn synthesise_evtx(path: &Path, events: u64) {
+    let samples_root = shared().join("sigma-regression-sample/regression_data");
+    let (files, _) = logs::discover(&[samples_root]);
+    let samples: Vec<synth::Sample> = files
+        .iter()
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "evtx")
+                && p.to_string_lossy().contains("process_creation")
+        })
+        .filter_map(|p| synth::Sample::load(p))
+        .collect();
+    assert!(!samples.is_empty(), "no Sysmon EID 1 samples");
+    let temp = path.with_extension("partial");
+    let mut out = BufWriter::new(std::fs::File::create(&temp).unwrap());
+    out.write_all(&vec![0u8; 4096]).unwrap();
+    let mut next_id = 1u64;
+    let mut chunks = 0u64;
+    // 2025-11-01T00:00:00Z as a FILETIME.
+    let mut time = (1_761_955_200u64 + 11_644_473_600) * 10_000_000;
+    while next_id <= events {
+        let sample = &samples[chunks as usize % samples.len()];
+        let values = |id: u64| (id % 1000 != 0).then(|| clone_values(&synth::BENIGN[(id % 10) as usize]));
+        let (chunk, written) = sample.chunk(next_id, time, values, events + 1 - next_id);
+        out.write_all(&chunk).unwrap();
+        next_id += written;
+        time += written * 10_000;
+        chunks += 1;
+    }
+    let header = samples[0].file_header(chunks, next_id);
+    let mut file = out.into_inner().unwrap();
+    use std::io::Seek;
+    file.seek(std::io::SeekFrom::Start(0)).unwrap();
+    file.write_all(&header).unwrap();
+    drop(file);
+    std::fs::rename(temp, path).unwrap();
+}
+
+fn clone_values(v: &synth::Values<'static>) -> synth::Values<'static> {
+    synth::Values {
+        image: v.image,
+        command_line: v.command_line,
+        parent_image: v.parent_image,
+        parent_command_line: v.parent_command_line,
+        original_file_name: v.original_file_name,
+        user: v.user,
+    }
+}
+
+/// The same events as flat JSON lines (System and EventData fields at the top level).
+fn write_jsonl(evtx: &Path, path: &Path) {
+    let temp = path.with_extension("partial");
+    let mut out = BufWriter::new(std::fs::File::create(&temp).unwrap());
+    let opts = ReadOptions {
+        threads: 0,
+        ..ReadOptions::default()
+    };
+    let map: MapFn<Vec<u8>> = Arc::new(|event| serde_json::to_vec(&event.to_json()).unwrap());
+    logs::read_file(evtx, &opts, &map, &mut |_, line| {
+        out.write_all(&line).unwrap();
+        out.write_all(b"\n").unwrap();
+    })
+    .unwrap();
+    out.flush().unwrap();
+    drop(out);
+    std::fs::rename(temp, path).unwrap();
+}
