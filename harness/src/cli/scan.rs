@@ -1,12 +1,206 @@
-//! `firedrill scan`.
+//! `firedrill scan`: evaluate Sigma rules over recorded logs and review what they fire on.
 
 use super::Exit;
+use crate::diag::Diagnostic;
+use crate::logs::ReadOptions;
+use crate::logs::review::{self, Allowlist, ScanReport};
+use crate::logs::scan::{ScanOptions, scan};
+use crate::sigma::{Config, Engine, RuleSet};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Output formats of `firedrill scan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The versioned JSON report (`format_version: 1`).
+    Json,
+    /// Markdown, for people and pull requests.
+    Md,
+    /// One self-contained HTML review page.
+    Html,
+}
 
 /// Arguments of `firedrill scan`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// A Sigma rule file or directory (repeat for more).
+    #[arg(long = "rules", value_name = "PATH", required = true)]
+    pub rules: Vec<PathBuf>,
+    /// Log files or directories: EVTX, JSON lines (flat, Winlogbeat, evtx_dump, Defender),
+    /// Defender CSV; gzip-compressed or not.
+    #[arg(value_name = "LOGFILE", required = true)]
+    pub logs: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Md)]
+    pub format: Format,
+    /// Exit with 1 when any rule matches (for CI runs over known-good logs).
+    #[arg(long)]
+    pub fail_on_hit: bool,
+    /// Known false positives, in SigmaHQ's known-FPs.csv layout (`RuleId;RuleName;MatchString`).
+    #[arg(long, value_name = "FILE")]
+    pub allowlist: Option<PathBuf>,
+    /// The field to take event times from, before the recognised ones (`UtcTime`,
+    /// `@timestamp`, `timestamp`, `Timestamp`, `TimeGenerated`).
+    #[arg(long, value_name = "FIELD")]
+    pub time_field: Option<String>,
+    /// Worker threads (0: one per core).
+    #[arg(long, short = 'j', default_value_t = 0)]
+    pub threads: usize,
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Loads and compiles rules; prints the diagnostics of the ones that fail. Returns the engine
+/// and the diagnostics (errors mean a rule failed).
+pub(crate) fn load_engine(paths: &[PathBuf]) -> (Engine, Vec<Diagnostic>, usize) {
+    let (set, mut diagnostics) = RuleSet::load_paths(paths);
+    let failed = set.failed.len();
+    let (engine, compile) = Engine::compile(&set, &Config::default());
+    diagnostics.extend(compile);
+    (engine, diagnostics, failed)
+}
 
 /// Runs `firedrill scan`.
-pub fn run(_args: Args) -> Exit {
-    super::not_yet("scan")
+pub fn run(args: Args) -> Exit {
+    let allowlist = match &args.allowlist {
+        None => Allowlist::default(),
+        Some(path) => match read_allowlist(path) {
+            Ok(list) => list,
+            Err(diagnostic) => {
+                super::print_diagnostics([&diagnostic]);
+                return Exit::InputError;
+            }
+        },
+    };
+    let (engine, rule_diagnostics, failed_documents) = load_engine(&args.rules);
+    let engine = Arc::new(engine);
+    let progress = Arc::new(AtomicU64::new(0));
+    let opts = ScanOptions {
+        read: ReadOptions {
+            time_field: args.time_field.clone(),
+            threads: args.threads,
+            progress: Some(Arc::clone(&progress)),
+            ..ReadOptions::default()
+        },
+        allowlist,
+    };
+    let bar = ProgressBar::start(progress);
+    let mut report = scan(&args.logs, &engine, &opts);
+    bar.finish();
+    report.summary.rules_failed += failed_documents;
+    crate::logs::scan::add_rule_diagnostics(&mut report, rule_diagnostics);
+    let text = match args.format {
+        Format::Json => review::to_json(&report) + "\n",
+        Format::Md => review::to_markdown(&report),
+        Format::Html => review::to_html(&report),
+    };
+    if let Err(exit) = emit(&text, args.output.as_deref()) {
+        return exit;
+    }
+    if args.format != Format::Json {
+        super::print_diagnostics(report.diagnostics.iter().filter(|d| d.is_error()));
+    }
+    exit_code(&report, args.fail_on_hit)
+}
+
+/// The CLI contract: unreadable input is 2; rules that failed or, with `--fail-on-hit`, any
+/// match is 1.
+fn exit_code(report: &ScanReport, fail_on_hit: bool) -> Exit {
+    let s = &report.summary;
+    if s.unreadable_files > 0 {
+        Exit::InputError
+    } else if s.rules_failed > 0 || (fail_on_hit && s.matches > 0) {
+        Exit::CheckFailed
+    } else {
+        Exit::Success
+    }
+}
+
+fn read_allowlist(path: &Path) -> Result<Allowlist, Diagnostic> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostic::error("LOG0010", format!("cannot read allowlist: {e}"))
+            .in_file(path.display().to_string())
+    })?;
+    Allowlist::parse(&path.display().to_string(), &text)
+}
+
+/// Prints `text` to stdout, or writes it atomically to `output`.
+pub(crate) fn emit(text: &str, output: Option<&Path>) -> Result<(), Exit> {
+    match output {
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+        Some(path) => crate::report::write_atomically(path, text.as_bytes()).map_err(|e| {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            Exit::InputError
+        }),
+    }
+}
+
+/// A one-line progress display on stderr (only when stderr is a terminal): events read, events
+/// per second, elapsed time.
+pub(crate) struct ProgressBar {
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProgressBar {
+    pub(crate) fn start(counter: Arc<AtomicU64>) -> ProgressBar {
+        let done = Arc::new(AtomicBool::new(false));
+        let thread = std::io::stderr().is_terminal().then(|| {
+            let done = Arc::clone(&done);
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                while !done.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(200));
+                    let events = counter.load(Ordering::Relaxed);
+                    let seconds = start.elapsed().as_secs_f64();
+                    eprint!(
+                        "\r\x1b[2Kscanning: {} events, {} events/s, {seconds:.1}s",
+                        thousands(events),
+                        thousands((events as f64 / seconds.max(1e-9)) as u64)
+                    );
+                }
+                eprint!("\r\x1b[2K");
+            })
+        });
+        ProgressBar { done, thread }
+    }
+
+    pub(crate) fn finish(mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// `1234567` → `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
 }

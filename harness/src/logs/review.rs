@@ -1,0 +1,491 @@
+//! The false-positive review of a scan: the versioned report model (`format_version: 1`), how it
+//! is aggregated from matches, the allowlist of known false positives, and the JSON, Markdown
+//! and HTML writers (pure functions of the model).
+
+use crate::diag::Diagnostic;
+use chrono::{DateTime, SecondsFormat, Utc};
+use indexmap::IndexMap;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// The fields whose most frequent values a review shows per rule, by their Sigma names.
+pub const SUMMARY_FIELDS: [&str; 5] = ["CommandLine", "ParentImage", "Image", "User", "Computer"];
+
+/// How many distinct values a review keeps per field.
+pub const TOP_VALUES: usize = 5;
+
+/// A scan's result.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ScanReport {
+    /// Always 1 for this layout.
+    pub format_version: u32,
+    /// Totals.
+    pub summary: ScanSummary,
+    /// Every file read, with what reading it found.
+    pub files: Vec<FileSummary>,
+    /// Per rule that matched (or was allowlisted): counts, top values, first and last seen;
+    /// most hits first.
+    pub rules: Vec<RuleSummary>,
+    /// Every match, in time order (then file, then index).
+    pub matches: Vec<MatchRecord>,
+    /// Problems: rules that failed to load, files that could not be read, bad records.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Totals of a scan.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ScanSummary {
+    /// Files read.
+    pub files: usize,
+    /// Events read.
+    pub events: u64,
+    /// Rules loaded and compiled.
+    pub rules: usize,
+    /// Rules that failed to load or compile.
+    pub rules_failed: usize,
+    /// Matches reported (not allowlisted).
+    pub matches: usize,
+    /// Matches an allowlist entry covered.
+    pub allowlisted: usize,
+    /// Records that could not be parsed, across files.
+    pub bad_records: u64,
+    /// Damaged EVTX chunks skipped, across files.
+    pub skipped_chunks: u64,
+    /// Files that could not be read at all.
+    pub unreadable_files: usize,
+}
+
+/// One file read.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileSummary {
+    /// The path as given or found.
+    pub path: String,
+    /// `evtx`, `json_lines`, `json_documents` or `csv`; absent when unreadable.
+    pub format: Option<&'static str>,
+    /// Gzip-compressed.
+    pub compressed: bool,
+    /// Events read.
+    pub events: u64,
+    /// Records skipped as unparseable.
+    pub bad_records: u64,
+    /// EVTX chunks skipped as damaged.
+    pub skipped_chunks: u64,
+}
+
+/// One match.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MatchRecord {
+    /// The rule's `id` (or its title when it has none).
+    pub rule_id: String,
+    /// The rule's `title`.
+    pub rule_title: String,
+    /// The rule's `level`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// The rule's `author` (the Detection Rule License asks that it travels with every match).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// The file the event came from.
+    pub source: String,
+    /// The event's 0-based record or line number in `source` (detections).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+    /// For correlations: the group-by fields and their values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<IndexMap<String, String>>,
+    /// For correlations: the events that made it, as `[source, index]` pairs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indices: Option<Vec<(String, u64)>>,
+    /// When the event happened (a correlation: its last event), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+}
+
+/// One distinct value and how often it occurred.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ValueCount {
+    /// The value.
+    pub value: String,
+    /// How many matched events had it.
+    pub count: u64,
+}
+
+/// Per rule: what it fired on.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RuleSummary {
+    /// The rule's `id` (or title).
+    pub rule_id: String,
+    /// The rule's `title`.
+    pub rule_title: String,
+    /// The rule's `level`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// The rule's `author`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// Matches reported.
+    pub hits: u64,
+    /// Matches covered by the allowlist.
+    pub allowlisted: u64,
+    /// Earliest matched event time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
+    /// Latest matched event time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+    /// Per summary field, its most frequent values among the reported matches.
+    pub top_values: IndexMap<String, Vec<ValueCount>>,
+}
+
+/// Builds one rule's summary from its matches, with bounded memory per distinct value.
+#[derive(Debug, Default)]
+pub struct RuleTally {
+    hits: u64,
+    allowlisted: u64,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+    values: [HashMap<String, u64>; SUMMARY_FIELDS.len()],
+}
+
+impl RuleTally {
+    /// Counts one match: its time and its summary fields' values.
+    pub fn add(&mut self, time: Option<DateTime<Utc>>, values: &[Option<String>], allowlisted: bool) {
+        if allowlisted {
+            self.allowlisted += 1;
+            return;
+        }
+        self.hits += 1;
+        if let Some(time) = time {
+            self.first = Some(self.first.map_or(time, |f| f.min(time)));
+            self.last = Some(self.last.map_or(time, |l| l.max(time)));
+        }
+        for (counts, value) in self.values.iter_mut().zip(values) {
+            if let Some(value) = value {
+                // Past ten thousand distinct values the long tail no longer changes the top.
+                if counts.len() < 10_000 || counts.contains_key(value) {
+                    *counts.entry(value.clone()).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    /// The summary, with the top values of each field (most frequent first, ties by value).
+    pub fn finish(self, rule_id: String, rule_title: String, level: Option<String>, author: Option<String>) -> RuleSummary {
+        let mut top_values = IndexMap::new();
+        for (name, counts) in SUMMARY_FIELDS.iter().zip(self.values) {
+            let mut counts: Vec<ValueCount> = counts
+                .into_iter()
+                .map(|(value, count)| ValueCount { value, count })
+                .collect();
+            counts.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            counts.truncate(TOP_VALUES);
+            if !counts.is_empty() {
+                top_values.insert((*name).to_string(), counts);
+            }
+        }
+        RuleSummary {
+            rule_id,
+            rule_title,
+            level,
+            author,
+            hits: self.hits,
+            allowlisted: self.allowlisted,
+            first_seen: self.first.map(format_time),
+            last_seen: self.last.map(format_time),
+            top_values,
+        }
+    }
+}
+
+/// RFC 3339 with the precision the time has, `Z` for UTC.
+pub fn format_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// Known false positives per rule, in SigmaHQ's `known-FPs.csv` layout: a header line
+/// `RuleId;RuleName;MatchString`, then one entry per line. An entry covers a match of the rule
+/// (by id, or `*` for every rule) when `MatchString` occurs in the matched event, rendered as
+/// one line of JSON (so `"Image":"C:\\Tools\\x.exe"` or a bare `x.exe` both work). Lines starting
+/// with `#` are comments.
+#[derive(Clone, Debug, Default)]
+pub struct Allowlist {
+    entries: Vec<AllowEntry>,
+}
+
+#[derive(Clone, Debug)]
+struct AllowEntry {
+    rule: String,
+    needle: String,
+}
+
+impl Allowlist {
+    /// Parses the file's text; `file` names it in diagnostics (`LOG0010`).
+    pub fn parse(file: &str, text: &str) -> Result<Allowlist, Diagnostic> {
+        let mut entries = Vec::new();
+        let mut offset = 0;
+        for (number, line) in text.split_inclusive('\n').enumerate() {
+            let start = offset;
+            offset += line.len();
+            let line = line.trim_end_matches(['\n', '\r']);
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut parts = line.splitn(3, ';');
+            let (Some(rule), Some(_name), Some(needle)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(Diagnostic::error(
+                    "LOG0010",
+                    "allowlist line needs three `;`-separated columns: RuleId;RuleName;MatchString",
+                )
+                .at(file, text, crate::diag::Span::new(start, start + line.len())));
+            };
+            if number == 0 && rule.trim().eq_ignore_ascii_case("RuleId") {
+                continue;
+            }
+            if needle.is_empty() {
+                return Err(Diagnostic::error("LOG0010", "empty MatchString would allow every match")
+                    .at(file, text, crate::diag::Span::new(start, start + line.len())));
+            }
+            entries.push(AllowEntry {
+                rule: rule.trim().to_string(),
+                needle: needle.to_string(),
+            });
+        }
+        Ok(Allowlist { entries })
+    }
+
+    /// True when no entry names `rule_id` (or `*`): the event need not be rendered.
+    pub fn is_silent_for(&self, rule_id: &str) -> bool {
+        !self.entries.iter().any(|e| e.rule == "*" || e.rule == rule_id)
+    }
+
+    /// True when an entry for `rule_id` occurs in `event_json`.
+    pub fn covers(&self, rule_id: &str, event_json: &str) -> bool {
+        self.entries
+            .iter()
+            .any(|e| (e.rule == "*" || e.rule == rule_id) && event_json.contains(&e.needle))
+    }
+
+    /// How many entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when it has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The report as pretty JSON.
+pub fn to_json(report: &ScanReport) -> String {
+    serde_json::to_string_pretty(report).unwrap_or_default()
+}
+
+fn md_cell(text: &str) -> String {
+    let text: String = text.chars().take(160).collect();
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// The report as Markdown: totals, then per rule its counts, times and top values.
+pub fn to_markdown(report: &ScanReport) -> String {
+    let s = &report.summary;
+    let mut out = String::from("# firedrill scan\n\n");
+    out += &format!(
+        "{} events in {} files; {} rules ({} failed to load); {} matches, {} allowlisted; {} bad records, {} damaged chunks skipped, {} unreadable files.\n\n",
+        s.events, s.files, s.rules, s.rules_failed, s.matches, s.allowlisted, s.bad_records, s.skipped_chunks, s.unreadable_files
+    );
+    if report.rules.is_empty() {
+        out += "No rule matched.\n";
+    } else {
+        out += "| rule | level | hits | allowlisted | first seen | last seen |\n|---|---|---:|---:|---|---|\n";
+        for rule in &report.rules {
+            out += &format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                md_cell(&rule.rule_title),
+                rule.level.as_deref().unwrap_or(""),
+                rule.hits,
+                rule.allowlisted,
+                rule.first_seen.as_deref().unwrap_or(""),
+                rule.last_seen.as_deref().unwrap_or("")
+            );
+        }
+    }
+    for rule in &report.rules {
+        out += &format!("\n## {}\n\n", rule.rule_title);
+        out += &format!("`{}`", rule.rule_id);
+        if let Some(author) = &rule.author {
+            out += &format!(", by {author}");
+        }
+        out += &format!(": {} hits, {} allowlisted.\n", rule.hits, rule.allowlisted);
+        for (field, values) in &rule.top_values {
+            out += &format!("\n{field}:\n\n");
+            for value in values {
+                out += &format!("- {} × `{}`\n", value.count, md_cell(&value.value).replace('`', "'"));
+            }
+        }
+    }
+    if !report.diagnostics.is_empty() {
+        out += "\n## Diagnostics\n\n";
+        for diagnostic in &report.diagnostics {
+            out += &format!(
+                "- {}[{}] {}{}\n",
+                diagnostic.severity,
+                diagnostic.code,
+                diagnostic.message,
+                diagnostic.file.as_deref().map(|f| format!(" ({f})")).unwrap_or_default()
+            );
+        }
+    }
+    out
+}
+
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The report as one self-contained HTML review page: a table of rules, and per rule its top
+/// values and its first matches.
+pub fn to_html(report: &ScanReport) -> String {
+    let s = &report.summary;
+    let mut out = String::from(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>firedrill scan</title>\n<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}code{word-break:break-all}.n{text-align:right}details{margin:.5em 0}</style></head><body>\n<h1>firedrill scan</h1>\n",
+    );
+    out += &format!(
+        "<p>{} events in {} files; {} rules ({} failed to load); <strong>{} matches</strong>, {} allowlisted; {} bad records, {} damaged chunks skipped, {} unreadable files.</p>\n",
+        s.events, s.files, s.rules, s.rules_failed, s.matches, s.allowlisted, s.bad_records, s.skipped_chunks, s.unreadable_files
+    );
+    out += "<table><thead><tr><th>rule</th><th>level</th><th>hits</th><th>allowlisted</th><th>first seen</th><th>last seen</th></tr></thead><tbody>\n";
+    for (i, rule) in report.rules.iter().enumerate() {
+        out += &format!(
+            "<tr><td><a href=\"#r{i}\">{}</a></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>\n",
+            esc(&rule.rule_title),
+            esc(rule.level.as_deref().unwrap_or("")),
+            rule.hits,
+            rule.allowlisted,
+            esc(rule.first_seen.as_deref().unwrap_or("")),
+            esc(rule.last_seen.as_deref().unwrap_or(""))
+        );
+    }
+    out += "</tbody></table>\n";
+    for (i, rule) in report.rules.iter().enumerate() {
+        out += &format!("<h2 id=\"r{i}\">{}</h2>\n<p><code>{}</code>", esc(&rule.rule_title), esc(&rule.rule_id));
+        if let Some(author) = &rule.author {
+            out += &format!(" by {}", esc(author));
+        }
+        out += "</p>\n";
+        for (field, values) in &rule.top_values {
+            out += &format!("<details open><summary>{}</summary><table>", esc(field));
+            for value in values {
+                out += &format!(
+                    "<tr><td class=\"n\">{}</td><td><code>{}</code></td></tr>",
+                    value.count,
+                    esc(&value.value)
+                );
+            }
+            out += "</table></details>\n";
+        }
+        let listed: Vec<&MatchRecord> = report
+            .matches
+            .iter()
+            .filter(|m| m.rule_id == rule.rule_id)
+            .take(50)
+            .collect();
+        if !listed.is_empty() {
+            out += "<details><summary>first matches</summary><table><tr><th>time</th><th>source</th><th>index</th></tr>";
+            for m in listed {
+                let index = match (&m.index, &m.indices) {
+                    (Some(i), _) => i.to_string(),
+                    (None, Some(all)) => all.iter().map(|(_, i)| i.to_string()).collect::<Vec<_>>().join(", "),
+                    _ => String::new(),
+                };
+                out += &format!(
+                    "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                    esc(m.timestamp.as_deref().unwrap_or("")),
+                    esc(&m.source),
+                    esc(&index)
+                );
+            }
+            out += "</table></details>\n";
+        }
+    }
+    if !report.diagnostics.is_empty() {
+        out += "<h2>Diagnostics</h2>\n<pre>";
+        for diagnostic in &report.diagnostics {
+            out += &esc(&diagnostic.render());
+        }
+        out += "</pre>\n";
+    }
+    out += "</body></html>\n";
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tallies_keep_the_most_frequent_values_and_the_time_range() {
+        let mut tally = RuleTally::default();
+        let t = |s: &str| crate::logs::parse_time(s);
+        let v = |cmd: &str| vec![Some(cmd.to_string()), None, None, None, None];
+        tally.add(t("2025-01-02T00:00:00Z"), &v("b"), false);
+        tally.add(t("2025-01-01T00:00:00Z"), &v("a"), false);
+        tally.add(t("2025-01-03T00:00:00Z"), &v("b"), false);
+        tally.add(t("2025-01-04T00:00:00Z"), &v("c"), true);
+        let summary = tally.finish("id".into(), "title".into(), None, None);
+        assert_eq!((summary.hits, summary.allowlisted), (3, 1));
+        assert_eq!(summary.first_seen.as_deref(), Some("2025-01-01T00:00:00Z"));
+        assert_eq!(summary.last_seen.as_deref(), Some("2025-01-03T00:00:00Z"));
+        let top: Vec<(&str, u64)> = summary.top_values["CommandLine"]
+            .iter()
+            .map(|v| (v.value.as_str(), v.count))
+            .collect();
+        assert_eq!(top, vec![("b", 2), ("a", 1)]);
+    }
+
+    #[test]
+    fn allowlists_use_sigmahq_known_fps_layout() {
+        let list = Allowlist::parse(
+            "fps.csv",
+            "RuleId;RuleName;MatchString\n# a comment\nabc;Some Rule;nightly.cmd\n*;Any;ProgramData\\\\backup\n",
+        )
+        .unwrap();
+        assert_eq!(list.len(), 2);
+        assert!(list.covers("abc", r#"{"CommandLine":"x nightly.cmd"}"#));
+        assert!(!list.covers("abd", r#"{"CommandLine":"x nightly.cmd"}"#));
+        assert!(list.covers("xyz", r#"{"P":"C:\\ProgramData\\backup\\a"}"#));
+        assert!(!list.is_silent_for("zzz"));
+        let error = Allowlist::parse("fps.csv", "RuleId;RuleName;MatchString\nonly-one-column\n").unwrap_err();
+        assert_eq!(error.code, "LOG0010");
+        assert_eq!(error.location.unwrap().line, 2);
+    }
+
+    #[test]
+    fn writers_escape_what_they_show() {
+        let mut report = ScanReport {
+            format_version: 1,
+            ..ScanReport::default()
+        };
+        let mut tally = RuleTally::default();
+        tally.add(None, &[Some("<script>|x".into()), None, None, None, None], false);
+        report.rules.push(tally.finish("id".into(), "A & B".into(), Some("high".into()), None));
+        let html = to_html(&report);
+        assert!(html.contains("A &amp; B") && html.contains("&lt;script&gt;"));
+        assert!(!html.contains("<script>"));
+        let md = to_markdown(&report);
+        assert!(md.contains("\\|x"), "{md}");
+        assert!(to_json(&report).contains("\"format_version\": 1"));
+    }
+}

@@ -1,0 +1,307 @@
+//! Scanning recorded logs with Sigma rules: every file read in parallel (and within a file in
+//! batches), every event routed and evaluated on the worker threads, only the matches kept;
+//! then correlations over the matched events in time order, and the review
+//! ([`ScanReport`](super::review::ScanReport)).
+//!
+//! Memory is bounded by the reader's batches plus the matches: events that match nothing are
+//! dropped where they were parsed. Correlations need the events their rules matched in time
+//! order, so when the rule set has correlation rules those events are kept (and only those).
+
+use super::review::{
+    Allowlist, FileSummary, MatchRecord, RuleTally, SUMMARY_FIELDS, ScanReport, ScanSummary,
+    format_time,
+};
+use super::{FieldFilter, FileStats, MapFn, ReadOptions};
+use crate::diag::Diagnostic;
+use crate::event::{Event, Value};
+use crate::sigma::{Engine, RuleKind, Router, Session};
+use chrono::{DateTime, Utc};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How to scan.
+#[derive(Clone, Debug, Default)]
+pub struct ScanOptions {
+    /// How to read (threads, time field, progress counter). Its field filter is replaced by
+    /// the fields the rules read.
+    pub read: ReadOptions,
+    /// Known false positives.
+    pub allowlist: Allowlist,
+}
+
+/// What one matched event leaves behind.
+#[derive(Debug)]
+struct Hit {
+    time: Option<DateTime<Utc>>,
+    /// Reported rules that matched, with whether the allowlist covers the match.
+    rules: Vec<(usize, bool)>,
+    /// The summary fields' values, in [`SUMMARY_FIELDS`] order.
+    values: Vec<Option<String>>,
+    /// The event itself, when correlations need it.
+    event: Option<Event>,
+}
+
+/// The fields to materialise for `engine`: what its rules read, what routing and the review
+/// read, or everything when a rule searches every value or an allowlist looks at the event.
+pub fn field_filter(engine: &Engine, allowlist: &Allowlist) -> FieldFilter {
+    if !allowlist.is_empty() {
+        return FieldFilter::All;
+    }
+    let Some(fields) = engine.fields_read() else {
+        return FieldFilter::All;
+    };
+    let review = [
+        "EventType",
+        "NewProcessName",
+        "ParentProcessName",
+        "SubjectUserName",
+        "process.command_line",
+        "process.executable",
+        "process.parent.executable",
+        "user.name",
+        "host.name",
+    ];
+    FieldFilter::only(fields.iter().map(String::as_str).chain(SUMMARY_FIELDS).chain(review))
+}
+
+/// The text of a summary field, through the pipeline of the event's routing class.
+fn summary_values(router: &Router, event: &Event) -> Vec<Option<String>> {
+    let pipeline = router.route(event).map(|c| router.classes()[c].pipeline.clone());
+    SUMMARY_FIELDS
+        .iter()
+        .map(|name| {
+            let field = match &pipeline {
+                Some(p) => p.field(name).into_owned(),
+                None => (*name).to_string(),
+            };
+            event
+                .get(&field)
+                .or_else(|| event.get(name))
+                .and_then(Value::to_text)
+                .map(|t| t.into_owned())
+        })
+        .collect()
+}
+
+thread_local! {
+    static SESSION: RefCell<Session> = RefCell::new(Session::default());
+}
+
+/// Scans `paths` (files or directories) with `engine`.
+pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> ScanReport {
+    let (files, mut diagnostics) = super::discover(paths);
+    let mut summary = ScanSummary {
+        unreadable_files: diagnostics.len(),
+        ..ScanSummary::default()
+    };
+    let correlations = engine
+        .rules()
+        .iter()
+        .any(|r| r.kind == RuleKind::Correlation && r.usable);
+    let read = ReadOptions {
+        fields: field_filter(engine, &opts.allowlist),
+        ..opts.read.clone()
+    };
+    let router = Arc::new(Router::new());
+    let allowlist = Arc::new(opts.allowlist.clone());
+    let rule_ids: Arc<Vec<String>> = Arc::new(
+        engine
+            .rules()
+            .iter()
+            .map(|r| r.id.clone().unwrap_or_else(|| r.title.clone()))
+            .collect(),
+    );
+    let map: MapFn<Option<Box<Hit>>> = {
+        let engine = Arc::clone(engine);
+        let router = Arc::clone(&router);
+        let rule_ids = Arc::clone(&rule_ids);
+        Arc::new(move |event: Event| {
+            let rules: Vec<usize> = SESSION.with(|session| {
+                let mut session = session.borrow_mut();
+                engine.matches_with(&event, &mut session).to_vec()
+            });
+            if rules.is_empty() {
+                return None;
+            }
+            let json = (!allowlist.is_empty()).then(|| event.to_json().to_string());
+            let reported: Vec<(usize, bool)> = rules
+                .iter()
+                .filter(|&&r| engine.reports(r))
+                .map(|&r| {
+                    let id = &rule_ids[r];
+                    let allowed = json.as_deref().is_some_and(|j| {
+                        !allowlist.is_silent_for(id) && allowlist.covers(id, j)
+                    });
+                    (r, allowed)
+                })
+                .collect();
+            Some(Box::new(Hit {
+                time: event.timestamp,
+                values: summary_values(&router, &event),
+                rules: reported,
+                event: correlations.then_some(event),
+            }))
+        })
+    };
+    let results = super::read_files(&files, &read, &map, Vec::new, |hits: &mut Vec<(u64, Box<Hit>)>, index, hit| {
+        if let Some(hit) = hit {
+            hits.push((index, hit));
+        }
+    });
+
+    // Detections, in time order.
+    let mut tallies: HashMap<usize, RuleTally> = HashMap::new();
+    let mut matches: Vec<(Option<DateTime<Utc>>, usize, u64, MatchRecord)> = Vec::new();
+    let mut kept: Vec<(Option<DateTime<Utc>>, usize, u64, Event)> = Vec::new();
+    let mut file_summaries = Vec::new();
+    let sources: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    for (file_no, (path, result)) in results.into_iter().enumerate() {
+        let (stats, hits) = match result {
+            Ok(found) => found,
+            Err(diagnostic) => {
+                summary.unreadable_files += 1;
+                diagnostics.push(diagnostic);
+                file_summaries.push(FileSummary {
+                    path: path.display().to_string(),
+                    format: None,
+                    compressed: false,
+                    events: 0,
+                    bad_records: 0,
+                    skipped_chunks: 0,
+                });
+                continue;
+            }
+        };
+        file_summaries.push(file_summary(&stats));
+        summary.events += stats.events;
+        summary.bad_records += stats.bad_records;
+        summary.skipped_chunks += stats.skipped_chunks;
+        diagnostics.extend(stats.diagnostics);
+        for (index, hit) in hits {
+            let hit = *hit;
+            for &(rule, allowlisted) in &hit.rules {
+                tallies.entry(rule).or_default().add(hit.time, &hit.values, allowlisted);
+                if allowlisted {
+                    summary.allowlisted += 1;
+                    continue;
+                }
+                let info = &engine.rules()[rule];
+                matches.push((
+                    hit.time,
+                    file_no,
+                    index,
+                    MatchRecord {
+                        rule_id: rule_ids[rule].clone(),
+                        rule_title: info.title.clone(),
+                        level: info.level.clone(),
+                        author: info.author.clone(),
+                        source: sources[file_no].clone(),
+                        index: Some(index),
+                        group: None,
+                        indices: None,
+                        timestamp: hit.time.map(format_time),
+                    },
+                ));
+            }
+            if let Some(event) = hit.event {
+                kept.push((hit.time, file_no, index, event));
+            }
+        }
+    }
+
+    // Correlations, over the matched events in time order.
+    if correlations {
+        kept.sort_by(|a, b| order(a.0, a.1, a.2).cmp(&order(b.0, b.1, b.2)));
+        let mut stream = engine.stream();
+        let mut fired = Vec::new();
+        for (position, (_, _, _, event)) in kept.iter().enumerate() {
+            fired.extend(stream.push(position, event).into_iter().filter(|m| m.group.is_some()));
+        }
+        fired.extend(stream.finish().into_iter().filter(|m| m.group.is_some()));
+        for m in fired {
+            let members: Vec<&(Option<DateTime<Utc>>, usize, u64, Event)> =
+                m.events.iter().filter_map(|&i| kept.get(i)).collect();
+            let last = members.iter().filter_map(|k| k.0).max();
+            let (file_no, index) = members.last().map_or((usize::MAX, 0), |k| (k.1, k.2));
+            let rule_id = rule_ids[m.rule].clone();
+            let allowlisted = false;
+            tallies
+                .entry(m.rule)
+                .or_default()
+                .add(last, &[None, None, None, None, None], allowlisted);
+            matches.push((
+                last,
+                file_no,
+                index,
+                MatchRecord {
+                    rule_id,
+                    rule_title: m.rule_title.clone(),
+                    level: m.level.clone(),
+                    author: m.author.clone(),
+                    source: members.last().map(|k| sources[k.1].clone()).unwrap_or_default(),
+                    index: None,
+                    group: m.group.map(|g| g.into_iter().collect()),
+                    indices: Some(members.iter().map(|k| (sources[k.1].clone(), k.2)).collect()),
+                    timestamp: last.map(format_time),
+                },
+            ));
+        }
+    }
+    matches.sort_by(|a, b| order(a.0, a.1, a.2).cmp(&order(b.0, b.1, b.2)));
+
+    let mut rules: Vec<_> = tallies
+        .into_iter()
+        .map(|(rule, tally)| {
+            let info = &engine.rules()[rule];
+            tally.finish(
+                rule_ids[rule].clone(),
+                info.title.clone(),
+                info.level.clone(),
+                info.author.clone(),
+            )
+        })
+        .collect();
+    rules.sort_by(|a, b| {
+        b.hits
+            .cmp(&a.hits)
+            .then_with(|| a.rule_title.cmp(&b.rule_title))
+            .then_with(|| a.rule_id.cmp(&b.rule_id))
+    });
+    summary.files = files.len();
+    summary.rules = engine.rules().iter().filter(|r| r.usable).count();
+    summary.rules_failed = engine.rules().len() - summary.rules;
+    summary.matches = matches.len();
+    ScanReport {
+        format_version: 1,
+        summary,
+        files: file_summaries,
+        rules,
+        matches: matches.into_iter().map(|(_, _, _, m)| m).collect(),
+        diagnostics,
+    }
+}
+
+/// Time order; events without a time after those with one; then file and index.
+fn order(time: Option<DateTime<Utc>>, file: usize, index: u64) -> (bool, Option<DateTime<Utc>>, usize, u64) {
+    (time.is_none(), time, file, index)
+}
+
+fn file_summary(stats: &FileStats) -> FileSummary {
+    FileSummary {
+        path: stats.path.display().to_string(),
+        format: stats.format.map(super::Format::as_str),
+        compressed: stats.compressed,
+        events: stats.events,
+        bad_records: stats.bad_records,
+        skipped_chunks: stats.skipped_chunks,
+    }
+}
+
+/// Adds load diagnostics (rules that failed) to a report.
+pub fn add_rule_diagnostics(report: &mut ScanReport, diagnostics: Vec<Diagnostic>) {
+    let mut all = diagnostics;
+    all.append(&mut report.diagnostics);
+    report.diagnostics = all;
+}
