@@ -34,6 +34,8 @@ pub mod delimited;
 pub mod evtx;
 pub mod json;
 pub mod recognize;
+pub mod review;
+pub mod scan;
 pub mod source;
 pub mod text;
 

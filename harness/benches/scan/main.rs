@@ -118,7 +118,11 @@ fn main() {
     };
     for threads in [1, cores] {
         for (ours, base, name) in [
-            ("scan sysmon", "serde_json", "JSON lines: scan / serde_json alone"),
+            (
+                "scan sysmon",
+                "serde_json",
+                "JSON lines: scan / serde_json alone",
+            ),
             ("scan sysmon", "evtx", "EVTX: scan / evtx alone"),
             ("scan sysmon", "rsigma", "scan / rsigma"),
         ] {
@@ -181,7 +185,9 @@ fn child(mode: &str, file: &Path, threads: usize, rules: &Path) -> Option<Run> {
 
 /// The measurement itself, in the child: prints `events matches seconds peak_mib`.
 fn measure(mode: &str, file: &Path, threads: usize, rules: Option<&Path>) {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global();
     drop(pool);
     let start = Instant::now();
     let (events, matches) = match mode {
@@ -351,7 +357,9 @@ fn synthesise_evtx(path: &Path, events: u64) {
     let mut time = (1_761_955_200u64 + 11_644_473_600) * 10_000_000;
     while next_id <= events {
         let sample = &samples[chunks as usize % samples.len()];
-        let values = |id: u64| (id % 1000 != 0).then(|| clone_values(&synth::BENIGN[(id % 10) as usize]));
+        let values = |id: u64| {
+            (!id.is_multiple_of(1000)).then(|| clone_values(&synth::BENIGN[(id % 10) as usize]))
+        };
         let (chunk, written) = sample.chunk(next_id, time, values, events + 1 - next_id);
         out.write_all(&chunk).unwrap();
         next_id += written;

@@ -65,7 +65,11 @@ fn u32_at(b: &[u8], at: usize) -> usize {
 
 /// Parses `0f 01 01 00 | 0c ?? id(4) def_offset(4) | next(4) guid(16) size(4) def | n(4) descs values`.
 fn parse_instance(b: &[u8]) -> Instance {
-    assert_eq!(&b[..5], &[0x0f, 0x01, 0x01, 0x00, 0x0c], "a template instance");
+    assert_eq!(
+        &b[..5],
+        &[0x0f, 0x01, 0x01, 0x00, 0x0c],
+        "a template instance"
+    );
     let def_start = 14;
     let def_size = u32_at(b, def_start + 20);
     let subs_start = def_start + 24 + def_size;
@@ -238,7 +242,12 @@ impl Sample {
         let mut last_offset = CHUNK_HEADER;
         while id - first_id < limit {
             let v = values(id);
-            let record = self.record(id, first_time + (id - first_id) * 10_000, v.as_ref(), id == first_id);
+            let record = self.record(
+                id,
+                first_time + (id - first_id) * 10_000,
+                v.as_ref(),
+                id == first_id,
+            );
             if chunk.len() + record.len() > CHUNK {
                 break;
             }

@@ -107,7 +107,7 @@ pub fn run(args: Args) -> Exit {
         let info = match read_info(&info_path) {
             Ok(info) => info,
             Err(d) => {
-                input_errors.push(d);
+                input_errors.push(*d);
                 continue;
             }
         };
@@ -137,7 +137,10 @@ pub fn run(args: Args) -> Exit {
                     r.matches,
                     r.expected_min,
                     r.path,
-                    r.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+                    r.error
+                        .as_deref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
                 );
             }
             out += &format!("{} checked, {} failed\n", results.len(), failed);
@@ -165,22 +168,32 @@ fn find_infos(dir: &Path, out: &mut Vec<PathBuf>) {
     for path in paths {
         if path.is_dir() {
             find_infos(&path, out);
-        } else if path.file_name().is_some_and(|n| n == "info.yml" || n == "info.yaml") {
+        } else if path
+            .file_name()
+            .is_some_and(|n| n == "info.yml" || n == "info.yaml")
+        {
             out.push(path);
         }
     }
 }
 
-fn read_info(path: &Path) -> Result<Info, Diagnostic> {
+fn read_info(path: &Path) -> Result<Info, Box<Diagnostic>> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Diagnostic::error("LOG0011", format!("cannot read: {e}")).in_file(name.clone()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostic::error("LOG0011", format!("cannot read: {e}")).in_file(name.clone())
+    })?;
     serde_yaml::from_str(&text).map_err(|e| {
         let d = Diagnostic::error("LOG0011", format!("not a regression info.yml: {e}"));
-        match e.location() {
-            Some(at) => d.located(crate::diag::Location::at_line_col(name, &text, at.line(), at.column())),
+        let d = match e.location() {
+            Some(at) => d.located(crate::diag::Location::at_line_col(
+                name,
+                &text,
+                at.line(),
+                at.column(),
+            )),
             None => d.in_file(name),
-        }
+        };
+        Box::new(d)
     })
 }
 
@@ -235,7 +248,11 @@ fn check(
     if let Some(d) = report.diagnostics.iter().find(|d| d.is_error()) {
         result.error = Some(d.message.clone());
     }
-    result.matches = report.matches.iter().filter(|m| m.rule_id == rule_id).count() as u64;
+    result.matches = report
+        .matches
+        .iter()
+        .filter(|m| m.rule_id == rule_id)
+        .count() as u64;
     result.passed = result.error.is_none() && result.matches >= expected_min;
     result
 }

@@ -71,7 +71,7 @@ pub fn run(args: Args) -> Exit {
         Some(path) => match read_allowlist(path) {
             Ok(list) => list,
             Err(diagnostic) => {
-                super::print_diagnostics([&diagnostic]);
+                super::print_diagnostics([&*diagnostic]);
                 return Exit::InputError;
             }
         },
@@ -120,12 +120,12 @@ fn exit_code(report: &ScanReport, fail_on_hit: bool) -> Exit {
     }
 }
 
-fn read_allowlist(path: &Path) -> Result<Allowlist, Diagnostic> {
+fn read_allowlist(path: &Path) -> Result<Allowlist, Box<Diagnostic>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Diagnostic::error("LOG0010", format!("cannot read allowlist: {e}"))
             .in_file(path.display().to_string())
     })?;
-    Allowlist::parse(&path.display().to_string(), &text)
+    Ok(Allowlist::parse(&path.display().to_string(), &text)?)
 }
 
 /// Prints `text` to stdout, or writes it atomically to `output`.
@@ -185,7 +185,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

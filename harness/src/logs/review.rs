@@ -149,7 +149,12 @@ pub struct RuleTally {
 
 impl RuleTally {
     /// Counts one match: its time and its summary fields' values.
-    pub fn add(&mut self, time: Option<DateTime<Utc>>, values: &[Option<String>], allowlisted: bool) {
+    pub fn add(
+        &mut self,
+        time: Option<DateTime<Utc>>,
+        values: &[Option<String>],
+        allowlisted: bool,
+    ) {
         if allowlisted {
             self.allowlisted += 1;
             return;
@@ -170,7 +175,13 @@ impl RuleTally {
     }
 
     /// The summary, with the top values of each field (most frequent first, ties by value).
-    pub fn finish(self, rule_id: String, rule_title: String, level: Option<String>, author: Option<String>) -> RuleSummary {
+    pub fn finish(
+        self,
+        rule_id: String,
+        rule_title: String,
+        level: Option<String>,
+        author: Option<String>,
+    ) -> RuleSummary {
         let mut top_values = IndexMap::new();
         for (name, counts) in SUMMARY_FIELDS.iter().zip(self.values) {
             let mut counts: Vec<ValueCount> = counts
@@ -231,20 +242,32 @@ impl Allowlist {
                 continue;
             }
             let mut parts = line.splitn(3, ';');
-            let (Some(rule), Some(_name), Some(needle)) = (parts.next(), parts.next(), parts.next())
+            let (Some(rule), Some(_name), Some(needle)) =
+                (parts.next(), parts.next(), parts.next())
             else {
                 return Err(Diagnostic::error(
                     "LOG0010",
                     "allowlist line needs three `;`-separated columns: RuleId;RuleName;MatchString",
                 )
-                .at(file, text, crate::diag::Span::new(start, start + line.len())));
+                .at(
+                    file,
+                    text,
+                    crate::diag::Span::new(start, start + line.len()),
+                ));
             };
             if number == 0 && rule.trim().eq_ignore_ascii_case("RuleId") {
                 continue;
             }
             if needle.is_empty() {
-                return Err(Diagnostic::error("LOG0010", "empty MatchString would allow every match")
-                    .at(file, text, crate::diag::Span::new(start, start + line.len())));
+                return Err(Diagnostic::error(
+                    "LOG0010",
+                    "empty MatchString would allow every match",
+                )
+                .at(
+                    file,
+                    text,
+                    crate::diag::Span::new(start, start + line.len()),
+                ));
             }
             entries.push(AllowEntry {
                 rule: rule.trim().to_string(),
@@ -256,7 +279,10 @@ impl Allowlist {
 
     /// True when no entry names `rule_id` (or `*`): the event need not be rendered.
     pub fn is_silent_for(&self, rule_id: &str) -> bool {
-        !self.entries.iter().any(|e| e.rule == "*" || e.rule == rule_id)
+        !self
+            .entries
+            .iter()
+            .any(|e| e.rule == "*" || e.rule == rule_id)
     }
 
     /// True when an entry for `rule_id` occurs in `event_json`.
@@ -293,7 +319,15 @@ pub fn to_markdown(report: &ScanReport) -> String {
     let mut out = String::from("# firedrill scan\n\n");
     out += &format!(
         "{} events in {} files; {} rules ({} failed to load); {} matches, {} allowlisted; {} bad records, {} damaged chunks skipped, {} unreadable files.\n\n",
-        s.events, s.files, s.rules, s.rules_failed, s.matches, s.allowlisted, s.bad_records, s.skipped_chunks, s.unreadable_files
+        s.events,
+        s.files,
+        s.rules,
+        s.rules_failed,
+        s.matches,
+        s.allowlisted,
+        s.bad_records,
+        s.skipped_chunks,
+        s.unreadable_files
     );
     if report.rules.is_empty() {
         out += "No rule matched.\n";
@@ -321,7 +355,11 @@ pub fn to_markdown(report: &ScanReport) -> String {
         for (field, values) in &rule.top_values {
             out += &format!("\n{field}:\n\n");
             for value in values {
-                out += &format!("- {} × `{}`\n", value.count, md_cell(&value.value).replace('`', "'"));
+                out += &format!(
+                    "- {} × `{}`\n",
+                    value.count,
+                    md_cell(&value.value).replace('`', "'")
+                );
             }
         }
     }
@@ -333,7 +371,11 @@ pub fn to_markdown(report: &ScanReport) -> String {
                 diagnostic.severity,
                 diagnostic.code,
                 diagnostic.message,
-                diagnostic.file.as_deref().map(|f| format!(" ({f})")).unwrap_or_default()
+                diagnostic
+                    .file
+                    .as_deref()
+                    .map(|f| format!(" ({f})"))
+                    .unwrap_or_default()
             );
         }
     }
@@ -364,7 +406,15 @@ pub fn to_html(report: &ScanReport) -> String {
     );
     out += &format!(
         "<p>{} events in {} files; {} rules ({} failed to load); <strong>{} matches</strong>, {} allowlisted; {} bad records, {} damaged chunks skipped, {} unreadable files.</p>\n",
-        s.events, s.files, s.rules, s.rules_failed, s.matches, s.allowlisted, s.bad_records, s.skipped_chunks, s.unreadable_files
+        s.events,
+        s.files,
+        s.rules,
+        s.rules_failed,
+        s.matches,
+        s.allowlisted,
+        s.bad_records,
+        s.skipped_chunks,
+        s.unreadable_files
     );
     out += "<table><thead><tr><th>rule</th><th>level</th><th>hits</th><th>allowlisted</th><th>first seen</th><th>last seen</th></tr></thead><tbody>\n";
     for (i, rule) in report.rules.iter().enumerate() {
@@ -380,7 +430,11 @@ pub fn to_html(report: &ScanReport) -> String {
     }
     out += "</tbody></table>\n";
     for (i, rule) in report.rules.iter().enumerate() {
-        out += &format!("<h2 id=\"r{i}\">{}</h2>\n<p><code>{}</code>", esc(&rule.rule_title), esc(&rule.rule_id));
+        out += &format!(
+            "<h2 id=\"r{i}\">{}</h2>\n<p><code>{}</code>",
+            esc(&rule.rule_title),
+            esc(&rule.rule_id)
+        );
         if let Some(author) = &rule.author {
             out += &format!(" by {}", esc(author));
         }
@@ -407,7 +461,11 @@ pub fn to_html(report: &ScanReport) -> String {
             for m in listed {
                 let index = match (&m.index, &m.indices) {
                     (Some(i), _) => i.to_string(),
-                    (None, Some(all)) => all.iter().map(|(_, i)| i.to_string()).collect::<Vec<_>>().join(", "),
+                    (None, Some(all)) => all
+                        .iter()
+                        .map(|(_, i)| i.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     _ => String::new(),
                 };
                 out += &format!(
@@ -467,7 +525,8 @@ mod tests {
         assert!(!list.covers("abd", r#"{"CommandLine":"x nightly.cmd"}"#));
         assert!(list.covers("xyz", r#"{"P":"C:\\ProgramData\\backup\\a"}"#));
         assert!(!list.is_silent_for("zzz"));
-        let error = Allowlist::parse("fps.csv", "RuleId;RuleName;MatchString\nonly-one-column\n").unwrap_err();
+        let error = Allowlist::parse("fps.csv", "RuleId;RuleName;MatchString\nonly-one-column\n")
+            .unwrap_err();
         assert_eq!(error.code, "LOG0010");
         assert_eq!(error.location.unwrap().line, 2);
     }
@@ -479,8 +538,14 @@ mod tests {
             ..ScanReport::default()
         };
         let mut tally = RuleTally::default();
-        tally.add(None, &[Some("<script>|x".into()), None, None, None, None], false);
-        report.rules.push(tally.finish("id".into(), "A & B".into(), Some("high".into()), None));
+        tally.add(
+            None,
+            &[Some("<script>|x".into()), None, None, None, None],
+            false,
+        );
+        report
+            .rules
+            .push(tally.finish("id".into(), "A & B".into(), Some("high".into()), None));
         let html = to_html(&report);
         assert!(html.contains("A &amp; B") && html.contains("&lt;script&gt;"));
         assert!(!html.contains("<script>"));

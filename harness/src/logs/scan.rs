@@ -14,7 +14,7 @@ use super::review::{
 use super::{FieldFilter, FileStats, MapFn, ReadOptions};
 use crate::diag::Diagnostic;
 use crate::event::{Event, Value};
-use crate::sigma::{Engine, RuleKind, Router, Session};
+use crate::sigma::{Engine, Router, RuleKind, Session};
 use chrono::{DateTime, Utc};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -63,12 +63,20 @@ pub fn field_filter(engine: &Engine, allowlist: &Allowlist) -> FieldFilter {
         "user.name",
         "host.name",
     ];
-    FieldFilter::only(fields.iter().map(String::as_str).chain(SUMMARY_FIELDS).chain(review))
+    FieldFilter::only(
+        fields
+            .iter()
+            .map(String::as_str)
+            .chain(SUMMARY_FIELDS)
+            .chain(review),
+    )
 }
 
 /// The text of a summary field, through the pipeline of the event's routing class.
 fn summary_values(router: &Router, event: &Event) -> Vec<Option<String>> {
-    let pipeline = router.route(event).map(|c| router.classes()[c].pipeline.clone());
+    let pipeline = router
+        .route(event)
+        .map(|c| router.classes()[c].pipeline.clone());
     SUMMARY_FIELDS
         .iter()
         .map(|name| {
@@ -131,9 +139,9 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
                 .filter(|&&r| engine.reports(r))
                 .map(|&r| {
                     let id = &rule_ids[r];
-                    let allowed = json.as_deref().is_some_and(|j| {
-                        !allowlist.is_silent_for(id) && allowlist.covers(id, j)
-                    });
+                    let allowed = json
+                        .as_deref()
+                        .is_some_and(|j| !allowlist.is_silent_for(id) && allowlist.covers(id, j));
                     (r, allowed)
                 })
                 .collect();
@@ -145,11 +153,17 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
             }))
         })
     };
-    let results = super::read_files(&files, &read, &map, Vec::new, |hits: &mut Vec<(u64, Box<Hit>)>, index, hit| {
-        if let Some(hit) = hit {
-            hits.push((index, hit));
-        }
-    });
+    let results = super::read_files(
+        &files,
+        &read,
+        &map,
+        Vec::new,
+        |hits: &mut Vec<(u64, Box<Hit>)>, index, hit| {
+            if let Some(hit) = hit {
+                hits.push((index, hit));
+            }
+        },
+    );
 
     // Detections, in time order.
     let mut tallies: HashMap<usize, RuleTally> = HashMap::new();
@@ -182,7 +196,10 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
         for (index, hit) in hits {
             let hit = *hit;
             for &(rule, allowlisted) in &hit.rules {
-                tallies.entry(rule).or_default().add(hit.time, &hit.values, allowlisted);
+                tallies
+                    .entry(rule)
+                    .or_default()
+                    .add(hit.time, &hit.values, allowlisted);
                 if allowlisted {
                     summary.allowlisted += 1;
                     continue;
@@ -213,11 +230,16 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
 
     // Correlations, over the matched events in time order.
     if correlations {
-        kept.sort_by(|a, b| order(a.0, a.1, a.2).cmp(&order(b.0, b.1, b.2)));
+        kept.sort_by_key(|k| order(k.0, k.1, k.2));
         let mut stream = engine.stream();
         let mut fired = Vec::new();
         for (position, (_, _, _, event)) in kept.iter().enumerate() {
-            fired.extend(stream.push(position, event).into_iter().filter(|m| m.group.is_some()));
+            fired.extend(
+                stream
+                    .push(position, event)
+                    .into_iter()
+                    .filter(|m| m.group.is_some()),
+            );
         }
         fired.extend(stream.finish().into_iter().filter(|m| m.group.is_some()));
         for m in fired {
@@ -227,10 +249,11 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
             let (file_no, index) = members.last().map_or((usize::MAX, 0), |k| (k.1, k.2));
             let rule_id = rule_ids[m.rule].clone();
             let allowlisted = false;
-            tallies
-                .entry(m.rule)
-                .or_default()
-                .add(last, &[None, None, None, None, None], allowlisted);
+            tallies.entry(m.rule).or_default().add(
+                last,
+                &[None, None, None, None, None],
+                allowlisted,
+            );
             matches.push((
                 last,
                 file_no,
@@ -240,16 +263,24 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
                     rule_title: m.rule_title.clone(),
                     level: m.level.clone(),
                     author: m.author.clone(),
-                    source: members.last().map(|k| sources[k.1].clone()).unwrap_or_default(),
+                    source: members
+                        .last()
+                        .map(|k| sources[k.1].clone())
+                        .unwrap_or_default(),
                     index: None,
                     group: m.group.map(|g| g.into_iter().collect()),
-                    indices: Some(members.iter().map(|k| (sources[k.1].clone(), k.2)).collect()),
+                    indices: Some(
+                        members
+                            .iter()
+                            .map(|k| (sources[k.1].clone(), k.2))
+                            .collect(),
+                    ),
                     timestamp: last.map(format_time),
                 },
             ));
         }
     }
-    matches.sort_by(|a, b| order(a.0, a.1, a.2).cmp(&order(b.0, b.1, b.2)));
+    matches.sort_by_key(|m| order(m.0, m.1, m.2));
 
     let mut rules: Vec<_> = tallies
         .into_iter()
@@ -284,7 +315,11 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
 }
 
 /// Time order; events without a time after those with one; then file and index.
-fn order(time: Option<DateTime<Utc>>, file: usize, index: u64) -> (bool, Option<DateTime<Utc>>, usize, u64) {
+fn order(
+    time: Option<DateTime<Utc>>,
+    file: usize,
+    index: u64,
+) -> (bool, Option<DateTime<Utc>>, usize, u64) {
     (time.is_none(), time, file, index)
 }
 

@@ -598,6 +598,35 @@ impl Engine {
                     .position(|r| r.name.as_deref() == Some(reference))
             })
     }
+
+    /// Whether matches of `rule` are reported (false for a rule only a correlation without
+    /// `generate: true` refers to). For callers of [`Engine::matches_with`], which does not
+    /// filter them.
+    pub fn reports(&self, rule: RuleIndex) -> bool {
+        !self.suppressed.get(rule).copied().unwrap_or(false)
+    }
+
+    /// The event fields the compiled rules read (after field mapping), so a log reader can
+    /// skip the others; `None` when it must keep them all: some rule searches every value
+    /// (keywords), or correlations group by fields the detections may not name.
+    pub fn fields_read(&self) -> Option<Vec<String>> {
+        fn searches_every_value(node: &Node) -> bool {
+            match node {
+                Node::Const(_) => false,
+                Node::And(items) | Node::Or(items) => items.iter().any(searches_every_value),
+                Node::Not(inner) | Node::Group(_, inner) => searches_every_value(inner),
+                Node::Cmp(cmp) => cmp.slot.is_none(),
+            }
+        }
+        if !self.correlations.is_empty() || self.nodes.values().any(|n| searches_every_value(n)) {
+            return None;
+        }
+        Some(
+            (0..self.fields.len())
+                .map(|slot| self.fields.name(slot).to_string())
+                .collect(),
+        )
+    }
 }
 
 fn reaches(

@@ -397,3 +397,300 @@ fn every_recorded_log_of_the_sigma_regression_sample_reads_completely() {
         );
     }
 }
+
+// ---- `firedrill scan` and `firedrill regress` ----
+
+const SEED_RULE: &str = "fixtures/rules/sigma/proc_creation_win_arcsoc_susp_child_process.yml";
+const SEED_ID: &str = "8e95e73e-ba02-4a87-b4d7-0929b8053038";
+
+fn firedrill(args: &[&str]) -> (i32, String, String) {
+    let output = assert_cmd::Command::cargo_bin("firedrill")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn scan_json(args: &[&str]) -> (i32, serde_json::Value) {
+    let mut all = vec!["scan", "--format", "json"];
+    all.extend_from_slice(args);
+    let (code, stdout, stderr) = firedrill(&all);
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"));
+    (code, report)
+}
+
+#[test]
+fn scan_finds_the_seed_attack_in_every_process_creation_layout_sigma_serves() {
+    for file in [
+        "fixtures/logs/jsonl/sysmon-flat.jsonl",
+        "fixtures/logs/jsonl/sysmon-winlogbeat-raw.jsonl",
+        "fixtures/logs/jsonl/sysmon-flat.jsonl.gz",
+        "fixtures/logs/jsonl/sysmon-ecs.jsonl",
+        "fixtures/logs/jsonl/security-4688-winlogbeat.jsonl",
+        "fixtures/logs/jsonl/security-4688-sentinel.jsonl",
+    ] {
+        let (code, report) = scan_json(&["--rules", SEED_RULE, file]);
+        assert_eq!(code, 0, "{file}");
+        assert_eq!(report["format_version"], 1);
+        assert_eq!(report["summary"]["events"], 3, "{file}");
+        let matches = report["matches"].as_array().unwrap();
+        assert_eq!(matches.len(), 1, "{file}: {matches:?}");
+        assert_eq!(matches[0]["rule_id"], SEED_ID);
+        assert_eq!(
+            matches[0]["rule_title"],
+            "Suspicious ArcSOC.exe Child Process"
+        );
+        assert_eq!(matches[0]["author"], "Micah Babinski");
+        assert_eq!(matches[0]["source"], file);
+        assert_eq!(matches[0]["index"], 1, "{file}");
+        let rule = &report["rules"][0];
+        assert_eq!(rule["hits"], 1);
+        assert_eq!(rule["first_seen"], "2025-11-20T10:00:01Z");
+        assert_eq!(rule["top_values"]["Computer"][0]["count"], 1, "{file}");
+    }
+}
+
+#[test]
+fn scan_does_not_apply_sigma_to_defender_rows() {
+    let (code, report) = scan_json(&["--rules", SEED_RULE, "fixtures/logs/defender"]);
+    assert_eq!(code, 0);
+    assert_eq!(report["summary"]["events"], 9);
+    assert_eq!(report["summary"]["matches"], 0);
+}
+
+#[test]
+fn scan_routes_events_only_to_rules_whose_log_source_applies() {
+    let (_, report) = scan_json(&["--rules", "fixtures/logs/rules", "fixtures/logs/evtx"]);
+    let hits: Vec<(String, String)> = report["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let source = m["source"].as_str().unwrap();
+            let file = source.rsplit('/').next().unwrap().to_string();
+            (m["rule_id"].as_str().unwrap().to_string(), file)
+        })
+        .collect();
+    let fired = |id: &str| {
+        let mut files: Vec<&str> = hits
+            .iter()
+            .filter(|(r, _)| r == id)
+            .map(|(_, f)| f.as_str())
+            .collect();
+        files.sort();
+        files
+    };
+    // The process-creation probe fires on every Sysmon EID 1 record, never on EID 13 (which
+    // has an Image field too) nor on WMI-Activity.
+    assert_eq!(
+        fired("0f8a4a52-5d7e-4c55-9a55-2f1d3d0c7a11"),
+        vec![
+            "sysmon-1-curl.evtx",
+            "sysmon-1-curl.evtx.gz",
+            "sysmon-1-damaged-chunk.evtx",
+            "sysmon-1-damaged-chunk.evtx",
+            "sysmon-1-three-chunks.evtx",
+            "sysmon-1-three-chunks.evtx",
+            "sysmon-1-three-chunks.evtx",
+        ]
+    );
+    assert_eq!(
+        fired("974515da-6cc5-4c95-ae65-f97f9150ec7f"),
+        vec!["sysmon-13-registry.evtx"]
+    );
+    assert_eq!(
+        fired("d4f1a2b3-7c8e-4d5f-b6a9-1e0c2d3f4e5b"),
+        vec!["wmi-5858.evtx"]
+    );
+    assert_eq!(fired("85de1f22-d189-44e4-8239-dc276b45379b").len(), 4);
+    // The damaged chunk and the truncated file are reported, not silently dropped.
+    assert_eq!(report["summary"]["skipped_chunks"], 1);
+    assert_eq!(report["summary"]["unreadable_files"], 1);
+    let codes: Vec<&str> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"LOG0003") && codes.contains(&"LOG0007"),
+        "{codes:?}"
+    );
+}
+
+#[test]
+fn scan_lists_matches_in_time_order_across_files() {
+    let (_, report) = scan_json(&[
+        "--rules",
+        "fixtures/logs/rules/local_process_creation_any_image.yml",
+        "fixtures/logs/evtx/sysmon-1-three-chunks.evtx",
+        "fixtures/logs/jsonl/sysmon-flat.jsonl",
+    ]);
+    let times: Vec<&str> = report["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["timestamp"].as_str().unwrap())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort();
+    assert_eq!(times.len(), 6);
+    assert_eq!(times, sorted);
+    // The three-chunk file's records are not in time order: its third record comes first.
+    assert_eq!(report["matches"][0]["index"], 2);
+}
+
+#[test]
+fn fail_on_hit_fails_only_when_something_matched() {
+    let (code, _) = scan_json(&[
+        "--fail-on-hit",
+        "--rules",
+        SEED_RULE,
+        "fixtures/logs/jsonl/sysmon-flat.jsonl",
+    ]);
+    assert_eq!(code, 1);
+    let (code, report) = scan_json(&[
+        "--fail-on-hit",
+        "--rules",
+        SEED_RULE,
+        "fixtures/logs/evtx/sysmon-1-curl.evtx",
+    ]);
+    assert_eq!((code, report["summary"]["matches"].as_u64()), (0, Some(0)));
+}
+
+#[test]
+fn allowlisted_matches_are_counted_not_reported() {
+    let (code, report) = scan_json(&[
+        "--fail-on-hit",
+        "--allowlist",
+        "fixtures/logs/allowlist/known-fps.csv",
+        "--rules",
+        SEED_RULE,
+        "fixtures/logs/jsonl/sysmon-flat.jsonl",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(report["summary"]["matches"], 0);
+    assert_eq!(report["summary"]["allowlisted"], 1);
+    assert_eq!(report["rules"][0]["allowlisted"], 1);
+    assert_eq!(report["rules"][0]["hits"], 0);
+    let (code, _, stderr) = firedrill(&[
+        "scan",
+        "--allowlist",
+        "fixtures/logs/allowlist/broken.csv",
+        "--rules",
+        SEED_RULE,
+        "fixtures/logs/jsonl/sysmon-flat.jsonl",
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("LOG0010"), "{stderr}");
+}
+
+#[test]
+fn unreadable_logs_are_input_errors() {
+    let (code, report) = scan_json(&["--rules", SEED_RULE, "fixtures/logs/no-such-file.jsonl"]);
+    assert_eq!(code, 2);
+    assert_eq!(report["summary"]["unreadable_files"], 1);
+}
+
+#[test]
+fn scan_writes_markdown_and_html_reviews() {
+    let (code, md, _) = firedrill(&[
+        "scan",
+        "--rules",
+        SEED_RULE,
+        "fixtures/logs/jsonl/sysmon-winlogbeat-raw.jsonl",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        md.contains("## Suspicious ArcSOC.exe Child Process"),
+        "{md}"
+    );
+    assert!(md.contains("1 × `cmd.exe /c whoami /all`"), "{md}");
+    let (code, html, _) = firedrill(&[
+        "scan",
+        "--format",
+        "html",
+        "--rules",
+        SEED_RULE,
+        "fixtures/logs/jsonl/sysmon-winlogbeat-raw.jsonl",
+    ]);
+    assert_eq!(code, 0);
+    assert!(html.starts_with("<!doctype html>") && html.contains("cmd.exe /c whoami /all"));
+}
+
+#[test]
+fn regress_checks_each_rule_against_its_recorded_log() {
+    let (code, stdout, stderr) = firedrill(&[
+        "regress",
+        "fixtures/logs/regression",
+        "--rules",
+        "fixtures/logs/rules",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["format_version"], 1);
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    for result in results {
+        assert_eq!(result["passed"], true, "{result}");
+        assert_eq!(result["expected_min"], 1);
+        assert!(result["matches"].as_u64() >= Some(1));
+        assert!(result["path"].as_str().unwrap().ends_with(".evtx"));
+    }
+    // Without the rules, every check fails (exit 1) and says why.
+    let (code, stdout, _) = firedrill(&[
+        "regress",
+        "fixtures/logs/regression",
+        "--rules",
+        SEED_RULE,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["passed"] == false && r["error"] == "rule not among the loaded rules")
+    );
+}
+
+#[test]
+#[allow(
+    clippy::print_stdout,
+    reason = "a test skipped for want of ../shared says so"
+)]
+fn regress_passes_over_the_sigma_regression_sample() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora");
+    if !root.exists() {
+        println!("skipped: {} is absent", root.display());
+        return;
+    }
+    let (code, stdout, stderr) = firedrill(&[
+        "regress",
+        "../shared/corpora/sigma-regression-sample",
+        "--rules",
+        "../shared/corpora/sigma/rules",
+        "--rules",
+        "../shared/corpora/sigma/rules-emerging-threats",
+        "--format",
+        "json",
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 29);
+    let failed: Vec<&serde_json::Value> = results.iter().filter(|r| r["passed"] != true).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(code, 0);
+}
