@@ -62,6 +62,7 @@ pub fn field_filter(engine: &Engine, allowlist: &Allowlist) -> FieldFilter {
         "process.parent.executable",
         "user.name",
         "host.name",
+        "winlog.computer_name",
     ];
     FieldFilter::only(
         fields
@@ -84,9 +85,14 @@ fn summary_values(router: &Router, event: &Event) -> Vec<Option<String>> {
                 Some(p) => p.field(name).into_owned(),
                 None => (*name).to_string(),
             };
-            event
-                .get(&field)
-                .or_else(|| event.get(name))
+            let fallbacks: &[&str] = match *name {
+                "Computer" => &["winlog.computer_name", "host.name", "DeviceName"],
+                _ => &[],
+            };
+            std::iter::once(field.as_str())
+                .chain(std::iter::once(*name))
+                .chain(fallbacks.iter().copied())
+                .find_map(|f| event.get(f))
                 .and_then(Value::to_text)
                 .map(|t| t.into_owned())
         })
