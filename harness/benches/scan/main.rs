@@ -15,7 +15,9 @@
 
 mod synth;
 
+use firedrill::logs::scan::{self, ScanOptions};
 use firedrill::logs::{self, FieldFilter, MapFn, ReadOptions};
+use firedrill::sigma::{Config, Engine, RuleSet};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -268,10 +270,19 @@ fn firedrill_read(file: &Path, threads: usize) -> (u64, u64) {
     (count, 0)
 }
 
-/// firedrill scanning: read, route and evaluate the rules.
+/// firedrill scanning: read (only the fields the rules read), route, evaluate, review.
 fn firedrill_scan(file: &Path, threads: usize, rules: &Path) -> (u64, u64) {
-    let _ = (rules, FieldFilter::All);
-    firedrill_read(file, threads)
+    let (set, _) = RuleSet::load_paths(&[rules.to_path_buf()]);
+    let (engine, _) = Engine::compile(&set, &Config::default());
+    let opts = ScanOptions {
+        read: ReadOptions {
+            threads,
+            ..ReadOptions::default()
+        },
+        ..ScanOptions::default()
+    };
+    let report = scan::scan(&[file.to_path_buf()], &Arc::new(engine), &opts);
+    (report.summary.events, report.summary.matches as u64)
 }
 
 /// `rsigma engine eval` on the same file and rules, timed from outside; peak memory read from

@@ -13,8 +13,8 @@ use crate::report::{
 use chrono::{DateTime, Utc};
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 /// A scenario rendered into the schemas its rules need, with the clock KQL's `now()` reads.
 #[derive(Debug, Default)]
