@@ -1,5 +1,6 @@
 // Runs Microsoft's Kusto parser (Kusto.Language via @kusto/language-service-next) over queries.
-// stdin: a JSON array of {"id": string, "text": string, "tables"?: {"Name": "(col:type, ...)"}}.
+// stdin: a JSON array of {"id": string, "text": string, "tables"?: {"Name": "(col:type, ...)"}},
+// or {"tables": {...}, "cases": [...]} where the shared tables apply to every case without its own.
 // stdout: a JSON array of {"id", "diagnostics": [{"code", "severity", "start", "length", "message"}],
 // "columns"?: [{"name", "type"}]}. Without "tables" only syntax is checked (KustoCode.Parse);
 // with "tables" the query is also bound against a database holding exactly those tables
@@ -24,8 +25,11 @@ function globalsFor(tables) {
     ([name, schema]) => new S.TableSymbol.$ctor7(name, schema, null));
   return K.GlobalState.Default.WithDatabase(new S.DatabaseSymbol.$ctor1('db', symbols, false));
 }
-const out = input.map(({ id, text, tables }) => {
-  const code = tables ? K.KustoCode.ParseAndAnalyze(text, globalsFor(tables)) : K.KustoCode.Parse(text);
+const cases = Array.isArray(input) ? input : input.cases;
+const shared = Array.isArray(input) || !input.tables ? null : globalsFor(input.tables);
+const out = cases.map(({ id, text, tables }) => {
+  const globals = tables ? globalsFor(tables) : shared;
+  const code = globals ? K.KustoCode.ParseAndAnalyze(text, globals) : K.KustoCode.Parse(text);
   const list = code.GetDiagnostics();
   const diagnostics = [];
   for (let i = 0; i < list.Count; i++) {
@@ -39,7 +43,7 @@ const out = input.map(({ id, text, tables }) => {
     });
   }
   const result = { id, diagnostics };
-  if (tables) {
+  if (globals) {
     const type = code.ResultType;
     result.columns = [];
     if (type && type.Columns) {

@@ -102,6 +102,15 @@ pub(crate) struct OracleVerdict {
 /// Runs `tools/kusto-oracle/oracle.js`; `None` (with a notice printed) when Node.js or the
 /// package is absent. Usable from any test module of this binary.
 pub(crate) fn run_oracle(cases: &[OracleCase]) -> Option<BTreeMap<String, OracleVerdict>> {
+    run_oracle_with(cases, None)
+}
+
+/// Like [`run_oracle`]; `shared` tables (name → `(col:type, ...)`) bind every case that has
+/// none of its own.
+pub(crate) fn run_oracle_with(
+    cases: &[OracleCase],
+    shared: Option<&BTreeMap<String, String>>,
+) -> Option<BTreeMap<String, OracleVerdict>> {
     if Command::new("node").arg("--version").output().is_err() {
         println!("notice: Node.js is absent; skipping the Kusto.Language oracle");
         return None;
@@ -115,6 +124,10 @@ pub(crate) fn run_oracle(cases: &[OracleCase]) -> Option<BTreeMap<String, Oracle
             })
             .collect(),
     );
+    let input = match shared {
+        Some(tables) => serde_json::json!({"tables": tables, "cases": input}),
+        None => input,
+    };
     let mut child = Command::new("node")
         .arg(root().join("tools/kusto-oracle/oracle.js"))
         .stdin(Stdio::piped())
@@ -285,4 +298,136 @@ fn firedrill_and_kusto_language_accept_and_reject_the_same_queries() {
         stale.is_empty(),
         "listed differences that no longer occur: {stale:?}"
     );
+}
+
+/// Every catalog table as a Kusto schema string.
+fn catalog_tables() -> BTreeMap<String, String> {
+    let catalog = kql::Catalog::builtin();
+    catalog
+        .names()
+        .filter_map(|name| catalog.get(name))
+        .map(|t| {
+            let columns: Vec<String> = t
+                .columns
+                .iter()
+                .map(|c| format!("[{}]:{}", serde_json::json!(c.name), c.ty.name()))
+                .collect();
+            (t.name.clone(), format!("({})", columns.join(", ")))
+        })
+        .collect()
+}
+
+#[test]
+fn result_columns_agree_with_kusto_language_over_the_corpus() {
+    let corpus = root().join("../shared/corpora/kql");
+    if !corpus.is_dir() {
+        println!(
+            "notice: {} is absent; skipping the result-column oracle",
+            corpus.display()
+        );
+        return;
+    }
+    let mut files = Vec::new();
+    collect(&corpus, "kql", &mut files);
+    files.sort();
+    let now = chrono::DateTime::parse_from_rfc3339("2024-06-01T00:00:00Z")
+        .expect("a time")
+        .with_timezone(&chrono::Utc);
+    let mut db = kql::Database::new(now);
+    db.declare("disabled", kql::Value::Bool(false));
+    // (id, our columns) for the queries firedrill runs over empty tables.
+    let mut ours: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut cases = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("readable");
+        let id = f
+            .strip_prefix(&corpus)
+            .expect("under corpus")
+            .display()
+            .to_string();
+        let (Some(q), _) = kql::parse(&text) else {
+            continue;
+        };
+        let Some(table) = kql::evaluate_full(&q, &db, None).table else {
+            continue;
+        };
+        let columns = table
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.ty.name().to_string()))
+            .collect();
+        ours.insert(id.clone(), columns);
+        cases.push(OracleCase {
+            id,
+            text,
+            tables: None,
+        });
+    }
+    let Some(verdicts) = run_oracle_with(&cases, Some(&catalog_tables())) else {
+        return;
+    };
+    let (mut compared, mut same) = (0, 0);
+    let mut differences = Vec::new();
+    for (id, columns) in &ours {
+        let v = &verdicts[id];
+        // Queries Kusto cannot bind (ASIM functions, externaldata, tables outside the catalog)
+        // have no reference columns.
+        let Some(theirs) = v.columns.as_ref().filter(|_| v.errors.is_empty()) else {
+            continue;
+        };
+        compared += 1;
+        if columns == theirs {
+            same += 1;
+        } else {
+            differences.push(format!("{id}: {}", column_difference(columns, theirs)));
+        }
+    }
+    println!(
+        "Kusto.Language result columns: {same}/{compared} bound queries agree on names and types ({} run in firedrill)",
+        ours.len()
+    );
+    for d in differences.iter().take(20) {
+        println!("  {d}");
+    }
+    assert!(compared >= 100, "only {compared} queries could be compared");
+    assert!(
+        same * 100 >= compared * 95,
+        "result columns differ from Kusto.Language for {} of {compared} queries",
+        compared - same
+    );
+}
+
+/// A short account of how two column lists differ: names only one side has, type differences,
+/// or order.
+fn column_difference(ours: &[(String, String)], theirs: &[(String, String)]) -> String {
+    let names = |cols: &[(String, String)]| cols.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    let (our_names, their_names) = (names(ours), names(theirs));
+    let only = |a: &[String], b: &[String]| {
+        a.iter()
+            .filter(|n| !b.contains(n))
+            .take(4)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = Vec::new();
+    let ours_only = only(&our_names, &their_names);
+    if !ours_only.is_empty() {
+        parts.push(format!("only firedrill has [{ours_only}]"));
+    }
+    let theirs_only = only(&their_names, &our_names);
+    if !theirs_only.is_empty() {
+        parts.push(format!("only Kusto has [{theirs_only}]"));
+    }
+    for (n, t) in ours {
+        if let Some((_, k)) = theirs.iter().find(|(m, _)| m == n)
+            && k != t
+        {
+            parts.push(format!("{n} is {t} here, {k} in Kusto"));
+        }
+    }
+    if parts.is_empty() {
+        parts.push("same columns in another order".into());
+    }
+    parts.join("; ")
 }
