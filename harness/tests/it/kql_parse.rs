@@ -480,3 +480,133 @@ fn every_node_span_points_at_its_own_text() {
     }
     assert!(checked > 1000, "checked {checked} spans");
 }
+
+/// The tree as JSON without spans and with grouping parentheses dissolved.
+fn shape_without_parens(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(map) => {
+            if let Some(inner) = map.get("kind").and_then(|k| k.get("Paren")) {
+                return shape_without_parens(inner);
+            }
+            serde_json::Value::Object(
+                map.iter()
+                    .filter(|(k, _)| *k != "span")
+                    .map(|(k, v)| (k.clone(), shape_without_parens(v)))
+                    .collect(),
+            )
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(shape_without_parens).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// A random scalar expression tree (no parentheses: the printer must supply them).
+fn random_expr(rng: &mut Rng, depth: usize) -> firedrill::kql::ast::Expr {
+    use firedrill::kql::ast::*;
+    let sp = firedrill::Span::default();
+    let e = |kind| Expr::new(kind, sp);
+    let leaf = depth == 0 || rng.below(4) == 0;
+    if leaf {
+        return match rng.below(6) {
+            0 => e(ExprKind::Name(Ident::new(
+                ["a", "b", "Col", "$left"][rng.below(4)],
+                sp,
+            ))),
+            1 => e(ExprKind::Literal(Literal::Long(rng.below(100) as i64 - 50))),
+            2 => e(ExprKind::Literal(Literal::String(
+                ["x", "a\"b", "c\\d"][rng.below(3)].into(),
+            ))),
+            3 => e(ExprKind::Literal(Literal::Timespan(
+                rng.below(5) as i64 * 36_000_000_000,
+            ))),
+            4 => e(ExprKind::Literal(Literal::Real(rng.below(9) as f64 / 4.0))),
+            _ => e(ExprKind::Literal(Literal::Bool(rng.below(2) == 0))),
+        };
+    }
+    let mut sub = || Box::new(random_expr(rng, depth - 1));
+    let ops = [
+        BinOp::Or,
+        BinOp::And,
+        BinOp::Eq,
+        BinOp::NeCi,
+        BinOp::Lt,
+        BinOp::Add,
+        BinOp::Sub,
+        BinOp::Mul,
+        BinOp::Mod,
+        BinOp::MatchesRegex,
+        BinOp::Str {
+            op: StrOp::Has,
+            negated: true,
+            case_sensitive: true,
+        },
+        BinOp::Str {
+            op: StrOp::StartsWith,
+            negated: false,
+            case_sensitive: false,
+        },
+    ];
+    let (lhs, rhs) = (sub(), sub());
+    let choice = rng.below(7);
+    match choice {
+        0..=2 => e(ExprKind::Binary {
+            op: ops[rng.below(ops.len())],
+            lhs,
+            rhs,
+        }),
+        3 => e(ExprKind::Unary {
+            op: [UnaryOp::Neg, UnaryOp::Plus][rng.below(2)],
+            expr: lhs,
+        }),
+        4 => e(ExprKind::List {
+            op: [ListOp::In, ListOp::NotInCi, ListOp::HasAny][rng.below(3)],
+            lhs,
+            items: vec![*rhs],
+        }),
+        5 => e(ExprKind::Between {
+            negated: rng.below(2) == 0,
+            lhs,
+            low: rhs,
+            high: Box::new(random_expr(rng, 0)),
+        }),
+        _ => e(ExprKind::Call {
+            name: Ident::new("f", sp),
+            args: vec![
+                Arg {
+                    name: None,
+                    value: *lhs,
+                },
+                Arg {
+                    name: Some(Ident::new("k", sp)),
+                    value: *rhs,
+                },
+            ],
+        }),
+    }
+}
+
+#[test]
+fn printed_random_expression_trees_parse_back_to_the_same_tree() {
+    let mut rng = Rng(0xA57_2024);
+    for _ in 0..1000 {
+        let expr = random_expr(&mut rng, 5);
+        let text = format!("print x = {expr}");
+        let (q, diags) = kql::parse(&text);
+        let q = q.unwrap_or_else(|| panic!("{text}\n{}", render(&diags)));
+        let firedrill::kql::ast::StatementKind::Tabular(t) = &q.statements[0].kind else {
+            panic!("a tabular statement: {text}");
+        };
+        let firedrill::kql::ast::SourceKind::Print(items) = &t.source.kind else {
+            panic!("a print source: {text}");
+        };
+        let parsed = serde_json::to_value(&items[0].expr).expect("serializes");
+        let built = serde_json::to_value(&expr).expect("serializes");
+        assert_eq!(
+            shape_without_parens(&parsed),
+            shape_without_parens(&built),
+            "{text}"
+        );
+    }
+}
