@@ -234,6 +234,25 @@ fn close(def: &CorrDef, group: &[(String, String)], window: &mut Window) -> Opti
 }
 
 fn fire(def: &CorrDef, group: &[(String, String)], entries: &[&Occurrence]) -> Fired {
+    let used: Vec<&Occurrence> = if def.spec.kind == CorrelationType::TemporalOrdered {
+        // Only the occurrences that form the ordered sequence; a repeated step keeps its latest.
+        let mut chosen: Vec<&Occurrence> = Vec::new();
+        for e in entries {
+            if e.input == chosen.len() {
+                chosen.push(e);
+            } else if e.input + 1 == chosen.len() {
+                chosen.pop();
+                chosen.push(e);
+            }
+            if chosen.len() == def.inputs.len() {
+                break;
+            }
+        }
+        chosen
+    } else {
+        entries.to_vec()
+    };
+    let entries = &used[..];
     let mut events: Vec<usize> = entries
         .iter()
         .flat_map(|e| e.events.iter().copied())

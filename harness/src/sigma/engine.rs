@@ -320,7 +320,8 @@ impl Engine {
         // Correlations.
         let mut correlations = Vec::new();
         let mut feeds = vec![Vec::new(); set.rules.len()];
-        let mut suppressed = vec![false; set.rules.len()];
+        let mut referenced = vec![false; set.rules.len()];
+        let mut generated = vec![false; set.rules.len()];
         for (ci, rule) in set.rules.iter().enumerate() {
             let RuleBody::Correlation(spec) = &rule.body else {
                 continue;
@@ -379,9 +380,8 @@ impl Engine {
             let index = correlations.len();
             for &input in &inputs {
                 feeds[input].push(index);
-                if !spec.generate {
-                    suppressed[input] = true;
-                }
+                referenced[input] = true;
+                generated[input] |= spec.generate;
             }
             correlations.push(CorrDef {
                 rule: ci,
@@ -402,6 +402,11 @@ impl Engine {
             }
         }
 
+        let suppressed = referenced
+            .iter()
+            .zip(&generated)
+            .map(|(r, g)| *r && !*g)
+            .collect();
         let engine = Engine {
             rules,
             fields,

@@ -708,7 +708,11 @@ fn parse_detection(map: &serde_yaml::Mapping, cx: &mut Ctx<'_>) -> Option<Detect
             Some(sel) => {
                 selections.insert(name, sel);
             }
-            None => ok = false,
+            None => {
+                // Keep the name so the condition does not report it a second time.
+                selections.insert(name, Selection::AnyOf(Vec::new()));
+                ok = false;
+            }
         }
     }
     if map.get("timeframe").is_some() {

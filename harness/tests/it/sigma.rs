@@ -140,3 +140,142 @@ fn cli_lint_reports_json_counts_and_fails_on_bad_rules() {
             .starts_with("SIG0020")
     );
 }
+
+/// One conformance case: rules, events in time order, and every expected match.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    /// The specification section the case checks.
+    spec: String,
+    /// Where the spec is silent: what the engine decided, and why.
+    #[serde(default)]
+    decision: Option<String>,
+    /// The rule text (may hold several YAML documents).
+    rules: String,
+    /// Placeholder values for `|expand`.
+    #[serde(default)]
+    placeholders: indexmap::IndexMap<String, Vec<String>>,
+    /// Events: field maps; `_schema` (default sysmon) and `_time` (RFC 3339) are taken out.
+    #[serde(default)]
+    events: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Every match the engine must produce, and no other.
+    #[serde(default)]
+    expect: Vec<Expected>,
+    /// The diagnostic codes loading and compiling must produce (sorted, with repeats).
+    #[serde(default)]
+    diagnostics: Vec<String>,
+}
+
+#[derive(serde::Deserialize, Debug, PartialEq, Eq, PartialOrd, Ord, Clone)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    rule: String,
+    events: Vec<usize>,
+    #[serde(default)]
+    group: Option<std::collections::BTreeMap<String, String>>,
+}
+
+fn conformance_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("conformance directory") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            conformance_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "yaml") {
+            out.push(path);
+        }
+    }
+}
+
+fn run_case(path: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let case: Case = serde_yaml::from_str(&text).map_err(|e| format!("bad case file: {e}"))?;
+    if case.spec.trim().is_empty() {
+        return Err("the case cites no spec section".into());
+    }
+    let _ = &case.decision;
+    let mut set = RuleSet::new();
+    let mut diags = set.add_source("case.yml", &case.rules);
+    let config = Config {
+        placeholders: case.placeholders.clone(),
+    };
+    let (engine, more) = Engine::compile(&set, &config);
+    diags.extend(more);
+    let mut codes: Vec<String> = diags.iter().map(|d| d.code.clone()).collect();
+    codes.sort();
+    let mut want_codes = case.diagnostics.clone();
+    want_codes.sort();
+    if codes != want_codes {
+        let rendered: Vec<String> = diags.iter().map(|d| d.render()).collect();
+        return Err(format!(
+            "diagnostics {codes:?}, expected {want_codes:?}\n{}",
+            rendered.join("")
+        ));
+    }
+    let events: Vec<Event> = case
+        .events
+        .iter()
+        .map(|object| {
+            let mut object = object.clone();
+            let schema = object
+                .remove("_schema")
+                .and_then(|s| s.as_str().map(str::to_string))
+                .map_or(LogSchema::Sysmon, |s| s.parse().expect("known schema"));
+            let time = object.remove("_time");
+            let mut event = Event::from_json(schema, &object);
+            event.timestamp = time.and_then(|t| {
+                chrono::DateTime::parse_from_rfc3339(t.as_str()?)
+                    .ok()
+                    .map(|t| t.with_timezone(&chrono::Utc))
+            });
+            event
+        })
+        .collect();
+    let mut actual: Vec<Expected> = engine
+        .evaluate(&events)
+        .into_iter()
+        .map(|m| Expected {
+            rule: m.rule_title,
+            events: m.events,
+            group: m.group.map(|g| g.into_iter().collect()),
+        })
+        .collect();
+    actual.sort();
+    let mut expected = case.expect.clone();
+    expected.sort();
+    if actual != expected {
+        let explain: Vec<String> = events
+            .iter()
+            .enumerate()
+            .flat_map(|(i, e)| {
+                (0..engine.rules().len())
+                    .map(move |r| (i, r, e))
+                    .filter(|(_, r, _)| {
+                        engine.rules()[*r].kind == firedrill::sigma::RuleKind::Detection
+                    })
+            })
+            .map(|(i, r, e)| format!("event {i}:\n{}", engine.explain(r, e).render()))
+            .collect();
+        return Err(format!(
+            "matches {actual:?}\nexpected {expected:?}\n{}",
+            explain.join("")
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn conformance_suite_from_the_specification() {
+    let mut files = Vec::new();
+    conformance_files(&root().join("fixtures/sigma/conformance"), &mut files);
+    files.sort();
+    assert!(files.len() >= 30, "only {} conformance cases", files.len());
+    let failures: Vec<String> = files
+        .iter()
+        .filter_map(|path| {
+            run_case(path)
+                .err()
+                .map(|e| format!("--- {}\n{e}", path.display()))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
