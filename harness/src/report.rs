@@ -490,7 +490,16 @@ pub fn describe_check(
         Some(expected) => out += &format!("expected: {expected}\n"),
         None => out += "expected: nothing (no expectation for this rule)\n",
     }
-    out += &format!("outcome: {}: {}\n", check.status, check.message);
+    let repeated = check.renderings.iter().any(|r| {
+        r.reason
+            .as_ref()
+            .is_some_and(|reason| check.message == format!("{}: {reason}", r.schema))
+    });
+    if repeated {
+        out += &format!("outcome: {}\n", check.status);
+    } else {
+        out += &format!("outcome: {}: {}\n", check.status, check.message);
+    }
     for rendering in &check.renderings {
         out += &format!("  {}: {}", rendering.schema, rendering.status);
         match &rendering.reason {

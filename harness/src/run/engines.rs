@@ -1,0 +1,503 @@
+//! The seam to the engines: Sigma rule sets and KQL queries as [`Detector`]s, and which
+//! renderings each rule meets.
+//!
+//! Sigma: every Sigma file goes into one `sigma::RuleSet` (correlations and filters refer across
+//! files), compiled once into an `Engine`; a rule meets each configured schema its log source
+//! applies to (`windows/process_creation`: `sysmon` as is, `security4688` through the Windows
+//! audit pipeline, which the engine picks by the event's schema). KQL: a query meets the
+//! renderings bound to the tables it reads (`DeviceProcessEvents` → `mde`, `imProcessCreate` and
+//! its aliases → `asim`, `SecurityEvent` → `security4688`), all bound at once with the clock at
+//! the end of the scenario; a rule reading none of them is not applicable.
+
+use super::check::{Detector, EventRef, Hit, Renderings};
+use super::config::Config;
+use super::rules::{self, Rule};
+use crate::diag::Diagnostic;
+use crate::event::{Event, LogSchema};
+use crate::report::{Language, RuleInfo};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Loads every rule file: Sigma files as one set, KQL files one by one. Files are in `files`
+/// order; a file that does not load is one failed rule.
+pub fn load(files: &[PathBuf], config: &Config) -> Vec<Rule> {
+    let mut sigma_files = Vec::new();
+    let mut slots: Vec<Slot> = Vec::new();
+    for path in files {
+        let display = config.display_path(path);
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                let language = rules::language_of(path, "").unwrap_or(Language::Sigma);
+                let d = Diagnostic::error("IO0001", format!("cannot read rule file: {e}"))
+                    .in_file(display.clone());
+                slots.push(Slot::Ready(vec![rules::failed(
+                    &display,
+                    language,
+                    vec![d],
+                )]));
+                continue;
+            }
+        };
+        match rules::language_of(path, &text) {
+            Some(Language::Sigma) => {
+                slots.push(Slot::Sigma(sigma_files.len()));
+                sigma_files.push((display, text));
+            }
+            Some(Language::Kql) => slots.push(Slot::Ready(vec![kql_rule(path, &display, config)])),
+            None => {}
+        }
+    }
+    let mut sigma = sigma_rules(&sigma_files, config);
+    let mut out = Vec::new();
+    for slot in slots {
+        match slot {
+            Slot::Ready(rules) => out.extend(rules),
+            Slot::Sigma(i) => out.append(&mut sigma[i]),
+        }
+    }
+    out
+}
+
+enum Slot {
+    Ready(Vec<Rule>),
+    Sigma(usize),
+}
+
+// ----------------------------------------------------------------------------------------------
+// Sigma
+// ----------------------------------------------------------------------------------------------
+
+#[derive(Debug)]
+struct SigmaDetector {
+    engine: Arc<crate::sigma::Engine>,
+    rule: crate::sigma::RuleIndex,
+}
+
+impl Detector for SigmaDetector {
+    fn evaluate(
+        &self,
+        schema: LogSchema,
+        renderings: &Renderings,
+    ) -> Result<Vec<Hit>, Box<Diagnostic>> {
+        let Some(events) = renderings.get(&schema) else {
+            return Ok(Vec::new());
+        };
+        // One pass of the whole rule set per rendering, shared by every rule of the set.
+        let identity = Arc::as_ptr(&self.engine) as usize;
+        let matches = renderings.memo(identity, schema, || self.engine.evaluate(events));
+        Ok(matches
+            .iter()
+            .filter(|m| m.rule == self.rule)
+            .map(|m| Hit {
+                events: m
+                    .events
+                    .iter()
+                    .map(|&index| EventRef { schema, index })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    fn explain(&self, _schema: LogSchema, event: &Event) -> Option<String> {
+        Some(self.engine.explain(self.rule, event).render())
+    }
+}
+
+/// The Sigma rules of every file, per file (in `files` order).
+fn sigma_rules(files: &[(String, String)], config: &Config) -> Vec<Vec<Rule>> {
+    let mut set = crate::sigma::RuleSet::new();
+    let mut ranges = Vec::new();
+    let mut file_diagnostics = Vec::new();
+    for (display, text) in files {
+        let before = set.rules.len();
+        file_diagnostics.push(set.add_source(display, text));
+        ranges.push(before..set.rules.len());
+    }
+    let sigma_config = crate::sigma::Config {
+        placeholders: config.placeholders.clone(),
+    };
+    let (engine, compile_diagnostics) = crate::sigma::Engine::compile(&set, &sigma_config);
+    let engine = Arc::new(engine);
+    let infos = engine.rules();
+    files
+        .iter()
+        .zip(ranges)
+        .zip(file_diagnostics)
+        .map(|(((display, _), range), diagnostics)| {
+            let compile: Vec<Diagnostic> = compile_diagnostics
+                .iter()
+                .filter(|d| d.file.as_deref() == Some(display.as_str()))
+                .cloned()
+                .collect();
+            let mut out = Vec::new();
+            let loaded = range.len();
+            for index in range {
+                let info = &infos[index];
+                if info.kind == crate::sigma::RuleKind::Filter {
+                    continue;
+                }
+                let mut own: Vec<Diagnostic> = diagnostics
+                    .iter()
+                    .filter(|d| !d.is_error())
+                    .cloned()
+                    .collect();
+                if !info.usable {
+                    own.extend(compile.iter().cloned());
+                    if !own.iter().any(Diagnostic::is_error) {
+                        own.push(
+                            Diagnostic::error("RUN0003", "the rule failed to compile")
+                                .in_file(display.clone()),
+                        );
+                    }
+                } else {
+                    own.extend(compile.iter().filter(|d| !d.is_error()).cloned());
+                }
+                out.push(sigma_rule(display, info, index, &engine, own, config));
+            }
+            let errors: Vec<Diagnostic> = diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .cloned()
+                .collect();
+            if !errors.is_empty() {
+                // Documents of this file that did not load at all.
+                let mut failed = rules::failed(display, Language::Sigma, errors);
+                if loaded > 0 {
+                    failed.info.slug = format!("{}#invalid", failed.info.slug);
+                    failed.info.key = format!("{}#invalid", failed.info.key);
+                }
+                out.push(failed);
+            }
+            out
+        })
+        .collect()
+}
+
+fn sigma_rule(
+    display: &str,
+    info: &crate::sigma::RuleInfo,
+    index: crate::sigma::RuleIndex,
+    engine: &Arc<crate::sigma::Engine>,
+    diagnostics: Vec<Diagnostic>,
+    config: &Config,
+) -> Rule {
+    let schemas: Vec<LogSchema> = config
+        .schemas
+        .sigma
+        .iter()
+        .copied()
+        .filter(|schema| engine.applies(index, &Event::new(*schema)))
+        .collect();
+    let logsource = info.logsource.to_string();
+    let usable = info.usable && !diagnostics.iter().any(Diagnostic::is_error);
+    Rule {
+        info: RuleInfo {
+            key: info.id.clone().unwrap_or_else(|| display.to_string()),
+            slug: rules::stem(display),
+            title: info.title.clone(),
+            id: info.id.clone(),
+            name: info.name.clone(),
+            language: Language::Sigma,
+            path: display.to_string(),
+            author: info.author.clone(),
+            level: info.level.clone(),
+            techniques: rules::techniques(info.tags.iter().map(String::as_str)),
+            reads: logsource.clone(),
+            schemas: if usable { schemas.clone() } else { Vec::new() },
+            diagnostics,
+        },
+        detector: usable.then(|| {
+            Arc::new(SigmaDetector {
+                engine: Arc::clone(engine),
+                rule: index,
+            }) as Arc<dyn Detector>
+        }),
+        needs: schemas,
+        not_applicable: format!(
+            "no configured rendering ({}) serves log source {logsource}",
+            names(&config.schemas.sigma)
+        ),
+    }
+}
+
+fn names(schemas: &[LogSchema]) -> String {
+    schemas
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+// ----------------------------------------------------------------------------------------------
+// KQL
+// ----------------------------------------------------------------------------------------------
+
+#[derive(Debug)]
+struct KqlDetector {
+    query: crate::kql::ast::Query,
+    /// The renderings bound, in check order.
+    bound: Vec<LogSchema>,
+    /// The rule file's name, for diagnostics.
+    file: String,
+    /// The query text (spans point into it).
+    text: String,
+}
+
+impl KqlDetector {
+    fn database(
+        &self,
+        renderings: &Renderings,
+        only: Option<(LogSchema, &Event)>,
+    ) -> crate::kql::Database {
+        let clock = renderings.clock.unwrap_or_else(chrono::Utc::now);
+        let mut db = crate::kql::Database::new(clock);
+        for schema in &self.bound {
+            match only {
+                Some((s, event)) if s == *schema => {
+                    db.bind_rendering(*schema, std::slice::from_ref(event));
+                }
+                Some(_) => {
+                    db.bind_rendering(*schema, &[]);
+                }
+                None => {
+                    let events = renderings.get(schema).map_or(&[][..], Vec::as_slice);
+                    db.bind_rendering(*schema, events);
+                }
+            }
+        }
+        db
+    }
+}
+
+impl Detector for KqlDetector {
+    fn evaluate(
+        &self,
+        _schema: LogSchema,
+        renderings: &Renderings,
+    ) -> Result<Vec<Hit>, Box<Diagnostic>> {
+        let db = self.database(renderings, None);
+        let table = crate::kql::evaluate(&self.query, &db).map_err(|diagnostics| {
+            let first = diagnostics
+                .into_iter()
+                .find(Diagnostic::is_error)
+                .unwrap_or_else(|| Diagnostic::error("KQL0207", "the query failed"));
+            Box::new(first.in_file(self.file.clone()))
+        })?;
+        Ok(table
+            .rows
+            .iter()
+            .map(|row| Hit {
+                events: row
+                    .sources
+                    .iter()
+                    .filter_map(|source| {
+                        crate::kql::bind::rendering_for_table(&source.table).map(|schema| {
+                            EventRef {
+                                schema,
+                                index: source.index,
+                            }
+                        })
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    fn explain(&self, schema: LogSchema, event: &Event) -> Option<String> {
+        let db = self.database(&Renderings::default(), Some((schema, event)));
+        Some(explain_pipeline(&self.query, &self.text, &db))
+    }
+}
+
+/// Why a query keeps or drops the one event bound in `db`: the query's last pipeline is run
+/// operator by operator, and the first operator after which no row comes from the event is the
+/// one that dropped it.
+fn explain_pipeline(
+    query: &crate::kql::ast::Query,
+    text: &str,
+    db: &crate::kql::Database,
+) -> String {
+    use crate::kql::ast::StatementKind;
+    let Some(last) = query
+        .statements
+        .iter()
+        .rposition(|s| matches!(s.kind, StatementKind::Tabular(_)))
+    else {
+        return "✗ the query has no tabular statement".to_string();
+    };
+    let StatementKind::Tabular(pipeline) = &query.statements[last].kind else {
+        return String::new();
+    };
+    let snippet = |span: crate::diag::Span| {
+        let raw = text.get(span.start..span.end).unwrap_or("");
+        let flat = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        if flat.chars().count() > 160 {
+            format!("{}…", flat.chars().take(159).collect::<String>())
+        } else {
+            flat
+        }
+    };
+    let rows_from_event = |ops: usize| -> Result<usize, String> {
+        let mut truncated = query.clone();
+        truncated.statements.truncate(last + 1);
+        if let StatementKind::Tabular(t) = &mut truncated.statements[last].kind {
+            t.ops.truncate(ops);
+        }
+        match crate::kql::evaluate(&truncated, db) {
+            Ok(table) => Ok(table.rows.iter().filter(|r| !r.sources.is_empty()).count()),
+            Err(diagnostics) => Err(diagnostics.first().map_or_else(
+                || "the query failed".to_string(),
+                |d| format!("[{}] {}", d.code, d.message),
+            )),
+        }
+    };
+    let mut out = String::new();
+    match rows_from_event(0) {
+        Ok(0) => {
+            return format!(
+                "✗ {}: the event is not in this table\n",
+                snippet(pipeline.source.span)
+            );
+        }
+        Ok(_) => out += &format!("✓ {}: the event is read\n", snippet(pipeline.source.span)),
+        Err(e) => return format!("✗ {}: {e}\n", snippet(pipeline.source.span)),
+    }
+    for (i, op) in pipeline.ops.iter().enumerate() {
+        match rows_from_event(i + 1) {
+            Ok(0) => {
+                out += &format!("✗ | {}: dropped the event\n", snippet(op.span));
+                return out;
+            }
+            Ok(_) => out += &format!("✓ | {}\n", snippet(op.span)),
+            Err(e) => {
+                out += &format!("✗ | {}: {e}\n", snippet(op.span));
+                return out;
+            }
+        }
+    }
+    out += "✓ a result row comes from the event\n";
+    out
+}
+
+/// The renderings a query reads: the generated tables named in it.
+fn tables_read(query_text: &str) -> Vec<LogSchema> {
+    let (tokens, _) = crate::kql::lex::lex("<query>", query_text);
+    let mut schemas: Vec<LogSchema> = Vec::new();
+    for token in tokens {
+        if let crate::kql::lex::TokenKind::Ident(name) = &token.kind
+            && let Some(schema) = crate::kql::bind::rendering_for_table(name)
+            && !schemas.contains(&schema)
+        {
+            schemas.push(schema);
+        }
+    }
+    schemas
+}
+
+fn kql_rule(path: &std::path::Path, display: &str, config: &Config) -> Rule {
+    let rule = match crate::kql::rule::load(path) {
+        Ok(rule) => rule,
+        Err(diagnostics) => {
+            return rules::failed(display, Language::Kql, relabel(diagnostics, path, display));
+        }
+    };
+    let (query, mut diagnostics) = rule.parse();
+    diagnostics = relabel(diagnostics, path, display);
+    let reads = tables_read(&rule.query);
+    let served: Vec<LogSchema> = reads
+        .iter()
+        .copied()
+        .filter(|s| config.schemas.kql.contains(s))
+        .collect();
+    let detector = query
+        .filter(|_| !diagnostics.iter().any(Diagnostic::is_error))
+        .map(|query| KqlDetector {
+            query,
+            bound: served.clone(),
+            file: display.to_string(),
+            text: rule.query.clone(),
+        });
+    // Resolve the query once over empty tables: unknown columns and functions are load errors.
+    if let Some(detector) = &detector {
+        let db = detector.database(&Renderings::default(), None);
+        let run = crate::kql::eval::evaluate_full(
+            &detector.query,
+            &db,
+            Some((display, rule.query.as_str())),
+        );
+        diagnostics.extend(
+            run.diagnostics
+                .into_iter()
+                .map(|d| rule.relocate(d))
+                .map(|d| relabel_one(d, path, display)),
+        );
+    }
+    let usable = detector.is_some() && !diagnostics.iter().any(Diagnostic::is_error);
+    let table_names: Vec<&str> = {
+        let (tokens, _) = crate::kql::lex::lex("<query>", &rule.query);
+        let mut names: Vec<&str> = Vec::new();
+        for token in &tokens {
+            if let crate::kql::lex::TokenKind::Ident(name) = &token.kind
+                && crate::kql::Catalog::builtin().get(name).is_some()
+                && !names.iter().any(|n| n == name)
+            {
+                names.push(
+                    crate::kql::Catalog::builtin()
+                        .get(name)
+                        .map_or("", |t| t.name.as_str()),
+                );
+            }
+        }
+        names
+    };
+    let primary: Vec<LogSchema> = served.first().copied().into_iter().collect();
+    Rule {
+        info: RuleInfo {
+            key: rule.id.clone().unwrap_or_else(|| rule.name.clone()),
+            slug: rules::stem(display),
+            title: rule.name.clone(),
+            id: rule.id.clone(),
+            name: Some(rule.name.clone()),
+            language: Language::Kql,
+            path: display.to_string(),
+            author: None,
+            level: rule.severity.clone(),
+            techniques: rules::techniques(rule.techniques.iter().map(String::as_str)),
+            reads: table_names.join(", "),
+            schemas: if usable { primary } else { Vec::new() },
+            diagnostics,
+        },
+        detector: if usable {
+            detector.map(|d| Arc::new(d) as Arc<dyn Detector>)
+        } else {
+            None
+        },
+        needs: served,
+        not_applicable: format!(
+            "the query reads no table a configured rendering ({}) serves",
+            names(&config.schemas.kql)
+        ),
+    }
+}
+
+fn relabel(diagnostics: Vec<Diagnostic>, path: &std::path::Path, display: &str) -> Vec<Diagnostic> {
+    diagnostics
+        .into_iter()
+        .map(|d| relabel_one(d, path, display))
+        .collect()
+}
+
+/// Names the file as the report does (relative to the repository root).
+fn relabel_one(mut d: Diagnostic, path: &std::path::Path, display: &str) -> Diagnostic {
+    let full = path.display().to_string();
+    if d.file.as_deref() == Some(full.as_str()) {
+        d.file = Some(display.to_string());
+    }
+    if let Some(location) = &mut d.location
+        && location.file == full
+    {
+        location.file = display.to_string();
+    }
+    d
+}
