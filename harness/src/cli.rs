@@ -92,9 +92,3 @@ pub fn print_diagnostics<'a>(diagnostics: impl IntoIterator<Item = &'a crate::Di
         eprintln!("{}", diagnostic.render());
     }
 }
-
-/// Reports a command whose implementation has not landed yet, as a usage error.
-fn not_yet(command: &str) -> Exit {
-    eprintln!("error: `firedrill {command}` is not available in this build yet");
-    Exit::InputError
-}
