@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 /// Arguments of `firedrill kql`.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = crate::kql::SUBSET_REFERENCE)]
 pub struct Args {
     /// The query file (`.kql`, or a Sentinel rule YAML with a `query:` field).
     #[arg(long, value_name = "FILE")]

@@ -35,28 +35,12 @@ pub struct KqlRule {
     pub query: String,
     /// Byte offset in the file where the query text starts.
     pub query_offset: usize,
-    /// How the query text maps back into the file.
-    pub query_map: QueryMap,
+    /// For each byte offset of `query` (and one past its end), the byte offset in the file.
+    offsets: Vec<usize>,
     /// The file the rule came from.
     pub path: PathBuf,
     /// The whole file text (diagnostics quote lines from it).
     pub source: String,
-}
-
-/// How offsets in [`KqlRule::query`] map to offsets in the file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum QueryMap {
-    /// The query is a verbatim slice of the file starting at `query_offset` (`.kql` files,
-    /// plain YAML scalars).
-    Verbatim,
-    /// A YAML block scalar (`query: |`): query line `i` is file line `first_line + i` with
-    /// `indent` leading spaces removed.
-    Block {
-        /// 0-based file line of the query's first line.
-        first_line: usize,
-        /// Spaces of indentation removed from each line.
-        indent: usize,
-    },
 }
 
 #[derive(Deserialize)]
@@ -112,7 +96,7 @@ pub fn from_str(path: &Path, text: &str) -> Result<KqlRule, Vec<Diagnostic>> {
             query_frequency: None,
             query: text.to_string(),
             query_offset: 0,
-            query_map: QueryMap::Verbatim,
+            offsets: (0..=text.len()).collect(),
             path: path.to_path_buf(),
             source: text.to_string(),
         }),
@@ -173,7 +157,8 @@ fn from_yaml(path: &Path, file: &str, text: &str) -> Result<KqlRule, Vec<Diagnos
     if !diags.is_empty() {
         return Err(diags);
     }
-    let (query_offset, query_map) = locate_query(text, top_key("query"));
+    let query_offset = locate_query(text, top_key("query"));
+    let offsets = align(&query, text, query_offset);
     Ok(KqlRule {
         id: scalar_text(doc.id),
         name,
@@ -186,7 +171,7 @@ fn from_yaml(path: &Path, file: &str, text: &str) -> Result<KqlRule, Vec<Diagnos
         query_frequency: scalar_text(doc.query_frequency),
         query,
         query_offset,
-        query_map,
+        offsets,
         path: path.to_path_buf(),
         source: text.to_string(),
     })
@@ -206,10 +191,10 @@ fn find_top_key(text: &str, key: &str) -> Option<usize> {
     None
 }
 
-/// Where the query value starts and how its lines map into the file.
-fn locate_query(text: &str, key_line: Option<usize>) -> (usize, QueryMap) {
+/// Where the query value's text starts in the file.
+fn locate_query(text: &str, key_line: Option<usize>) -> usize {
     let Some(line_start) = key_line else {
-        return (0, QueryMap::Verbatim);
+        return 0;
     };
     let line_end = text[line_start..]
         .find('\n')
@@ -220,27 +205,49 @@ fn locate_query(text: &str, key_line: Option<usize>) -> (usize, QueryMap) {
     let value_start = line_end - after.len();
     let indicator = after.split('#').next().unwrap_or("").trim();
     if indicator.starts_with('|') || indicator.starts_with('>') {
-        // Block scalar: content starts at the next non-blank line.
-        let first_line = text[..line_end].matches('\n').count() + 1;
-        let mut offset = (line_end + 1).min(text.len());
-        for (i, l) in text[offset..].split_inclusive('\n').enumerate() {
-            if !l.trim().is_empty() {
-                let indent = l.len() - l.trim_start_matches(' ').len();
-                return (
-                    offset + indent,
-                    QueryMap::Block {
-                        first_line: first_line + i,
-                        indent,
-                    },
-                );
-            }
-            offset += l.len();
-        }
-        return (text.len(), QueryMap::Verbatim);
+        // Block scalar: content starts at the first non-blank character after the key line.
+        let rest = &text[(line_end + 1).min(text.len())..];
+        let skip = rest.len() - rest.trim_start().len();
+        return (line_end + 1 + skip).min(text.len());
     }
     // Quoted or plain scalar on the key's line.
-    let skip = usize::from(after.starts_with('"') || after.starts_with('\''));
-    (value_start + skip, QueryMap::Verbatim)
+    value_start + usize::from(after.starts_with('"') || after.starts_with('\''))
+}
+
+/// Maps every byte of `query` (as YAML decoded it) to a byte of `source`, starting at `start`.
+///
+/// Walks both texts together: equal characters pair up; where they differ, the file side skips
+/// what decoding removed (indentation, line-folding whitespace, `\r`, escape backslashes,
+/// doubled quotes). Exact for `|` block scalars and plain scalars, close for the rest, never
+/// out of range.
+fn align(query: &str, source: &str, start: usize) -> Vec<usize> {
+    let file: Vec<(usize, char)> = source[start.min(source.len())..]
+        .char_indices()
+        .map(|(i, c)| (start + i, c))
+        .collect();
+    let mut offsets = vec![source.len(); query.len() + 1];
+    let mut j = 0;
+    for (i, c) in query.char_indices() {
+        let mut k = j;
+        while k < file.len() && file[k].1 != c && k - j < 64 {
+            let skippable = file[k].1.is_whitespace() || matches!(file[k].1, '\\' | '\'' | '"');
+            if !skippable {
+                break;
+            }
+            k += 1;
+        }
+        // Without a match (an escape such as `\n` decoded), both sides advance by one.
+        if k < file.len() && file[k].1 == c {
+            j = k;
+        }
+        let here = file.get(j).map_or(source.len(), |(o, _)| *o);
+        for b in 0..c.len_utf8() {
+            offsets[i + b] = here;
+        }
+        j = (j + 1).min(file.len());
+    }
+    offsets[query.len()] = file.get(j).map_or(source.len(), |(o, _)| *o);
+    offsets
 }
 
 impl KqlRule {
@@ -251,25 +258,11 @@ impl KqlRule {
 
     /// Maps a byte offset in [`KqlRule::query`] to a byte offset in the file.
     pub fn file_offset(&self, query_offset: usize) -> usize {
-        match self.query_map {
-            QueryMap::Verbatim => self.query_offset + query_offset,
-            QueryMap::Block { first_line, indent } => {
-                let q = &self.query[..query_offset.min(self.query.len())];
-                let line = q.matches('\n').count();
-                let col = q.len() - q.rfind('\n').map_or(0, |i| i + 1);
-                let mut offset = 0;
-                for (i, l) in self.source.split_inclusive('\n').enumerate() {
-                    if i == first_line + line {
-                        let content = l.trim_end_matches(['\n', '\r']);
-                        let lead =
-                            (content.len() - content.trim_start_matches(' ').len()).min(indent);
-                        return (offset + lead + col).min(self.source.len());
-                    }
-                    offset += l.len();
-                }
-                self.source.len()
-            }
-        }
+        self.offsets
+            .get(query_offset)
+            .or(self.offsets.last())
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Re-points a diagnostic located in the query text at the same place in the rule file.
@@ -319,6 +312,45 @@ mod tests {
         assert_eq!(loc.file, "r.yaml");
         assert_eq!(loc.line, 5);
         assert_eq!(loc.source_line, "  | where x ==");
+    }
+
+    #[test]
+    fn folded_and_quoted_queries_map_back_into_the_file() {
+        let folded = "name: n\nquery: >\n  T\n  | where x == 1\n  | take 2\n";
+        let r = from_str(Path::new("r.yaml"), folded).expect("loads");
+        assert_eq!(r.query, "T | where x == 1 | take 2\n");
+        let at = r.query.find("take").expect("take");
+        assert_eq!(&folded[r.file_offset(at)..r.file_offset(at) + 4], "take");
+        let quoted = "name: n\nquery: \"T | where x == \\\"a\\\" | take 1\"\n";
+        let r = from_str(Path::new("r.yaml"), quoted).expect("loads");
+        assert_eq!(r.query, "T | where x == \"a\" | take 1");
+        let at = r.query.find("take").expect("take");
+        assert_eq!(&quoted[r.file_offset(at)..r.file_offset(at) + 4], "take");
+    }
+
+    #[test]
+    fn every_token_of_the_seed_rule_maps_to_the_same_text_in_the_yaml() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/rules/kql/detect-suspicious-commands-initiated-by-web-server-processes.yaml"
+        );
+        let text = std::fs::read_to_string(path).expect("the seed rule");
+        let r = from_str(Path::new(path), &text).expect("loads");
+        let (tokens, _) = crate::kql::lex::lex("<query>", &r.query);
+        for t in tokens {
+            let want = &r.query[t.span.start..t.span.end];
+            let (a, b) = (r.file_offset(t.span.start), r.file_offset(t.span.end));
+            assert_eq!(&text[a..a + want.len()], want, "token at {}", t.span.start);
+            assert!(b >= a);
+        }
+    }
+
+    #[test]
+    fn crlf_block_queries_map_back_into_the_file() {
+        let text = "name: n\r\nquery: |\r\n  T\r\n\r\n  | take 1\r\n";
+        let r = from_str(Path::new("r.yaml"), text).expect("loads");
+        let at = r.query.find("take").expect("take");
+        assert_eq!(&text[r.file_offset(at)..r.file_offset(at) + 4], "take");
     }
 
     #[test]

@@ -610,3 +610,18 @@ fn printed_random_expression_trees_parse_back_to_the_same_tree() {
         );
     }
 }
+
+#[test]
+fn help_kql_prints_the_subset_reference() {
+    let out = assert_cmd::Command::cargo_bin("firedrill")
+        .expect("the binary")
+        .args(["help", "kql"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("# The KQL subset firedrill understands") && text.contains("KQL0008"),
+        "{text}"
+    );
+}
