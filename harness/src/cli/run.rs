@@ -196,6 +196,21 @@ fn print_summary(report: &RunReport) {
             );
         }
     }
+    let coverage = &report.coverage;
+    if coverage.required {
+        for (keys, lack) in [
+            (&coverage.untested, "no scenario expects anything of it"),
+            (
+                &coverage.only_positive,
+                "no scenario where it must stay quiet",
+            ),
+            (&coverage.only_negative, "no scenario where it must fire"),
+        ] {
+            for key in keys {
+                println!("coverage: {}: {lack}", report.rule_title(key));
+            }
+        }
+    }
     if let Some(diff) = &report.baseline {
         println!(
             "against {}: {} newly failing, {} newly noisy, {} newly passing",

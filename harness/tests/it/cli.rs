@@ -175,3 +175,22 @@ fn cargo_test_in_the_example_repository_passes_then_fails_naming_rule_scenario_n
         assert!(out.contains(needle), "`{needle}` not in:\n{out}");
     }
 }
+
+#[test]
+fn required_coverage_fails_rules_without_a_negative_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    run_fixture("pass", dir.path(), &["--require-coverage"]).code(0);
+    let only_attack = ["--require-coverage", "--scenarios", "scenarios/arcsoc.yaml"];
+    let assert = run_fixture("pass", dir.path(), &only_attack).code(1);
+    let text = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    let report = firedrill::report::json::parse(&text).unwrap();
+    assert_eq!(report.coverage.only_positive.len(), 2);
+    assert_eq!(report.summary.coverage_failures, 2);
+    let out = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(
+        out.contains(
+            "coverage: Suspicious ArcSOC.exe Child Process: no scenario where it must stay quiet"
+        ),
+        "{out}"
+    );
+}
