@@ -226,7 +226,7 @@ mod tests {
                 .collect())
         }
 
-        fn explain(&self, _: LogSchema, event: &Event) -> Option<String> {
+        fn explain(&self, _: LogSchema, event: &Event, _: &Renderings) -> Option<String> {
             Some(format!("Image: {:?}", event.get("Image")))
         }
     }

@@ -102,8 +102,9 @@ pub trait Detector: Send + Sync + fmt::Debug {
         renderings: &Renderings,
     ) -> Result<Vec<Hit>, Box<Diagnostic>>;
 
-    /// Why the rule does or does not match `event` of the `schema` rendering, as trace lines.
-    fn explain(&self, schema: LogSchema, event: &Event) -> Option<String>;
+    /// Why the rule does or does not match `event` of the `schema` rendering, as trace lines;
+    /// `renderings` gives the context (the clock a KQL query's `ago()` reads).
+    fn explain(&self, schema: LogSchema, event: &Event, renderings: &Renderings) -> Option<String>;
 }
 
 /// The strictness settings a check needs.
@@ -396,7 +397,7 @@ fn explain(
         let at = EventRef { schema, index };
         let trace = input
             .detector
-            .explain(schema, event)
+            .explain(schema, event, input.renderings)
             .unwrap_or_else(|| "(the engine gave no explanation)".to_string());
         rendering.explain.push(Explanation {
             event: Some(table.intern(at, event)),
@@ -502,7 +503,7 @@ mod tests {
                 .collect())
         }
 
-        fn explain(&self, _schema: LogSchema, event: &Event) -> Option<String> {
+        fn explain(&self, _schema: LogSchema, event: &Event, _: &Renderings) -> Option<String> {
             Some(match event.get("Image").and_then(|v| v.as_str()) {
                 Some(image) => format!("Image|endswith '{}': {}", self.0, image.ends_with(self.0)),
                 None => format!("Image|endswith '{}': false (field absent)", self.0),

@@ -99,7 +99,7 @@ impl Detector for SigmaDetector {
             .collect())
     }
 
-    fn explain(&self, _schema: LogSchema, event: &Event) -> Option<String> {
+    fn explain(&self, _schema: LogSchema, event: &Event, _: &Renderings) -> Option<String> {
         Some(self.engine.explain(self.rule, event).render())
     }
 }
@@ -304,8 +304,10 @@ impl Detector for KqlDetector {
             .collect())
     }
 
-    fn explain(&self, schema: LogSchema, event: &Event) -> Option<String> {
-        let db = self.database(&Renderings::default(), Some((schema, event)));
+    fn explain(&self, schema: LogSchema, event: &Event, renderings: &Renderings) -> Option<String> {
+        // The same clock as the evaluation: `ago(7d)` must mean the same instant.
+        let context = Renderings::new(Default::default(), renderings.clock);
+        let db = self.database(&context, Some((schema, event)));
         Some(explain_pipeline(&self.query, &self.text, &db))
     }
 }

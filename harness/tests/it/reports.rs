@@ -184,3 +184,20 @@ fn the_html_page_renders_in_headless_chromium() {
         png.len()
     );
 }
+
+#[test]
+fn kql_explanations_use_the_clock_the_query_ran_with() {
+    let dir = tempfile::tempdir().unwrap();
+    run_fixture("clock", dir.path(), &[]).code(0);
+    let report = read_report(dir.path());
+    let (_, check) = report
+        .checks()
+        .find(|(s, c)| s.file.ends_with("arcsoc.yaml") && c.rule == "recent-powershell")
+        .unwrap();
+    assert_eq!(check.status, Status::Warn);
+    let rendering = &check.renderings[0];
+    assert_eq!(rendering.fired_on, ["ps"]);
+    let trace = &rendering.explain[0].trace;
+    assert!(trace.contains("✓ | where Timestamp > ago(1h)"), "{trace}");
+    assert!(trace.ends_with("✓ a result row comes from the event\n"), "{trace}");
+}
