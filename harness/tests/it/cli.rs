@@ -194,3 +194,17 @@ fn required_coverage_fails_rules_without_a_negative_scenario() {
         "{out}"
     );
 }
+
+#[test]
+fn a_rule_that_does_not_load_fails_on_its_own_and_the_rest_still_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let assert = run_fixture("bad-rule", dir.path(), &[]).code(1);
+    assert!(stderr(&assert).contains("endwith"), "{}", stderr(&assert));
+    let text = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    let report = firedrill::report::json::parse(&text).unwrap();
+    assert_eq!(report.summary.rules_failed_to_load, 1);
+    assert_eq!((report.summary.passed, report.summary.failed), (4, 0));
+    let broken = report.rules.iter().find(|r| r.failed()).unwrap();
+    assert_eq!(broken.path, "rules/typo_modifier.yml");
+    assert!(broken.diagnostics[0].code.starts_with("SIG"), "{:?}", broken.diagnostics);
+}
