@@ -11,6 +11,7 @@ pub mod eval;
 pub mod func;
 pub mod lex;
 pub mod parse;
+pub mod read;
 pub mod rule;
 pub mod schema;
 pub mod table;

@@ -2599,6 +2599,12 @@ enum CExpr {
     },
     Regex(Box<Compiled>, regex::Regex),
     RegexDyn(Box<Compiled>, Box<Compiled>),
+    /// `in` and friends over a list known before the first row (literals, lets, subqueries).
+    InConst {
+        op: ListOp,
+        lhs: Box<Compiled>,
+        values: Vec<Value>,
+    },
     In {
         op: ListOp,
         lhs: Box<Compiled>,
@@ -2688,6 +2694,7 @@ impl Compiled {
                     .map_err(|m| EvalError::new("KQL0207", m, Span::default()))?;
                 Value::Bool(re.is_match(&lhs.eval(row, ctx)?.text()))
             }
+            CExpr::InConst { op, lhs, values } => in_list(*op, &lhs.eval(row, ctx)?, values),
             CExpr::In { op, lhs, items } => {
                 let v = lhs.eval(row, ctx)?;
                 let mut values = Vec::new();
@@ -3165,14 +3172,15 @@ fn compile_expr(ev: &mut Evaluator<'_>, e: &Expr, cols: &[Column], params: &Para
             for item in items {
                 compiled.push(list_item(ev, item, cols, params)?);
             }
-            Compiled {
+            let in_expr = Compiled {
                 kind: CExpr::In {
                     op: *op,
                     lhs: Box::new(l),
                     items: compiled,
                 },
                 ty: ScalarType::Bool,
-            }
+            };
+            constant_list(in_expr)
         }
         ExprKind::Between {
             negated,
@@ -3305,6 +3313,33 @@ fn check_comparable(op: BinOp, l: &Compiled, r: &Compiled, span: Span) -> R<()> 
             ),
             span,
         ))
+    }
+}
+
+/// Evaluates an `in` list once when every item is constant.
+fn constant_list(c: Compiled) -> Compiled {
+    let CExpr::In { op, lhs, items } = c.kind else {
+        return c;
+    };
+    if !items.iter().all(|i| matches!(i.kind, CExpr::Const(_))) {
+        return Compiled {
+            kind: CExpr::In { op, lhs, items },
+            ty: c.ty,
+        };
+    }
+    let mut values = Vec::new();
+    for item in &items {
+        match &item.kind {
+            CExpr::Const(Value::Array(a)) if item.ty == ScalarType::Dynamic => {
+                values.extend(a.iter().cloned())
+            }
+            CExpr::Const(other) => values.push(other.clone()),
+            _ => {}
+        }
+    }
+    Compiled {
+        kind: CExpr::InConst { op, lhs, values },
+        ty: c.ty,
     }
 }
 
