@@ -503,11 +503,54 @@ impl<'a> Evaluator<'a> {
     // ---------------------------------------------------------------------------------------
 
     fn tabular(&mut self, t: &TabularExpr) -> R<Table> {
-        let mut table = self.source(&t.source)?;
-        for op in &t.ops {
+        let mut ops = t.ops.iter();
+        // A bound table is shared: the first operator reads it without copying it when it can.
+        let shared = self.source_shared(&t.source)?;
+        let mut table = match ops.as_slice().first() {
+            Some(first) => match self.operator_ref(first, &shared)? {
+                Some(t) => {
+                    ops.next();
+                    t
+                }
+                None => Arc::unwrap_or_clone(shared),
+            },
+            None => Arc::unwrap_or_clone(shared),
+        };
+        for op in ops {
             table = self.operator(op, table)?;
         }
         Ok(table)
+    }
+
+    /// The source as a shared table (bound tables are not copied).
+    fn source_shared(&mut self, s: &Source) -> R<Arc<Table>> {
+        if let SourceKind::Expr(Expr {
+            kind: ExprKind::Name(id),
+            ..
+        }) = &s.kind
+        {
+            return self.table_by_name(&id.name, id.span);
+        }
+        self.source(s).map(Arc::new)
+    }
+
+    /// Operators that only read their input run over a borrowed table; `None` for the others.
+    fn operator_ref(&mut self, op: &Operator, input: &Table) -> R<Option<Table>> {
+        Ok(Some(match &op.kind {
+            OperatorKind::Where(pred) => self.filter_ref(input, pred)?,
+            OperatorKind::Project(items) => self.project(input, items, true, op.span)?,
+            OperatorKind::Summarize { aggregates, by, .. } => {
+                self.summarize(input, aggregates, by, op.span)?
+            }
+            OperatorKind::Take(n) => {
+                let n = self.count_arg(n)?;
+                Table {
+                    columns: input.columns.clone(),
+                    rows: input.rows.iter().take(n).cloned().collect(),
+                }
+            }
+            _ => return Ok(None),
+        }))
     }
 
     fn source(&mut self, s: &Source) -> R<Table> {
@@ -626,7 +669,7 @@ impl<'a> Evaluator<'a> {
                         s.span,
                     ));
                 } else {
-                    self.union_tables(&[], &search.tables, s.span, None)?
+                    self.union_tables_from(&[], &search.tables, s.span, None, Some("$table"))?
                 };
                 base = self.search(base, &search.predicate, &search.params)?;
                 Ok(base)
@@ -689,7 +732,7 @@ impl<'a> Evaluator<'a> {
                 Ok(pick_columns(input, &order))
             }
             OperatorKind::Summarize { aggregates, by, .. } => {
-                self.summarize(input, aggregates, by, op.span)
+                self.summarize(&input, aggregates, by, op.span)
             }
             OperatorKind::Distinct(items) => {
                 let t = self.project(&input, items, false, op.span)?;
@@ -875,11 +918,25 @@ impl<'a> Evaluator<'a> {
         span: Span,
         pattern: Option<&String>,
     ) -> R<Table> {
+        self.union_tables_from(params, tables, span, pattern, None)
+    }
+
+    /// `union`; `source_column` names the column that says which table a row came from
+    /// (`withsource=`, or `$table` for `search`).
+    fn union_tables_from(
+        &mut self,
+        params: &[OpParam],
+        tables: &[TabularExpr],
+        span: Span,
+        pattern: Option<&String>,
+        source_column: Option<&str>,
+    ) -> R<Table> {
         let fuzzy = param_value(params, "isfuzzy").is_some_and(|v| v == "true");
         let with_source = params
             .iter()
             .find(|p| p.name.name == "withsource")
-            .map(param_name);
+            .map(param_name)
+            .or(source_column.map(str::to_string));
         let mut parts = Vec::new();
         let mut names = Vec::new();
         for t in tables {
@@ -954,8 +1011,8 @@ impl<'a> Evaluator<'a> {
     // Row operators
     // ---------------------------------------------------------------------------------------
 
-    fn filter(&mut self, input: Table, pred: &Expr) -> R<Table> {
-        let c = self.compile(pred, &input.columns)?;
+    fn predicate(&mut self, pred: &Expr, columns: &[Column]) -> R<Compiled> {
+        let c = self.compile(pred, columns)?;
         if c.ty != ScalarType::Bool && c.ty != ScalarType::Dynamic {
             return Err(EvalError::new(
                 "KQL0205",
@@ -963,6 +1020,25 @@ impl<'a> Evaluator<'a> {
                 pred.span,
             ));
         }
+        Ok(c)
+    }
+
+    fn filter_ref(&mut self, input: &Table, pred: &Expr) -> R<Table> {
+        let c = self.predicate(pred, &input.columns)?;
+        let mut rows = Vec::new();
+        for row in &input.rows {
+            if matches!(c.eval(&row.values, &self.ctx)?, Value::Bool(true)) {
+                rows.push(row.clone());
+            }
+        }
+        Ok(Table {
+            columns: input.columns.clone(),
+            rows,
+        })
+    }
+
+    fn filter(&mut self, input: Table, pred: &Expr) -> R<Table> {
+        let c = self.predicate(pred, &input.columns)?;
         let mut rows = Vec::with_capacity(input.rows.len() / 4);
         for row in input.rows {
             if matches!(c.eval(&row.values, &self.ctx)?, Value::Bool(true)) {
@@ -1158,7 +1234,7 @@ impl<'a> Evaluator<'a> {
 
     fn summarize(
         &mut self,
-        t: Table,
+        t: &Table,
         aggregates: &[ColumnExpr],
         by: &[ColumnExpr],
         span: Span,
@@ -1626,13 +1702,7 @@ impl<'a> Evaluator<'a> {
         // Output columns.
         let right_keys: Vec<usize> = pairs.iter().map(|(_, r)| *r).collect();
         let right_keep: Vec<usize> = (0..right.columns.len())
-            .filter(|i| {
-                !(lookup
-                    && right_keys.contains(i)
-                    && pairs
-                        .iter()
-                        .any(|(l, r)| r == i && left.columns[*l].name == right.columns[*i].name))
-            })
+            .filter(|i| !(lookup && right_keys.contains(i)))
             .collect();
         let mut names: Vec<String> = left.columns.iter().map(|c| c.name.clone()).collect();
         let mut right_cols = Vec::new();
@@ -2194,7 +2264,24 @@ pub fn wildcard_match(pattern: &str, name: &str) -> bool {
     true
 }
 
-fn union_all(parts: Vec<Table>, inner: bool) -> Table {
+fn union_all(mut parts: Vec<Table>, inner: bool) -> Table {
+    // A column whose type differs between inputs becomes one column per type: `Name_long`, `Name_string`.
+    let mut types: IndexMap<String, Vec<ScalarType>> = IndexMap::new();
+    for t in &parts {
+        for c in &t.columns {
+            let seen = types.entry(c.name.clone()).or_default();
+            if !seen.contains(&c.ty) {
+                seen.push(c.ty);
+            }
+        }
+    }
+    for t in &mut parts {
+        for c in &mut t.columns {
+            if types.get(&c.name).is_some_and(|v| v.len() > 1) {
+                c.name = format!("{}_{}", c.name, c.ty);
+            }
+        }
+    }
     let mut columns: Vec<Column> = Vec::new();
     for t in &parts {
         for c in &t.columns {
@@ -2730,10 +2817,11 @@ impl Compiled {
                     values.push(a.eval(row, ctx)?);
                 }
                 let v = (f.call)(&values, ctx).map_err(|m| EvalError::new("KQL0207", m, *span))?;
-                if self.ty == ScalarType::String && v.is_null() {
-                    Value::empty_string()
-                } else {
-                    v
+                match (&v, self.ty) {
+                    (Value::Null, ScalarType::String) => Value::empty_string(),
+                    (Value::String(_), _) | (_, ScalarType::Dynamic) => v,
+                    (_, ScalarType::String) => Value::str(v.to_kql_string()),
+                    _ => v,
                 }
             }
             CExpr::Member(obj, name) => member(&obj.eval(row, ctx)?, name),
@@ -2932,7 +3020,9 @@ fn arith_type(op: BinOp, a: ScalarType, b: ScalarType) -> Option<ScalarType> {
             T::TimeSpan
         }
         (x, y) if x.is_numeric() && y.is_numeric() => {
-            if matches!(x, T::Real | T::Decimal) || matches!(y, T::Real | T::Decimal) {
+            if x == T::Decimal || y == T::Decimal {
+                T::Decimal
+            } else if matches!(x, T::Real) || matches!(y, T::Real) {
                 T::Real
             } else if x == T::Int && y == T::Int {
                 T::Int

@@ -790,6 +790,10 @@ pub fn common_type(types: &[ScalarType]) -> ScalarType {
     it.fold(first, |acc, t| {
         if acc == t {
             acc
+        } else if acc == T::Dynamic {
+            t
+        } else if t == T::Dynamic {
+            acc
         } else if acc.is_numeric() && t.is_numeric() {
             if matches!(acc, T::Real | T::Decimal) || matches!(t, T::Real | T::Decimal) {
                 T::Real

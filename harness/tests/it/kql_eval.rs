@@ -408,3 +408,121 @@ fn corpus_run_coverage_over_empty_tables() {
         "run coverage regressed: {ran} of {parsed} parsed queries run"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Oracle: result column names and types against Microsoft's Kusto.Language
+// ---------------------------------------------------------------------------------------------
+
+/// `(col:type, ...)` for Kusto.Language's database of `tables`.
+fn schema_text(table: &Table) -> String {
+    let cols: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| format!("['{}']:{}", c.name.replace('\'', "\\'"), c.ty))
+        .collect();
+    format!("({})", cols.join(", "))
+}
+
+fn columns_of(table: &Table) -> Vec<(String, String)> {
+    table
+        .columns
+        .iter()
+        .map(|c| (c.name.clone(), c.ty.to_string()))
+        .collect()
+}
+
+#[test]
+#[expect(
+    clippy::print_stdout,
+    reason = "the comparison report and skip notices are the test's output"
+)]
+fn result_columns_match_kusto_language() {
+    use crate::kql_oracle::{OracleCase, run_oracle};
+    // (id, our columns, tables given to the oracle)
+    let mut ours: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let mut cases = Vec::new();
+    let mut add = |id: String, text: String, db: &Database, table: &Table| {
+        let (query, _) = kql::parse(&text);
+        let Some(query) = query else { return };
+        let mut tables = BTreeMap::new();
+        for name in query.tables_read() {
+            if let Some(t) = db.table(&name) {
+                tables.insert(name, schema_text(&t));
+            }
+        }
+        ours.push((id.clone(), columns_of(table)));
+        cases.push(OracleCase {
+            id,
+            text,
+            tables: Some(tables),
+        });
+    };
+    let mut files = Vec::new();
+    files_with_ext(&root().join("fixtures/kql/eval"), "yaml", &mut files);
+    files.sort();
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("readable case");
+        let case: Case = serde_yaml::from_str(&text).expect("valid case");
+        if case.error.is_some() || case.query.contains("imProcessCreate(") {
+            continue;
+        }
+        let db = database_for(&case);
+        if let Some(table) = kql::run_text("<case>", &case.query, &db).table {
+            let id = format!(
+                "fixtures/{}",
+                f.file_name().unwrap_or_default().to_string_lossy()
+            );
+            add(id, case.query.clone(), &db, &table);
+        }
+    }
+    let corpus = root().join("../shared/corpora/kql");
+    let mut db = Database::new(clock());
+    db.declare("disabled", firedrill::kql::Value::Bool(false));
+    let mut corpus_files = Vec::new();
+    files_with_ext(&corpus, "kql", &mut corpus_files);
+    corpus_files.sort();
+    for f in &corpus_files {
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        if let Some(table) = kql::run_text("<corpus>", &text, &db).table {
+            let id = format!("corpus/{}", f.strip_prefix(&corpus).unwrap_or(f).display());
+            add(id, text, &db, &table);
+        }
+    }
+    let Some(verdicts) = run_oracle(&cases) else {
+        return;
+    };
+    let (mut compared, mut agree) = (0, 0);
+    let mut fixture_mismatches = Vec::new();
+    let mut corpus_mismatches = Vec::new();
+    for (id, mine) in &ours {
+        let Some(v) = verdicts.get(id) else { continue };
+        let Some(theirs) = &v.columns else { continue };
+        if !v.errors.is_empty() {
+            continue;
+        }
+        compared += 1;
+        if theirs == mine {
+            agree += 1;
+            continue;
+        }
+        let diff = format!("{id}\n    kusto:     {theirs:?}\n    firedrill: {mine:?}");
+        if id.starts_with("fixtures/") {
+            fixture_mismatches.push(diff);
+        } else {
+            corpus_mismatches.push(diff);
+        }
+    }
+    println!(
+        "result columns: {agree} of {compared} queries Kusto.Language binds without errors have the same column names and types"
+    );
+    if std::env::var_os("FIREDRILL_KQL_FAILURES").is_some() {
+        for m in &corpus_mismatches {
+            println!("  {m}");
+        }
+    }
+    assert!(
+        fixture_mismatches.is_empty(),
+        "conformance cases whose result columns differ from Kusto.Language:\n{}",
+        fixture_mismatches.join("\n")
+    );
+}
