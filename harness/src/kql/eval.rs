@@ -1259,7 +1259,7 @@ impl<'a> Evaluator<'a> {
         for item in aggregates {
             let direct = matches!(&item.expr.kind, ExprKind::Call { name, .. } if func::aggregate(&name.name).is_some());
             if direct {
-                aggs.push(self.agg_spec(item, &t, &mut used, &key_cols)?);
+                aggs.push(self.agg_spec(item, t, &mut used, &key_cols)?);
                 items.push(SummaryItem::Agg(aggs.len() - 1));
                 continue;
             }
@@ -1294,7 +1294,7 @@ impl<'a> Evaluator<'a> {
                     span: call.span,
                 };
                 let mut scratch = Vec::new();
-                aggs.push(self.agg_spec(&spec_item, &t, &mut scratch, &key_cols)?);
+                aggs.push(self.agg_spec(&spec_item, t, &mut scratch, &key_cols)?);
             }
             let name = item.names.first().map(|n| n.name.clone()).or_else(|| {
                 automatic.map(|base| {

@@ -62,10 +62,8 @@ impl Walker {
                             self.bound.push(BTreeSet::new());
                             for p in &def.params {
                                 self.bind(&p.name.name);
-                                if let ParamType::Scalar(_) = p.ty {
-                                    if let Some(d) = &p.default {
-                                        self.expr(d, false);
-                                    }
+                                if let (ParamType::Scalar(_), Some(d)) = (&p.ty, &p.default) {
+                                    self.expr(d, false);
                                 }
                             }
                             self.statements(&def.body);
