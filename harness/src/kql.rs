@@ -8,6 +8,7 @@
 pub mod ast;
 pub mod bind;
 pub mod eval;
+pub mod explain;
 pub mod func;
 pub mod lex;
 pub mod parse;

@@ -148,9 +148,9 @@ enum Binding {
     Function(Arc<FunctionDef>),
 }
 
-struct Evaluator<'a> {
+pub(super) struct Evaluator<'a> {
     db: &'a Database,
-    ctx: Context,
+    pub(super) ctx: Context,
     scopes: Vec<HashMap<String, Binding>>,
     warnings: Vec<EvalError>,
     depth: usize,
@@ -159,7 +159,7 @@ struct Evaluator<'a> {
 const MAX_CALL_DEPTH: usize = 32;
 
 impl<'a> Evaluator<'a> {
-    fn new(db: &'a Database) -> Evaluator<'a> {
+    pub(super) fn new(db: &'a Database) -> Evaluator<'a> {
         Evaluator {
             db,
             ctx: Context {
@@ -237,7 +237,7 @@ impl<'a> Evaluator<'a> {
         })
     }
 
-    fn let_statement(&mut self, name: &Ident, value: &LetValue) -> R<()> {
+    pub(super) fn let_statement(&mut self, name: &Ident, value: &LetValue) -> R<()> {
         match value {
             LetValue::Function(def) => {
                 self.bind(&name.name, Binding::Function(Arc::new(def.clone())))
@@ -523,7 +523,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The source as a shared table (bound tables are not copied).
-    fn source_shared(&mut self, s: &Source) -> R<Arc<Table>> {
+    pub(super) fn source_shared(&mut self, s: &Source) -> R<Arc<Table>> {
         if let SourceKind::Expr(Expr {
             kind: ExprKind::Name(id),
             ..
@@ -694,7 +694,7 @@ impl<'a> Evaluator<'a> {
             .collect()
     }
 
-    fn operator(&mut self, op: &Operator, input: Table) -> R<Table> {
+    pub(super) fn operator(&mut self, op: &Operator, input: Table) -> R<Table> {
         match &op.kind {
             OperatorKind::Where(pred) => self.filter(input, pred),
             OperatorKind::Extend(items) => self.extend(input, items),
@@ -2184,7 +2184,7 @@ impl<'a> Evaluator<'a> {
     // Expressions
     // ---------------------------------------------------------------------------------------
 
-    fn compile(&mut self, e: &Expr, cols: &[Column]) -> R<Compiled> {
+    pub(super) fn compile(&mut self, e: &Expr, cols: &[Column]) -> R<Compiled> {
         compile_expr(self, e, cols, &HashMap::new())
     }
 }

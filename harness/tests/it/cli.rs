@@ -206,5 +206,9 @@ fn a_rule_that_does_not_load_fails_on_its_own_and_the_rest_still_run() {
     assert_eq!((report.summary.passed, report.summary.failed), (4, 0));
     let broken = report.rules.iter().find(|r| r.failed()).unwrap();
     assert_eq!(broken.path, "rules/typo_modifier.yml");
-    assert!(broken.diagnostics[0].code.starts_with("SIG"), "{:?}", broken.diagnostics);
+    assert!(
+        broken.diagnostics[0].code.starts_with("SIG"),
+        "{:?}",
+        broken.diagnostics
+    );
 }

@@ -199,5 +199,8 @@ fn kql_explanations_use_the_clock_the_query_ran_with() {
     assert_eq!(rendering.fired_on, ["ps"]);
     let trace = &rendering.explain[0].trace;
     assert!(trace.contains("✓ | where Timestamp > ago(1h)"), "{trace}");
-    assert!(trace.ends_with("✓ a result row comes from the event\n"), "{trace}");
+    assert!(
+        trace.ends_with("✓ a result row comes from the event\n"),
+        "{trace}"
+    );
 }

@@ -1,0 +1,332 @@
+//! Explain: for a query and the events bound in a database, which operator dropped them and why.
+//!
+//! The query's last pipeline runs operator by operator; after each one the rows that come from
+//! a bound event (their provenance is not empty) are counted. The first operator after which none
+//! is left dropped the event. When that operator is a `where`, its predicate is traced over the
+//! rows it received: every `and`/`or`/`not` node and every comparison with its result and the
+//! values of the columns it read, so the trace reads like a Sigma explanation.
+
+use super::ast::{BinOp, Expr, ExprKind, OperatorKind, Query, StatementKind};
+use super::bind::Database;
+use super::eval::Evaluator;
+use super::schema::Column;
+use super::table::Table;
+use super::value::Value;
+use crate::diag::Span;
+use serde::Serialize;
+
+/// One step of the pipeline: the source or an operator.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Step {
+    /// The operator as written (whitespace collapsed), e.g. `where FileName =~ "cmd.exe"`.
+    pub text: String,
+    /// Where it is in the query.
+    pub span: Span,
+    /// Rows from the bound events after this step.
+    pub rows: usize,
+    /// The predicate trace, for the `where` that dropped the events.
+    pub trace: Option<PredicateTrace>,
+    /// A diagnostic message when the step failed.
+    pub error: Option<String>,
+}
+
+/// Why a predicate held or not, node by node.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PredicateTrace {
+    /// The sub-expression as written.
+    pub text: String,
+    /// Its value: `Some(true)`, `Some(false)`, or `None` for null.
+    pub result: Option<bool>,
+    /// The columns it read and their values (`FileName = "w3wp.exe"`), for comparisons.
+    pub reads: Vec<String>,
+    /// Sub-predicates of `and`, `or` and `not`.
+    pub children: Vec<PredicateTrace>,
+}
+
+/// The explanation of a query over the bound events.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Explanation {
+    /// The source, then each operator, up to the one that dropped the events (or all of them).
+    pub steps: Vec<Step>,
+    /// True when a result row comes from a bound event.
+    pub kept: bool,
+}
+
+/// Explains `query` (whose text is `text`) over `db`, where the events to explain are bound.
+pub fn explain(query: &Query, db: &Database, text: &str) -> Explanation {
+    let snippet = |span: Span| {
+        let raw = text.get(span.start..span.end).unwrap_or("");
+        raw.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let mut ev = Evaluator::new(db);
+    let mut steps = Vec::new();
+    let Some(last) = query
+        .statements
+        .iter()
+        .rposition(|s| matches!(s.kind, StatementKind::Tabular(_)))
+    else {
+        return Explanation { steps, kept: false };
+    };
+    for s in &query.statements[..last] {
+        if let StatementKind::Let { name, value } = &s.kind
+            && let Err(e) = ev.let_statement(name, value)
+        {
+            steps.push(Step {
+                text: snippet(s.span),
+                span: s.span,
+                rows: 0,
+                trace: None,
+                error: Some(e.message),
+            });
+            return Explanation { steps, kept: false };
+        }
+    }
+    let StatementKind::Tabular(pipeline) = &query.statements[last].kind else {
+        return Explanation { steps, kept: false };
+    };
+    let mut table: Table = match ev.source_shared(&pipeline.source) {
+        Ok(t) => (*t).clone(),
+        Err(e) => {
+            steps.push(Step {
+                text: snippet(pipeline.source.span),
+                span: pipeline.source.span,
+                rows: 0,
+                trace: None,
+                error: Some(e.message),
+            });
+            return Explanation { steps, kept: false };
+        }
+    };
+    let from_events = |t: &Table| t.rows.iter().filter(|r| !r.sources.is_empty()).count();
+    let rows = from_events(&table);
+    steps.push(Step {
+        text: snippet(pipeline.source.span),
+        span: pipeline.source.span,
+        rows,
+        trace: None,
+        error: None,
+    });
+    if rows == 0 {
+        return Explanation { steps, kept: false };
+    }
+    for op in &pipeline.ops {
+        let before = table.clone();
+        match ev.operator(op, table) {
+            Ok(next) => {
+                let rows = from_events(&next);
+                let trace = match (&op.kind, rows) {
+                    (OperatorKind::Where(pred), 0) => before
+                        .rows
+                        .iter()
+                        .find(|r| !r.sources.is_empty())
+                        .map(|row| trace(&mut ev, pred, &before.columns, &row.values, text)),
+                    _ => None,
+                };
+                steps.push(Step {
+                    text: snippet(op.span),
+                    span: op.span,
+                    rows,
+                    trace,
+                    error: None,
+                });
+                if rows == 0 {
+                    return Explanation { steps, kept: false };
+                }
+                table = next;
+            }
+            Err(e) => {
+                steps.push(Step {
+                    text: snippet(op.span),
+                    span: op.span,
+                    rows: 0,
+                    trace: None,
+                    error: Some(e.message),
+                });
+                return Explanation { steps, kept: false };
+            }
+        }
+    }
+    Explanation { steps, kept: true }
+}
+
+fn trace(
+    ev: &mut Evaluator<'_>,
+    e: &Expr,
+    cols: &[Column],
+    row: &[Value],
+    text: &str,
+) -> PredicateTrace {
+    let snippet = |span: Span| {
+        let raw = text.get(span.start..span.end).unwrap_or("");
+        raw.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let result = match ev.compile(e, cols).and_then(|c| c.eval(row, &ev.ctx)) {
+        Ok(Value::Bool(b)) => Some(b),
+        _ => None,
+    };
+    let mut children = Vec::new();
+    match &e.kind {
+        ExprKind::Paren(inner) => {
+            return PredicateTrace {
+                text: snippet(e.span),
+                ..trace(ev, inner, cols, row, text)
+            };
+        }
+        ExprKind::Binary {
+            op: op @ (BinOp::And | BinOp::Or),
+            ..
+        } => {
+            let mut operands = Vec::new();
+            flatten(e, *op, &mut operands);
+            for operand in operands {
+                children.push(trace(ev, operand, cols, row, text));
+            }
+        }
+        ExprKind::Call { name, args } if name.name == "not" && args.len() == 1 => {
+            children.push(trace(ev, &args[0].value, cols, row, text));
+        }
+        _ => {}
+    }
+    let mut reads = Vec::new();
+    if children.is_empty() {
+        let mut names = Vec::new();
+        column_names(e, &mut names);
+        for name in names {
+            if let Some(i) = cols.iter().position(|c| c.name == name)
+                && !reads
+                    .iter()
+                    .any(|r: &String| r.starts_with(&format!("{name} = ")))
+            {
+                reads.push(format!("{name} = {}", row[i].to_json()));
+            }
+        }
+    }
+    PredicateTrace {
+        text: snippet(e.span),
+        result,
+        reads,
+        children,
+    }
+}
+
+fn flatten<'e>(e: &'e Expr, op: BinOp, out: &mut Vec<&'e Expr>) {
+    match &e.kind {
+        ExprKind::Binary { op: o, lhs, rhs } if *o == op => {
+            flatten(lhs, op, out);
+            flatten(rhs, op, out);
+        }
+        _ => out.push(e),
+    }
+}
+
+fn column_names(e: &Expr, out: &mut Vec<String>) {
+    match &e.kind {
+        ExprKind::Name(id) => out.push(id.name.clone()),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            column_names(lhs, out);
+            column_names(rhs, out);
+        }
+        ExprKind::Unary { expr, .. } | ExprKind::Paren(expr) | ExprKind::Member { expr, .. } => {
+            column_names(expr, out)
+        }
+        ExprKind::Index { expr, index } => {
+            column_names(expr, out);
+            column_names(index, out);
+        }
+        ExprKind::List { lhs, items, .. } => {
+            column_names(lhs, out);
+            items.iter().for_each(|i| column_names(i, out));
+        }
+        ExprKind::Between { lhs, low, high, .. } => {
+            for x in [lhs, low, high] {
+                column_names(x, out);
+            }
+        }
+        ExprKind::Call { args, .. } => args.iter().for_each(|a| column_names(&a.value, out)),
+        _ => {}
+    }
+}
+
+impl Explanation {
+    /// The explanation as text: one line per step (`✓`/`✗`), the dropping `where`'s predicate
+    /// tree indented beneath it.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            let mark = if step.rows > 0 { '✓' } else { '✗' };
+            let lead = if i == 0 { "" } else { "| " };
+            out += &format!("{mark} {lead}{}", step.text);
+            match (&step.error, step.rows) {
+                (Some(e), _) => out += &format!(": {e}\n"),
+                (None, 0) if i == 0 => out += ": no bound event is in this table\n",
+                (None, 0) => out += ": dropped the event\n",
+                (None, _) => out += "\n",
+            }
+            if let Some(t) = &step.trace {
+                render_trace(t, 1, &mut out);
+            }
+        }
+        if self.kept {
+            out += "✓ a result row comes from the event\n";
+        }
+        out
+    }
+}
+
+fn render_trace(t: &PredicateTrace, depth: usize, out: &mut String) {
+    let mark = match t.result {
+        Some(true) => "✓",
+        Some(false) => "✗",
+        None => "∅",
+    };
+    let reads = if t.reads.is_empty() {
+        String::new()
+    } else {
+        format!("  [{}]", t.reads.join(", "))
+    };
+    *out += &format!("{}{mark} {}{reads}\n", "    ".repeat(depth), t.text);
+    for c in &t.children {
+        render_trace(c, depth + 1, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, LogSchema};
+
+    #[test]
+    fn the_dropping_where_is_traced_with_the_values_it_read() {
+        let text = "DeviceProcessEvents | where Timestamp > ago(7d) | where FileName in~ ('cmd.exe') and ProcessCommandLine has 'whoami' | project FileName";
+        let (query, _) = crate::kql::parse(text);
+        let mut db = Database::new(
+            chrono::DateTime::parse_from_rfc3339("2024-05-02T00:00:00Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+        );
+        let event = Event::new(LogSchema::Mde)
+            .with("Timestamp", "2024-05-01T10:00:00Z")
+            .with("FileName", "cmd.exe")
+            .with("ProcessCommandLine", "cmd /c ver");
+        db.bind_rendering(LogSchema::Mde, &[event]);
+        let explanation = explain(&query.unwrap(), &db, text);
+        assert!(!explanation.kept);
+        let rendered = explanation.render();
+        assert!(
+            rendered.contains("✓ | where Timestamp > ago(7d)\n"),
+            "{rendered}"
+        );
+        assert!(rendered.contains("✗ | where FileName in~ ('cmd.exe') and ProcessCommandLine has 'whoami': dropped the event\n"), "{rendered}");
+        assert!(
+            rendered.contains("✓ FileName in~ ('cmd.exe')  [FileName = \"cmd.exe\"]"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains(
+                "✗ ProcessCommandLine has 'whoami'  [ProcessCommandLine = \"cmd /c ver\"]"
+            ),
+            "{rendered}"
+        );
+        assert!(!rendered.contains("| project"), "{rendered}");
+    }
+}
