@@ -204,3 +204,31 @@ fn kql_explanations_use_the_clock_the_query_ran_with() {
         "{trace}"
     );
 }
+
+#[test]
+fn a_newly_noisy_rule_is_a_regression_even_when_every_expectation_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (before, after) = (dir.path().join("before"), dir.path().join("after"));
+    run_fixture("clock", &before, &[]).code(0);
+    run_fixture("pass", &after, &[]).code(0);
+    // Against a baseline without the noisy query, it is new noise: exit 1.
+    let baseline = after.join("report.json");
+    run_fixture(
+        "clock",
+        &dir.path().join("noisy"),
+        &["--baseline", baseline.to_str().unwrap()],
+    )
+    .code(1);
+    let diff = read_report(&dir.path().join("noisy")).baseline.unwrap();
+    assert_eq!(diff.newly_noisy.len(), 1);
+    assert_eq!(diff.newly_noisy[0].rule, "recent-powershell");
+    assert!(diff.newly_failing.is_empty());
+    // Against itself, nothing changed.
+    let same = before.join("report.json");
+    run_fixture(
+        "clock",
+        &dir.path().join("same"),
+        &["--baseline", same.to_str().unwrap()],
+    )
+    .code(0);
+}
