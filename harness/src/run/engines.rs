@@ -308,93 +308,8 @@ impl Detector for KqlDetector {
         // The same clock as the evaluation: `ago(7d)` must mean the same instant.
         let context = Renderings::new(Default::default(), renderings.clock);
         let db = self.database(&context, Some((schema, event)));
-        Some(explain_pipeline(&self.query, &self.text, &db))
+        Some(crate::kql::explain::explain(&self.query, &db, &self.text).render())
     }
-}
-
-/// Why a query keeps or drops the one event bound in `db`: the query's last pipeline is run
-/// operator by operator, and the first operator after which no row comes from the event is the
-/// one that dropped it.
-fn explain_pipeline(
-    query: &crate::kql::ast::Query,
-    text: &str,
-    db: &crate::kql::Database,
-) -> String {
-    use crate::kql::ast::StatementKind;
-    let Some(last) = query
-        .statements
-        .iter()
-        .rposition(|s| matches!(s.kind, StatementKind::Tabular(_)))
-    else {
-        return "✗ the query has no tabular statement".to_string();
-    };
-    let StatementKind::Tabular(pipeline) = &query.statements[last].kind else {
-        return String::new();
-    };
-    let snippet = |span: crate::diag::Span| {
-        let raw = text.get(span.start..span.end).unwrap_or("");
-        let flat = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-        if flat.chars().count() > 160 {
-            format!("{}…", flat.chars().take(159).collect::<String>())
-        } else {
-            flat
-        }
-    };
-    let rows_from_event = |ops: usize| -> Result<usize, String> {
-        let mut truncated = query.clone();
-        truncated.statements.truncate(last + 1);
-        if let StatementKind::Tabular(t) = &mut truncated.statements[last].kind {
-            t.ops.truncate(ops);
-        }
-        match crate::kql::evaluate(&truncated, db) {
-            Ok(table) => Ok(table.rows.iter().filter(|r| !r.sources.is_empty()).count()),
-            Err(diagnostics) => Err(diagnostics.first().map_or_else(
-                || "the query failed".to_string(),
-                |d| format!("[{}] {}", d.code, d.message),
-            )),
-        }
-    };
-    let mut out = String::new();
-    match rows_from_event(0) {
-        Ok(0) => {
-            return format!(
-                "✗ {}: the event is not in this table\n",
-                snippet(pipeline.source.span)
-            );
-        }
-        Ok(_) => out += &format!("✓ {}: the event is read\n", snippet(pipeline.source.span)),
-        Err(e) => return format!("✗ {}: {e}\n", snippet(pipeline.source.span)),
-    }
-    for (i, op) in pipeline.ops.iter().enumerate() {
-        match rows_from_event(i + 1) {
-            Ok(0) => {
-                out += &format!("✗ | {}: dropped the event\n", snippet(op.span));
-                return out;
-            }
-            Ok(_) => out += &format!("✓ | {}\n", snippet(op.span)),
-            Err(e) => {
-                out += &format!("✗ | {}: {e}\n", snippet(op.span));
-                return out;
-            }
-        }
-    }
-    out += "✓ a result row comes from the event\n";
-    out
-}
-
-/// The renderings a query reads: the generated tables named in it.
-fn tables_read(query_text: &str) -> Vec<LogSchema> {
-    let (tokens, _) = crate::kql::lex::lex("<query>", query_text);
-    let mut schemas: Vec<LogSchema> = Vec::new();
-    for token in tokens {
-        if let crate::kql::lex::TokenKind::Ident(name) = &token.kind
-            && let Some(schema) = crate::kql::bind::rendering_for_table(name)
-            && !schemas.contains(&schema)
-        {
-            schemas.push(schema);
-        }
-    }
-    schemas
 }
 
 fn kql_rule(path: &std::path::Path, display: &str, config: &Config) -> Rule {
@@ -406,12 +321,17 @@ fn kql_rule(path: &std::path::Path, display: &str, config: &Config) -> Rule {
     };
     let (query, mut diagnostics) = rule.parse();
     diagnostics = relabel(diagnostics, path, display);
-    let reads = tables_read(&rule.query);
-    let served: Vec<LogSchema> = reads
+    // The renderings bound to the tables the query reads (`let`-bound names excluded).
+    let tables = query.as_ref().map(|q| q.tables_read()).unwrap_or_default();
+    let mut served: Vec<LogSchema> = Vec::new();
+    for schema in tables
         .iter()
-        .copied()
-        .filter(|s| config.schemas.kql.contains(s))
-        .collect();
+        .filter_map(|t| crate::kql::bind::rendering_for_table(t))
+    {
+        if config.schemas.kql.contains(&schema) && !served.contains(&schema) {
+            served.push(schema);
+        }
+    }
     let detector = query
         .filter(|_| !diagnostics.iter().any(Diagnostic::is_error))
         .map(|query| KqlDetector {
@@ -436,23 +356,6 @@ fn kql_rule(path: &std::path::Path, display: &str, config: &Config) -> Rule {
         );
     }
     let usable = detector.is_some() && !diagnostics.iter().any(Diagnostic::is_error);
-    let table_names: Vec<&str> = {
-        let (tokens, _) = crate::kql::lex::lex("<query>", &rule.query);
-        let mut names: Vec<&str> = Vec::new();
-        for token in &tokens {
-            if let crate::kql::lex::TokenKind::Ident(name) = &token.kind
-                && crate::kql::Catalog::builtin().get(name).is_some()
-                && !names.iter().any(|n| n == name)
-            {
-                names.push(
-                    crate::kql::Catalog::builtin()
-                        .get(name)
-                        .map_or("", |t| t.name.as_str()),
-                );
-            }
-        }
-        names
-    };
     let primary: Vec<LogSchema> = served.first().copied().into_iter().collect();
     Rule {
         info: RuleInfo {
@@ -466,7 +369,7 @@ fn kql_rule(path: &std::path::Path, display: &str, config: &Config) -> Rule {
             author: None,
             level: rule.severity.clone(),
             techniques: rules::techniques(rule.techniques.iter().map(String::as_str)),
-            reads: table_names.join(", "),
+            reads: tables.join(", "),
             schemas: if usable { primary } else { Vec::new() },
             diagnostics,
         },
