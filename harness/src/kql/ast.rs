@@ -890,6 +890,16 @@ fn comma<T: fmt::Display>(f: &mut fmt::Formatter<'_>, items: &[T]) -> fmt::Resul
     Ok(())
 }
 
+/// ` with (a=b, ...)` when there are properties.
+fn with_props(f: &mut fmt::Formatter<'_>, props: &[OpParam]) -> fmt::Result {
+    if props.is_empty() {
+        return Ok(());
+    }
+    f.write_str(" with (")?;
+    comma(f, props)?;
+    f.write_str(")")
+}
+
 fn params(f: &mut fmt::Formatter<'_>, params: &[OpParam]) -> fmt::Result {
     for p in params {
         write!(f, " {p}")?;
@@ -1020,12 +1030,7 @@ impl fmt::Display for Source {
                 f.write_str(") [")?;
                 comma(f, uris)?;
                 f.write_str("]")?;
-                if !props.is_empty() {
-                    f.write_str(" with (")?;
-                    comma(f, props)?;
-                    f.write_str(")")?;
-                }
-                Ok(())
+                with_props(f, props)
             }
             SourceKind::Union(u) => write!(f, "{u}"),
             SourceKind::Range {
@@ -1278,12 +1283,7 @@ impl fmt::Display for Operator {
             OperatorKind::Getschema => f.write_str("getschema"),
             OperatorKind::Render { chart, props } => {
                 write!(f, "render {}", chart.name)?;
-                if !props.is_empty() {
-                    f.write_str(" with (")?;
-                    comma(f, props)?;
-                    f.write_str(")")?;
-                }
-                Ok(())
+                with_props(f, props)
             }
             OperatorKind::Search(s) => write!(f, "{s}"),
             OperatorKind::MakeSeries {

@@ -745,14 +745,7 @@ impl Parser<'_> {
                 let open = self.expect_punct("[")?;
                 let uris = self.comma_list_until("]", |p| p.expr())?;
                 self.expect_close("]", open)?;
-                let props = if self.eat_word("with") {
-                    let open = self.expect_punct("(")?;
-                    let props = self.comma_list_until(")", |p| p.op_param())?;
-                    self.expect_close(")", open)?;
-                    props
-                } else {
-                    Vec::new()
-                };
+                let props = self.with_props()?;
                 SourceKind::ExternalData {
                     columns,
                     uris,
@@ -804,6 +797,17 @@ impl Parser<'_> {
 
     fn at_word_n(&self, n: usize, w: &str) -> bool {
         matches!(self.peek_at(n), TokenKind::Ident(s) if s == w)
+    }
+
+    /// `with (name=value, ...)` when present (externaldata, render).
+    fn with_props(&mut self) -> PResult<Vec<OpParam>> {
+        if !self.eat_word("with") {
+            return Ok(Vec::new());
+        }
+        let open = self.expect_punct("(")?;
+        let props = self.comma_list_until(")", |p| p.op_param())?;
+        self.expect_close(")", open)?;
+        Ok(props)
     }
 
     fn column_decls(&mut self) -> PResult<Vec<ColumnDecl>> {
@@ -1180,14 +1184,7 @@ impl Parser<'_> {
             "getschema" => OperatorKind::Getschema,
             "render" => {
                 let chart = self.name()?;
-                let props = if self.eat_word("with") {
-                    let open = self.expect_punct("(")?;
-                    let props = self.comma_list_until(")", |p| p.op_param())?;
-                    self.expect_close(")", open)?;
-                    props
-                } else {
-                    Vec::new()
-                };
+                let props = self.with_props()?;
                 OperatorKind::Render { chart, props }
             }
             "search" => OperatorKind::Search(self.search_body()?),

@@ -625,3 +625,75 @@ fn help_kql_prints_the_subset_reference() {
         "{text}"
     );
 }
+
+fn rule_fixtures(kind: &str) -> Vec<(String, String)> {
+    let dir = root().join("fixtures/kql/rules").join(kind);
+    let mut files = sorted_files(&dir, "yaml");
+    files.extend(sorted_files(&dir, "kql"));
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let rel = p
+                .strip_prefix(root())
+                .expect("under the root")
+                .display()
+                .to_string();
+            (rel, std::fs::read_to_string(&p).expect("readable"))
+        })
+        .collect()
+}
+
+#[test]
+fn ok_rule_fixtures_load_parse_and_match_their_snapshots() {
+    let cases = rule_fixtures("ok");
+    assert!(cases.len() >= 2);
+    for (rel, text) in cases {
+        let r = rule::from_str(Path::new(&rel), &text).unwrap_or_else(|d| panic!("{}", render(&d)));
+        let (q, diags) = r.parse();
+        assert!(diags.is_empty(), "{}", render(&diags));
+        let summary = format!(
+            "id: {:?}\nname: {}\ndescription: {:?}\ntactics: {:?}\ntechniques: {:?}\nseverity: {:?}\nkind: {:?}\nquery_period: {:?}\nquery_frequency: {:?}\nquery starts at line {}\n---\n{}",
+            r.id,
+            r.name,
+            r.description,
+            r.tactics,
+            r.techniques,
+            r.severity,
+            r.kind,
+            r.query_period,
+            r.query_frequency,
+            text[..r.query_offset].matches('\n').count() + 1,
+            q.expect("parsed")
+        );
+        snapshot_settings().bind(|| {
+            insta::assert_snapshot!(case_name(Path::new(&rel), "rule_ok"), summary);
+        });
+    }
+}
+
+#[test]
+fn err_rule_fixtures_report_located_diagnostics_that_match_their_snapshots() {
+    let cases = rule_fixtures("err");
+    assert!(cases.len() >= 5);
+    for (rel, text) in cases {
+        let diags = match rule::from_str(Path::new(&rel), &text) {
+            Err(d) => d,
+            Ok(r) => r.parse().1,
+        };
+        assert!(
+            diags.iter().any(|d| d.is_error()),
+            "{rel}: an error was expected"
+        );
+        assert!(
+            diags
+                .iter()
+                .all(|d| d.code.starts_with("KQL") && d.file.as_deref() == Some(&rel)),
+            "{rel}: every diagnostic names the rule file:\n{}",
+            render(&diags)
+        );
+        snapshot_settings().bind(|| {
+            insta::assert_snapshot!(case_name(Path::new(&rel), "rule_err"), render(&diags));
+        });
+    }
+}
