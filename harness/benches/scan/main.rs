@@ -104,7 +104,8 @@ fn main() {
                 runs.push((label, threads, run));
             }
         }
-        for threads in [1, cores] {
+        // `rsigma engine eval` evaluates on one thread; it runs once.
+        for threads in [1] {
             let run = rsigma(file, &rules, threads);
             let label = format!("rsigma {}", file.file_name().unwrap().to_string_lossy());
             print_run(&label, threads, run.as_ref());
@@ -394,6 +395,8 @@ fn clone_values(v: &synth::Values<'static>) -> synth::Values<'static> {
         parent_command_line: v.parent_command_line,
         original_file_name: v.original_file_name,
         user: v.user,
+        description: v.description,
+        company: v.company,
     }
 }
 

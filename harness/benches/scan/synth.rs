@@ -136,6 +136,8 @@ pub struct Values<'a> {
     pub parent_command_line: &'a str,
     pub original_file_name: &'a str,
     pub user: &'a str,
+    pub description: &'a str,
+    pub company: &'a str,
 }
 
 impl Sample {
@@ -167,6 +169,12 @@ impl Sample {
             "ParentCommandLine",
             "OriginalFileName",
             "User",
+            "Description",
+            "Company",
+            "Product",
+            "FileVersion",
+            "Hashes",
+            "CurrentDirectory",
         ]
         .iter()
         .filter_map(|name| {
@@ -203,6 +211,18 @@ impl Sample {
                 ("ParentCommandLine", Some(v)) => Some(v.parent_command_line),
                 ("OriginalFileName", Some(v)) => Some(v.original_file_name),
                 ("User", Some(v)) => Some(v.user),
+                ("Description", Some(v)) => Some(v.description),
+                ("Company", Some(v)) => Some(v.company),
+                ("Product", Some(v)) => Some(if v.company.starts_with("Microsoft") {
+                    "Microsoft® Windows® Operating System"
+                } else {
+                    v.description
+                }),
+                ("FileVersion", Some(_)) => Some("10.0.22621.3527 (WinBuild.160101.0800)"),
+                ("Hashes", Some(_)) => Some(
+                    "SHA1=3F64C98F22DA277A07CAB248C44C56EEDB796A81,MD5=CB9E43EE8FF8C6FA6D3F6AA4A1F06E3D,SHA256=4D89FC34D5F0F9BABD022271C585A9477BF41E834E46B991DEAA0530FDB25E22,IMPHASH=AD5CE2F2B6E3E1FA7BC11A5E0B4FE04C",
+                ),
+                ("CurrentDirectory", Some(_)) => Some(r"C:\Windows\system32\"),
                 _ => None,
             };
             if let Some(text) = text {
@@ -297,6 +317,8 @@ pub const BENIGN: [Values<'static>; 10] = [
         parent_command_line: r"C:\Windows\system32\services.exe",
         original_file_name: "svchost.exe",
         user: r"NT AUTHORITY\SYSTEM",
+        description: "Host Process for Windows Services",
+        company: "Microsoft Corporation",
     },
     Values {
         image: r"C:\Program Files\Google\Chrome\Application\chrome.exe",
@@ -305,6 +327,8 @@ pub const BENIGN: [Values<'static>; 10] = [
         parent_command_line: r#""C:\Program Files\Google\Chrome\Application\chrome.exe""#,
         original_file_name: "chrome.exe",
         user: r"CORP\alice",
+        description: "Google Chrome",
+        company: "Google LLC",
     },
     Values {
         image: r"C:\Windows\System32\conhost.exe",
@@ -313,6 +337,8 @@ pub const BENIGN: [Values<'static>; 10] = [
         parent_command_line: r#""C:\Windows\system32\cmd.exe" /c "C:\ProgramData\backup\nightly.cmd""#,
         original_file_name: "CONHOST.EXE",
         user: r"CORP\svc-backup",
+        description: "Console Window Host",
+        company: "Microsoft Corporation",
     },
     Values {
         image: r"C:\Windows\System32\RuntimeBroker.exe",
@@ -321,6 +347,8 @@ pub const BENIGN: [Values<'static>; 10] = [
         parent_command_line: r"C:\Windows\system32\svchost.exe -k DcomLaunch -p",
         original_file_name: "RuntimeBroker.exe",
         user: r"CORP\alice",
+        description: "Runtime Broker",
+        company: "Microsoft Corporation",
     },
     Values {
         image: r"C:\Windows\System32\wbem\WmiPrvSE.exe",
@@ -329,6 +357,8 @@ pub const BENIGN: [Values<'static>; 10] = [
         parent_command_line: r"C:\Windows\system32\svchost.exe -k DcomLaunch -p",
         original_file_name: "Wmiprvse.exe",
         user: r"NT AUTHORITY\NETWORK SERVICE",
+        description: "WMI Provider Host",
+        company: "Microsoft Corporation",
     },
     Values {
         image: r"C:\Program Files\Git\cmd\git.exe",
@@ -337,6 +367,8 @@ pub const BENIGN: [Values<'static>; 10] = [
         parent_command_line: r#""C:\Users\alice\AppData\Local\Programs\Microsoft VS Code\Code.exe" --type=utility"#,
         original_file_name: "git.exe",
         user: r"CORP\alice",
+        description: "Git for Windows",
+        company: "The Git Development Community",
     },
     Values {
         image: r"C:\Windows\System32\taskhostw.exe",
@@ -345,6 +377,8 @@ pub const BENIGN: [Values<'static>; 10] = [
         parent_command_line: r"C:\Windows\system32\svchost.exe -k netsvcs -p -s Schedule",
         original_file_name: "taskhostw.exe",
         user: r"CORP\alice",
+        description: "Host Process for Windows Tasks",
+        company: "Microsoft Corporation",
     },
     Values {
         image: r"C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE",
@@ -353,6 +387,8 @@ pub const BENIGN: [Values<'static>; 10] = [
         parent_command_line: r"C:\Windows\Explorer.EXE",
         original_file_name: "Outlook.exe",
         user: r"CORP\alice",
+        description: "Microsoft Outlook",
+        company: "Microsoft Corporation",
     },
     Values {
         image: r"C:\Windows\System32\SearchProtocolHost.exe",
@@ -361,6 +397,8 @@ pub const BENIGN: [Values<'static>; 10] = [
         parent_command_line: r"C:\Windows\system32\SearchIndexer.exe /Embedding",
         original_file_name: "SearchProtocolHost.exe",
         user: r"NT AUTHORITY\SYSTEM",
+        description: "Microsoft Windows Search Protocol Host",
+        company: "Microsoft Corporation",
     },
     Values {
         image: r"C:\Program Files\Microsoft Visual Studio\2022\Community\MSBuild\Current\Bin\MSBuild.exe",
@@ -369,5 +407,7 @@ pub const BENIGN: [Values<'static>; 10] = [
         parent_command_line: r#""C:\Program Files\Microsoft Visual Studio\2022\Community\Common7\IDE\devenv.exe""#,
         original_file_name: "MSBuild.exe",
         user: r"CORP\bob",
+        description: "MSBuild.exe",
+        company: "Microsoft Corporation",
     },
 ];

@@ -22,7 +22,7 @@ use std::fmt;
 
 /// Parses one JSON document into an event; `Err` carries serde_json's message.
 pub fn parse_document(bytes: &[u8], opts: &ReadOptions) -> Result<Event, String> {
-    let mut parts = Parts::default();
+    let mut parts = Parts::with_capacity(32);
     let mut de = serde_json::Deserializer::from_slice(bytes);
     TopSeed {
         parts: &mut parts,
@@ -273,6 +273,7 @@ impl<'de> Visitor<'de> for SystemSeed<'_, '_> {
                 "Provider" => {
                     let value = map.next_value_seed(ValueSeed)?;
                     parts.system.provider = attribute(&value, "Name");
+                    parts.put_system("Provider_Name", &parts.system.provider.clone());
                 }
                 "TimeCreated" => {
                     let value = map.next_value_seed(ValueSeed)?;
@@ -281,16 +282,26 @@ impl<'de> Visitor<'de> for SystemSeed<'_, '_> {
                     }
                 }
                 "EventID" => {
-                    parts.system.event_id = Some(unwrap_text(map.next_value_seed(ValueSeed)?));
+                    let value =
+                        recognize::normalise_number(unwrap_text(map.next_value_seed(ValueSeed)?));
+                    parts.system.event_id = Some(value);
+                    parts.put_system("EventID", &parts.system.event_id.clone());
                 }
-                "Channel" => parts.system.channel = Some(map.next_value_seed(ValueSeed)?),
-                "Computer" => parts.system.computer = Some(map.next_value_seed(ValueSeed)?),
+                "Channel" => {
+                    parts.system.channel = Some(map.next_value_seed(ValueSeed)?);
+                    parts.put_system("Channel", &parts.system.channel.clone());
+                }
+                "Computer" => {
+                    let value = Some(map.next_value_seed(ValueSeed)?);
+                    parts.put_system("Computer", &value);
+                }
                 "EventRecordID" => {
-                    parts.system.record_id = Some(map.next_value_seed(ValueSeed)?);
+                    let value = Some(recognize::normalise_number(map.next_value_seed(ValueSeed)?));
+                    parts.put_system("EventRecordID", &value);
                 }
                 other if self.opts.fields.wants_data(other) => {
                     let value = unwrap_text(map.next_value_seed(ValueSeed)?);
-                    parts.system.extra.insert(key.into_owned(), value);
+                    parts.data.insert(key.into_owned(), value);
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;

@@ -34,8 +34,6 @@ pub(crate) struct System {
     pub computer: Option<Value>,
     pub provider: Option<Value>,
     pub record_id: Option<Value>,
-    /// Other System fields a rule reads (`Level`, `Task`, `Keywords`…).
-    pub extra: Fields,
 }
 
 /// What the parser collected from one document, before assembly.
@@ -83,6 +81,21 @@ pub(crate) fn time_rank(opts: &ReadOptions, key: &str) -> Option<u8> {
 }
 
 impl Parts {
+    /// Empty parts, with room for `fields` event-data fields.
+    pub(crate) fn with_capacity(fields: usize) -> Parts {
+        Parts {
+            data: Fields::with_capacity(fields),
+            ..Parts::default()
+        }
+    }
+
+    /// Puts a System field straight into the event's fields (evtx_dump layout).
+    pub(crate) fn put_system(&mut self, name: &str, value: &Option<Value>) {
+        if let Some(value) = value {
+            self.data.insert(name.to_string(), value.clone());
+        }
+    }
+
     /// Offers a timestamp candidate of `rank`; kept when it parses and beats the current one.
     pub(crate) fn offer_time(&mut self, rank: u8, value: &Value) {
         if self.time.is_some_and(|(best, _)| best <= rank) {
@@ -141,7 +154,7 @@ pub(crate) fn note_data_key(parts: &mut Parts, key: &str) {
 }
 
 /// Integers written as strings (Winlogbeat's `"event_id":"1"`) become integers.
-fn normalise_number(value: Value) -> Value {
+pub(crate) fn normalise_number(value: Value) -> Value {
     match &value {
         Value::String(text) => text.trim().parse::<i64>().map_or(value, Value::Int),
         _ => value,
@@ -275,21 +288,24 @@ fn assemble_windows(parts: Parts, timestamp: Option<DateTime<Utc>>) -> Event {
         text_of(system.provider.as_ref()),
         event_id.as_ref().and_then(Value::as_i64),
     );
-    let mut fields = Fields::with_capacity(parts.data.len() + 6);
-    let header = [
-        ("Channel", system.channel),
-        ("EventID", event_id),
-        ("Computer", system.computer),
-        ("Provider_Name", system.provider),
-        ("EventRecordID", system.record_id.map(normalise_number)),
-    ];
-    for (name, value) in header {
-        if let Some(value) = value {
-            fields.insert(name.to_string(), value);
+    // The event data map becomes the event's fields as it is (no second hashing of every
+    // key). evtx_dump's System part comes first in the document, so the parser put its fields
+    // there already; Winlogbeat's header fields are added after the event data.
+    let mut fields = parts.data;
+    if parts.layout != Layout::EvtxDump {
+        let header = [
+            ("Channel", system.channel),
+            ("EventID", event_id),
+            ("Computer", system.computer),
+            ("Provider_Name", system.provider),
+            ("EventRecordID", system.record_id.map(normalise_number)),
+        ];
+        for (name, value) in header {
+            if let Some(value) = value {
+                fields.insert(name.to_string(), value);
+            }
         }
     }
-    fields.extend(system.extra);
-    fields.extend(parts.data);
     Event {
         schema,
         timestamp,
