@@ -105,12 +105,10 @@ fn main() {
             }
         }
         // `rsigma engine eval` evaluates on one thread; it runs once.
-        for threads in [1] {
-            let run = rsigma(file, &rules, threads);
-            let label = format!("rsigma {}", file.file_name().unwrap().to_string_lossy());
-            print_run(&label, threads, run.as_ref());
-            runs.push((label, threads, run));
-        }
+        let run = rsigma(file, &rules);
+        let label = format!("rsigma {}", file.file_name().unwrap().to_string_lossy());
+        print_run(&label, 1, run.as_ref());
+        runs.push((label, 1, run));
     }
     println!();
     let rate = |label: &str, threads: usize| {
@@ -288,7 +286,7 @@ fn firedrill_scan(file: &Path, threads: usize, rules: &Path) -> (u64, u64) {
 
 /// `rsigma engine eval` on the same file and rules, timed from outside; peak memory read from
 /// `/proc/<pid>/status` while it runs.
-fn rsigma(file: &Path, rules: &Path, threads: usize) -> Option<Run> {
+fn rsigma(file: &Path, rules: &Path) -> Option<Run> {
     let exe = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/rsigma"))?;
     if !exe.exists() {
         return None;
@@ -301,7 +299,6 @@ fn rsigma(file: &Path, rules: &Path, threads: usize) -> Option<Run> {
         .arg(rules)
         .arg("-e")
         .arg(input)
-        .env("RAYON_NUM_THREADS", threads.to_string())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -322,7 +322,7 @@ pub const BENIGN: [Values<'static>; 10] = [
     },
     Values {
         image: r"C:\Program Files\Google\Chrome\Application\chrome.exe",
-        command_line: r#""C:\Program Files\Google\Chrome\Application\chrome.exe" --type=renderer --lang=en-US --renderer-client-id=7 --time-ticks-at-unix-epoch=-1700000000000000 --field-trial-handle=1900,i,1234567890,987654321,262144 /prefetch:1"#,
+        command_line: r#""C:\Program Files\Google\Chrome\Application\chrome.exe" --type=renderer --lang=en-US --renderer-client-id=7 --time-ticks-at-unix-epoch=-1700000000000000 --field-trial-handle=1900,i,8803149271,5125590388,262144 /prefetch:1"#,
         parent_image: r"C:\Program Files\Google\Chrome\Application\chrome.exe",
         parent_command_line: r#""C:\Program Files\Google\Chrome\Application\chrome.exe""#,
         original_file_name: "chrome.exe",
@@ -332,7 +332,7 @@ pub const BENIGN: [Values<'static>; 10] = [
     },
     Values {
         image: r"C:\Windows\System32\conhost.exe",
-        command_line: r"\??\C:\Windows\system32\conhost.exe 0xffffffff -ForceV1",
+        command_line: r"\??\C:\Windows\system32\conhost.exe 0xffffffff",
         parent_image: r"C:\Windows\System32\cmd.exe",
         parent_command_line: r#""C:\Windows\system32\cmd.exe" /c "C:\ProgramData\backup\nightly.cmd""#,
         original_file_name: "CONHOST.EXE",
