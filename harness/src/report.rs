@@ -339,6 +339,9 @@ pub struct CheckReport {
     /// What the scenario expects, if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected: Option<Expected>,
+    /// The expectation's `note:` (why it is what it is), shown beside the outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// The outcome over all renderings.
     pub status: Status,
     /// One line: what happened.
@@ -487,7 +490,12 @@ pub fn describe_check(
     }
     out += &format!("scenario `{}` ({})\n", scenario.name, scenario.file);
     match &check.expected {
-        Some(expected) => out += &format!("expected: {expected}\n"),
+        Some(expected) => {
+            out += &format!("expected: {expected}\n");
+            if let Some(note) = &check.note {
+                out += &format!("note: {note}\n");
+            }
+        }
         None => out += "expected: nothing (no expectation for this rule)\n",
     }
     let repeated = check.renderings.iter().any(|r| {

@@ -62,6 +62,8 @@ pub struct Resolved {
     pub reference: String,
     /// The expectation.
     pub expected: Expected,
+    /// The expectation's note.
+    pub note: Option<String>,
 }
 
 /// A scenario rendered and its expectations resolved: everything checks need.
@@ -196,6 +198,7 @@ impl Workspace {
                 }),
                 reference: e.rule.clone(),
                 expected: expected(&e.check),
+                note: e.note.clone(),
             })
             .collect();
         Prepared {
@@ -226,6 +229,7 @@ impl Workspace {
                 .map(|e| CheckReport {
                     rule: rule.info.key.clone(),
                     expected: Some(e.expected.clone()),
+                    note: e.note.clone(),
                     status: Status::Error,
                     message: "the rule did not load".to_string(),
                     renderings: Vec::new(),
@@ -253,7 +257,10 @@ impl Workspace {
                     expected: Some(&e.expected),
                     ..input
                 };
-                check::check(&input, table)
+                CheckReport {
+                    note: e.note.clone(),
+                    ..check::check(&input, table)
+                }
             })
             .collect()
     }
@@ -268,6 +275,7 @@ impl Workspace {
                 Some(CheckReport {
                     rule: e.reference.clone(),
                     expected: Some(e.expected.clone()),
+                    note: e.note.clone(),
                     status: Status::Error,
                     message: diagnostic.message.clone(),
                     renderings: Vec::new(),

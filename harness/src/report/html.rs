@@ -302,6 +302,9 @@ fn check_details(
         esc(&expected),
         esc(&check.message)
     );
+    if let Some(note) = &check.note {
+        let _ = writeln!(out, "<p class=\"note\">note: {}</p>", esc(note));
+    }
     if !check.renderings.is_empty() {
         let _ = writeln!(
             out,

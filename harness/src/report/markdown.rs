@@ -47,10 +47,7 @@ pub fn render(report: &RunReport) -> String {
                 "{} ({})",
                 r.title, r.language
             ))),
-            check
-                .expected
-                .as_ref()
-                .map_or("nothing".to_string(), |e| cell(&e.to_string())),
+            cell(&expected_with_note(check)),
             cell(&what_happened(check)),
         );
         match check.status {
@@ -189,21 +186,43 @@ pub fn render(report: &RunReport) -> String {
     out
 }
 
+/// The expectation, with its note when the scenario gives one.
+fn expected_with_note(check: &super::CheckReport) -> String {
+    match (&check.expected, &check.note) {
+        (None, _) => "nothing".to_string(),
+        (Some(e), None) => e.to_string(),
+        (Some(e), Some(note)) => format!("{e} (note: {note})"),
+    }
+}
+
 fn what_happened(check: &super::CheckReport) -> String {
     if check.expected.is_none() {
         return check.message.clone();
     }
+    // When the primary rendering holds, the others' gaps are said by what they fired on (the
+    // expected column already states the expectation); otherwise each failing rendering's reason,
+    // once (the message may already be the primary's reason).
+    let portability = check
+        .renderings
+        .first()
+        .is_some_and(|r| r.status == Status::Pass);
     let reasons: Vec<String> = check
         .renderings
         .iter()
         .filter(|r| r.status.is_failure() || r.status == Status::Warn)
         .map(|r| match &r.reason {
-            Some(reason) => format!("{}: {reason}", r.schema),
-            None => format!("{}: fired on [{}]", r.schema, r.fired_on.join(", ")),
+            Some(reason) if !portability || r.status == Status::Error => {
+                format!("{}: {reason}", r.schema)
+            }
+            _ if r.fired_on.is_empty() => format!("{} fired on nothing", r.schema),
+            _ => format!("{} fired on [{}]", r.schema, r.fired_on.join(", ")),
         })
+        .filter(|text| *text != check.message)
         .collect();
     if reasons.is_empty() {
         check.message.clone()
+    } else if portability {
+        format!("{} ({})", check.message, reasons.join("; "))
     } else if check.renderings.len() == 1 {
         reasons.join("; ")
     } else {
@@ -224,5 +243,27 @@ mod tests {
         let text = super::render(&report);
         assert!(text.starts_with("## firedrill run: failed"));
         insta::assert_snapshot!("report_markdown", text);
+    }
+
+    #[test]
+    fn a_warning_row_carries_the_expectations_note() {
+        let mut report = crate::report::sample::report();
+        let check = report
+            .scenarios
+            .iter_mut()
+            .flat_map(|s| s.checks.iter_mut())
+            .find(|c| c.expected.is_some())
+            .expect("the sample has an expectation");
+        check.status = crate::report::Status::Warn;
+        check.note = Some("sysmon only | no OriginalFileName in 4688".into());
+        let text = super::render(&report);
+        let row = text
+            .lines()
+            .find(|l| l.contains("(note: sysmon only"))
+            .expect("a row with the note");
+        assert!(
+            row.contains("(note: sysmon only \\| no OriginalFileName in 4688)"),
+            "{row}"
+        );
     }
 }

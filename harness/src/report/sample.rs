@@ -177,6 +177,7 @@ pub(crate) fn report() -> RunReport {
         ],
         checks: vec![
             CheckReport {
+                note: None,
                 rule: arcsoc.into(),
                 diagnostics: Vec::new(),
                 expected: Some(Expected::FiresOn {
@@ -187,6 +188,7 @@ pub(crate) fn report() -> RunReport {
                 renderings: vec![sysmon_ok, audit_gap],
             },
             CheckReport {
+                note: None,
                 rule: arcsoc_kql.into(),
                 diagnostics: Vec::new(),
                 expected: Some(Expected::FiresOn {
@@ -197,6 +199,7 @@ pub(crate) fn report() -> RunReport {
                 renderings: vec![too_much],
             },
             CheckReport {
+                note: None,
                 rule: webshell.into(),
                 diagnostics: Vec::new(),
                 expected: Some(Expected::Quiet),
@@ -205,6 +208,7 @@ pub(crate) fn report() -> RunReport {
                 renderings: vec![rendering(LogSchema::Mde, Status::Pass, &[], &[])],
             },
             CheckReport {
+                note: None,
                 rule: "fixtures/rules/sigma/broken.yml".into(),
                 diagnostics: Vec::new(),
                 expected: None,
@@ -231,6 +235,7 @@ pub(crate) fn report() -> RunReport {
         )],
         checks: vec![
             CheckReport {
+                note: None,
                 rule: arcsoc.into(),
                 diagnostics: Vec::new(),
                 expected: None,
@@ -242,6 +247,7 @@ pub(crate) fn report() -> RunReport {
                 ],
             },
             CheckReport {
+                note: None,
                 rule: webshell.into(),
                 diagnostics: Vec::new(),
                 expected: Some(Expected::Fires),
@@ -250,6 +256,7 @@ pub(crate) fn report() -> RunReport {
                 renderings: vec![rendering(LogSchema::Mde, Status::Pass, &["who"], &[0])],
             },
             CheckReport {
+                note: None,
                 rule: arcsoc_kql.into(),
                 diagnostics: Vec::new(),
                 expected: None,

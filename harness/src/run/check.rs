@@ -180,6 +180,7 @@ pub fn check(input: &CheckInput<'_>, table: &mut EventTable) -> CheckReport {
     let mut report = CheckReport {
         rule: input.rule.to_string(),
         expected: input.expected.cloned(),
+        note: None,
         status: Status::NotApplicable,
         message: String::new(),
         renderings: Vec::new(),
