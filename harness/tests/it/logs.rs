@@ -696,3 +696,31 @@ fn regress_passes_over_the_sigma_regression_sample() {
     assert!(failed.is_empty(), "{failed:#?}");
     assert_eq!(code, 0);
 }
+
+#[test]
+fn correlations_run_over_the_matched_events_in_time_order() {
+    let (code, report) = scan_json(&[
+        "--rules",
+        "fixtures/logs/rules-correlation",
+        "fixtures/logs/jsonl/sysmon-flat.jsonl",
+        "fixtures/logs/evtx/sysmon-1-curl.evtx",
+    ]);
+    assert_eq!(code, 0);
+    let matches = report["matches"].as_array().unwrap();
+    // The probe rule only feeds the correlation (no `generate: true`), so only the correlation
+    // is reported: the three ArcGIS events, in time order; the other host's one event is not
+    // enough.
+    assert_eq!(matches.len(), 1, "{matches:#?}");
+    let m = &matches[0];
+    assert_eq!(m["rule_id"], "5b0b8f7e-3c1e-4d8a-9f2a-6c4d2e1b7a90");
+    assert!(m.get("index").is_none());
+    assert_eq!(m["group"]["Computer"], "arcgis01.corp.example");
+    let indices: Vec<u64> = m["indices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| pair[1].as_u64().unwrap())
+        .collect();
+    assert_eq!(indices, vec![1, 0, 2]);
+    assert_eq!(m["timestamp"], "2025-11-20T10:00:03Z");
+}
