@@ -26,12 +26,14 @@ background: [iis, windows-server]
 processes:
   - id: w3wp
     image: 'C:\Windows\System32\inetsrv\w3wp.exe'
+    at: +29d
     children:
       - id: cmd
         image: 'C:\Windows\System32\cmd.exe'
         command_line: 'cmd.exe /c whoami'
   - id: soc
     image: 'C:\Program Files\ArcGIS\Server\framework\runtime\ArcGIS\bin\ArcSOC.exe'
+    at: +29d
     children:
       - id: ps
         image: 'C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe'

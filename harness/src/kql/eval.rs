@@ -2720,6 +2720,14 @@ impl Compiled {
         self.eval(&[], &ev.ctx)
     }
 
+    /// Runs `f` on the value without copying it when it is a column.
+    fn with<T>(&self, row: &[Value], ctx: &Context, f: impl FnOnce(&Value) -> T) -> R<T> {
+        match &self.kind {
+            CExpr::Col(i) => Ok(f(row.get(*i).unwrap_or(&Value::Null))),
+            _ => Ok(f(&self.eval(row, ctx)?)),
+        }
+    }
+
     /// Evaluates over one row's values.
     pub fn eval(&self, row: &[Value], ctx: &Context) -> R<Value> {
         Ok(match &self.kind {
@@ -2745,7 +2753,10 @@ impl Compiled {
                 Some(b) => Value::Bool(!b),
                 None => Value::Null,
             },
-            CExpr::Cmp(op, a, b) => compare(*op, &a.eval(row, ctx)?, &b.eval(row, ctx)?),
+            CExpr::Cmp(op, a, b) => match &b.kind {
+                CExpr::Const(right) => a.with(row, ctx, |left| compare(*op, left, right))?,
+                _ => compare(*op, &a.eval(row, ctx)?, &b.eval(row, ctx)?),
+            },
             CExpr::Arith(op, a, b) => arith(*op, &a.eval(row, ctx)?, &b.eval(row, ctx)?),
             CExpr::Neg(a) => match a.eval(row, ctx)? {
                 Value::Long(i) => Value::Long(-i),
@@ -2760,8 +2771,7 @@ impl Compiled {
                 lhs,
                 needle,
             } => {
-                let v = lhs.eval(row, ctx)?;
-                let hit = str_op(*op, &v.text(), needle, *cs);
+                let hit = lhs.with(row, ctx, |v| str_op(*op, &v.text(), needle, *cs))?;
                 Value::Bool(hit != *negated)
             }
             CExpr::Str {
@@ -2774,14 +2784,16 @@ impl Compiled {
                 let (l, r) = (lhs.eval(row, ctx)?, rhs.eval(row, ctx)?);
                 Value::Bool(str_op(*op, &l.text(), &r.text(), *cs) != *negated)
             }
-            CExpr::Regex(lhs, re) => Value::Bool(re.is_match(&lhs.eval(row, ctx)?.text())),
+            CExpr::Regex(lhs, re) => Value::Bool(lhs.with(row, ctx, |v| re.is_match(&v.text()))?),
             CExpr::RegexDyn(lhs, rhs) => {
                 let pattern = rhs.eval(row, ctx)?.to_kql_string();
                 let re = func::regex(&pattern)
                     .map_err(|m| EvalError::new("KQL0207", m, Span::default()))?;
                 Value::Bool(re.is_match(&lhs.eval(row, ctx)?.text()))
             }
-            CExpr::InConst { op, lhs, values } => in_list(*op, &lhs.eval(row, ctx)?, values),
+            CExpr::InConst { op, lhs, values } => {
+                lhs.with(row, ctx, |v| in_list(*op, v, values))?
+            }
             CExpr::In { op, lhs, items } => {
                 let v = lhs.eval(row, ctx)?;
                 let mut values = Vec::new();
@@ -3161,10 +3173,13 @@ fn compile_expr(ev: &mut Evaluator<'_>, e: &Expr, cols: &[Column], params: &Para
                 | BinOp::EqCi
                 | BinOp::NeCi => {
                     check_comparable(*op, &l, &r, e.span)?;
-                    fold(Compiled {
-                        kind: CExpr::Cmp(*op, Box::new(l), Box::new(r)),
-                        ty: ScalarType::Bool,
-                    })
+                    fold(
+                        ev.ctx.now,
+                        Compiled {
+                            kind: CExpr::Cmp(*op, Box::new(l), Box::new(r)),
+                            ty: ScalarType::Bool,
+                        },
+                    )
                 }
                 BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
                     let Some(ty) = arith_type(*op, l.ty, r.ty) else {
@@ -3178,10 +3193,13 @@ fn compile_expr(ev: &mut Evaluator<'_>, e: &Expr, cols: &[Column], params: &Para
                         }
                         return Err(err);
                     };
-                    fold(Compiled {
-                        kind: CExpr::Arith(*op, Box::new(l), Box::new(r)),
-                        ty,
-                    })
+                    fold(
+                        ev.ctx.now,
+                        Compiled {
+                            kind: CExpr::Arith(*op, Box::new(l), Box::new(r)),
+                            ty,
+                        },
+                    )
                 }
                 BinOp::Str {
                     op: sop,
@@ -3249,10 +3267,13 @@ fn compile_expr(ev: &mut Evaluator<'_>, e: &Expr, cols: &[Column], params: &Para
                         ));
                     }
                     let ty = c.ty;
-                    fold(Compiled {
-                        kind: CExpr::Neg(Box::new(c)),
-                        ty,
-                    })
+                    fold(
+                        ev.ctx.now,
+                        Compiled {
+                            kind: CExpr::Neg(Box::new(c)),
+                            ty,
+                        },
+                    )
                 }
             }
         }
@@ -3283,10 +3304,13 @@ fn compile_expr(ev: &mut Evaluator<'_>, e: &Expr, cols: &[Column], params: &Para
             let hi = sub(ev, high)?;
             // `x between (a .. b)` with a timespan upper bound means a .. a+b.
             let hi = if matches!(l.ty, ScalarType::DateTime) && hi.ty == ScalarType::TimeSpan {
-                fold(Compiled {
-                    kind: CExpr::Arith(BinOp::Add, Box::new(lo.clone()), Box::new(hi)),
-                    ty: ScalarType::DateTime,
-                })
+                fold(
+                    ev.ctx.now,
+                    Compiled {
+                        kind: CExpr::Arith(BinOp::Add, Box::new(lo.clone()), Box::new(hi)),
+                        ty: ScalarType::DateTime,
+                    },
+                )
             } else {
                 hi
             };
@@ -3434,7 +3458,7 @@ fn constant_list(c: Compiled) -> Compiled {
 }
 
 /// Folds constant sub-expressions (no column reads) into a constant.
-fn fold(c: Compiled) -> Compiled {
+fn fold(now: i64, c: Compiled) -> Compiled {
     fn is_const(c: &Compiled) -> bool {
         matches!(c.kind, CExpr::Const(_))
     }
@@ -3442,14 +3466,14 @@ fn fold(c: Compiled) -> Compiled {
         CExpr::Cmp(_, a, b) | CExpr::Arith(_, a, b) => is_const(a) && is_const(b),
         CExpr::Neg(a) => is_const(a),
         CExpr::Call(f, args, _) => {
-            args.iter().all(is_const) && !matches!(f.name, "now" | "ago" | "new_guid")
+            args.iter().all(is_const) && !matches!(f.name, "new_guid" | "rand")
         }
         _ => false,
     };
     if !all_const {
         return c;
     }
-    match c.eval(&[], &Context { now: 0 }) {
+    match c.eval(&[], &Context { now }) {
         Ok(v) => Compiled::constant(v, c.ty),
         Err(_) => c,
     }
@@ -3517,10 +3541,13 @@ fn compile_call(
                 ));
             };
             let c = compile_expr(ev, &a.value, cols, params)?;
-            return Ok(fold(Compiled {
-                kind: CExpr::Not(Box::new(c)),
-                ty: ScalarType::Bool,
-            }));
+            return Ok(fold(
+                ev.ctx.now,
+                Compiled {
+                    kind: CExpr::Not(Box::new(c)),
+                    ty: ScalarType::Bool,
+                },
+            ));
         }
         "column_ifexists" => {
             let [col, default] = args else {
@@ -3720,10 +3747,13 @@ fn compile_call(
         });
     }
     let ty = func::return_type(f, &types);
-    Ok(fold(Compiled {
-        kind: CExpr::Call(f, compiled, e.span),
-        ty,
-    }))
+    Ok(fold(
+        ev.ctx.now,
+        Compiled {
+            kind: CExpr::Call(f, compiled, e.span),
+            ty,
+        },
+    ))
 }
 
 /// The type name in `typeof(long)`.

@@ -4,7 +4,9 @@
 //! a bound event (their provenance is not empty) are counted. The first operator after which none
 //! is left dropped the event. When that operator is a `where`, its predicate is traced over the
 //! rows it received: every `and`/`or`/`not` node and every comparison with its result and the
-//! values of the columns it read, so the trace reads like a Sigma explanation.
+//! values of the columns it read. Predicates built from simple comparisons also lower to the
+//! shared [`crate::expr`] IR ([`lower`]), and the step then carries that IR's trace too, so the
+//! explanation reads like a Sigma one.
 
 use super::ast::{BinOp, Expr, ExprKind, OperatorKind, Query, StatementKind};
 use super::bind::Database;
@@ -28,6 +30,9 @@ pub struct Step {
     pub trace: Option<PredicateTrace>,
     /// A diagnostic message when the step failed.
     pub error: Option<String>,
+    /// The dropping `where`'s predicate lowered to the shared IR and evaluated on the event's
+    /// row, when every part of it lowers.
+    pub ir_trace: Option<crate::expr::Trace>,
 }
 
 /// Why a predicate held or not, node by node.
@@ -77,6 +82,7 @@ pub fn explain(query: &Query, db: &Database, text: &str) -> Explanation {
                 rows: 0,
                 trace: None,
                 error: Some(e.message),
+                ir_trace: None,
             });
             return Explanation { steps, kept: false };
         }
@@ -93,6 +99,7 @@ pub fn explain(query: &Query, db: &Database, text: &str) -> Explanation {
                 rows: 0,
                 trace: None,
                 error: Some(e.message),
+                ir_trace: None,
             });
             return Explanation { steps, kept: false };
         }
@@ -105,6 +112,7 @@ pub fn explain(query: &Query, db: &Database, text: &str) -> Explanation {
         rows,
         trace: None,
         error: None,
+        ir_trace: None,
     });
     if rows == 0 {
         return Explanation { steps, kept: false };
@@ -114,20 +122,22 @@ pub fn explain(query: &Query, db: &Database, text: &str) -> Explanation {
         match ev.operator(op, table) {
             Ok(next) => {
                 let rows = from_events(&next);
-                let trace = match (&op.kind, rows) {
-                    (OperatorKind::Where(pred), 0) => before
-                        .rows
-                        .iter()
-                        .find(|r| !r.sources.is_empty())
-                        .map(|row| trace(&mut ev, pred, &before.columns, &row.values, text)),
-                    _ => None,
-                };
+                let (mut trace_out, mut ir_trace) = (None, None);
+                if let (OperatorKind::Where(pred), 0) = (&op.kind, rows)
+                    && let Some(row) = before.rows.iter().find(|r| !r.sources.is_empty())
+                {
+                    trace_out = Some(trace(&mut ev, pred, &before.columns, &row.values, text));
+                    ir_trace = lower(pred, &before.columns)
+                        .and_then(|ir| ir.compile().ok())
+                        .map(|compiled| compiled.explain(&row_event(&before.columns, &row.values)));
+                }
                 steps.push(Step {
                     text: snippet(op.span),
                     span: op.span,
                     rows,
-                    trace,
+                    trace: trace_out,
                     error: None,
+                    ir_trace,
                 });
                 if rows == 0 {
                     return Explanation { steps, kept: false };
@@ -141,6 +151,7 @@ pub fn explain(query: &Query, db: &Database, text: &str) -> Explanation {
                     rows: 0,
                     trace: None,
                     error: Some(e.message),
+                    ir_trace: None,
                 });
                 return Explanation { steps, kept: false };
             }
@@ -209,6 +220,142 @@ fn trace(
     }
 }
 
+/// The row as an event whose fields are the columns (for the shared IR).
+fn row_event(columns: &[Column], values: &[Value]) -> crate::event::Event {
+    let mut event = crate::event::Event::new(crate::event::LogSchema::Other);
+    for (c, v) in columns.iter().zip(values) {
+        event
+            .fields
+            .insert(c.name.clone(), crate::event::Value::from_json(&v.to_json()));
+    }
+    event
+}
+
+/// Lowers a `where` predicate to the shared IR when every part of it is a simple comparison of a
+/// column with constants: `==`, `=~`, `!=`, `!~`, `has`, `contains`, `startswith`, `endswith`
+/// (with `_cs` and `!` forms), `in`, `in~`, `!in`, `has_any`, `has_all`, `matches regex`, numeric
+/// comparisons, and `and`/`or`/`not` of those. Anything else gives `None`.
+pub fn lower(e: &Expr, columns: &[Column]) -> Option<crate::expr::Expr> {
+    use super::ast::{ListOp, Literal, StrOp};
+    use crate::expr::{Case, Expr as Ir, NumOp, Op, Target};
+    let column = |x: &Expr| -> Option<String> {
+        let mut x = x;
+        while let ExprKind::Paren(inner) = &x.kind {
+            x = inner;
+        }
+        match &x.kind {
+            ExprKind::Name(id) if columns.iter().any(|c| c.name == id.name) => {
+                Some(id.name.clone())
+            }
+            _ => None,
+        }
+    };
+    let text = |x: &Expr| -> Option<String> {
+        match &x.kind {
+            ExprKind::Literal(Literal::String(s)) => Some(s.clone()),
+            _ => None,
+        }
+    };
+    let number = |x: &Expr| -> Option<f64> {
+        match &x.kind {
+            ExprKind::Literal(Literal::Long(n)) => Some(*n as f64),
+            ExprKind::Literal(Literal::Int(n)) => Some(f64::from(*n)),
+            ExprKind::Literal(Literal::Real(f)) => Some(*f),
+            _ => None,
+        }
+    };
+    let cmp = |field: String, op: Op, case: Case| Ir::cmp(Target::Field(field), op, case);
+    let not = |x: Ir| Ir::Not(Box::new(x));
+    Some(match &e.kind {
+        ExprKind::Paren(inner) => lower(inner, columns)?,
+        ExprKind::Call { name, args } if name.name == "not" && args.len() == 1 => {
+            not(lower(&args[0].value, columns)?)
+        }
+        ExprKind::Binary {
+            op: BinOp::And,
+            lhs,
+            rhs,
+        } => Ir::And(vec![lower(lhs, columns)?, lower(rhs, columns)?]),
+        ExprKind::Binary {
+            op: BinOp::Or,
+            lhs,
+            rhs,
+        } => Ir::Or(vec![lower(lhs, columns)?, lower(rhs, columns)?]),
+        ExprKind::Binary { op, lhs, rhs } => {
+            let field = column(lhs)?;
+            match op {
+                BinOp::Eq | BinOp::Ne | BinOp::EqCi | BinOp::NeCi if text(rhs).is_some() => {
+                    let case = if matches!(op, BinOp::Eq | BinOp::Ne) {
+                        Case::Sensitive
+                    } else {
+                        Case::Insensitive
+                    };
+                    let c = cmp(field, Op::Equals(text(rhs)?), case);
+                    if matches!(op, BinOp::Ne | BinOp::NeCi) {
+                        not(c)
+                    } else {
+                        c
+                    }
+                }
+                BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                    let n = number(rhs)?;
+                    let op = match op {
+                        BinOp::Eq => NumOp::Eq,
+                        BinOp::Ne => NumOp::Neq,
+                        BinOp::Lt => NumOp::Lt,
+                        BinOp::Le => NumOp::Lte,
+                        BinOp::Gt => NumOp::Gt,
+                        _ => NumOp::Gte,
+                    };
+                    cmp(field, Op::Num(op, n), Case::Sensitive)
+                }
+                BinOp::Str {
+                    op: sop,
+                    negated,
+                    case_sensitive,
+                } => {
+                    let needle = text(rhs)?;
+                    let op = match sop {
+                        StrOp::Has => Op::TermHas(needle),
+                        StrOp::Contains => Op::Contains(needle),
+                        StrOp::StartsWith => Op::StartsWith(needle),
+                        StrOp::EndsWith => Op::EndsWith(needle),
+                        StrOp::HasPrefix | StrOp::HasSuffix => return None,
+                    };
+                    let case = if *case_sensitive {
+                        Case::Sensitive
+                    } else {
+                        Case::Insensitive
+                    };
+                    let c = cmp(field, op, case);
+                    if *negated { not(c) } else { c }
+                }
+                BinOp::MatchesRegex => cmp(field, Op::Regex(text(rhs)?), Case::Sensitive),
+                _ => return None,
+            }
+        }
+        ExprKind::List { op, lhs, items } => {
+            let field = column(lhs)?;
+            let values: Vec<String> = items.iter().map(text).collect::<Option<_>>()?;
+            let (case, make): (Case, fn(String) -> Op) = match op {
+                ListOp::In | ListOp::NotIn => (Case::Sensitive, Op::Equals),
+                ListOp::InCi | ListOp::NotInCi => (Case::Insensitive, Op::Equals),
+                ListOp::HasAny | ListOp::HasAll => (Case::Insensitive, Op::TermHas),
+            };
+            let parts: Vec<Ir> = values
+                .into_iter()
+                .map(|v| cmp(field.clone(), make(v), case))
+                .collect();
+            match op {
+                ListOp::In | ListOp::InCi | ListOp::HasAny => Ir::Or(parts),
+                ListOp::NotIn | ListOp::NotInCi => not(Ir::Or(parts)),
+                ListOp::HasAll => Ir::And(parts),
+            }
+        }
+        _ => return None,
+    })
+}
+
 fn flatten<'e>(e: &'e Expr, op: BinOp, out: &mut Vec<&'e Expr>) {
     match &e.kind {
         ExprKind::Binary { op: o, lhs, rhs } if *o == op => {
@@ -264,6 +411,12 @@ impl Explanation {
             }
             if let Some(t) = &step.trace {
                 render_trace(t, 1, &mut out);
+            }
+            if let Some(ir) = &step.ir_trace {
+                out += "    as the shared predicate IR:\n";
+                for line in ir.render().lines() {
+                    out += &format!("      {line}\n");
+                }
             }
         }
         if self.kept {
@@ -328,5 +481,14 @@ mod tests {
             "{rendered}"
         );
         assert!(!rendered.contains("| project"), "{rendered}");
+        let ir = explanation.steps[2]
+            .ir_trace
+            .as_ref()
+            .expect("the predicate lowers");
+        assert!(!ir.result);
+        assert!(
+            rendered.contains("as the shared predicate IR:"),
+            "{rendered}"
+        );
     }
 }

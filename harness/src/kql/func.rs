@@ -922,8 +922,22 @@ pub fn regex(pattern: &str) -> Result<Regex, String> {
         cache
             .entry(pattern.to_string())
             .or_insert_with(|| {
-                Regex::new(&translate_re2(pattern))
-                    .map_err(|e| format!("invalid regular expression `{pattern}`: {e}"))
+                Regex::new(&translate_re2(pattern)).map_err(|e| {
+                    let shown: String = pattern.chars().take(60).collect();
+                    let more = if pattern.chars().count() > 60 {
+                        "…"
+                    } else {
+                        ""
+                    };
+                    let reason = e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string();
+                    format!("invalid regular expression `{shown}{more}`: {reason}")
+                })
             })
             .clone()
     })
@@ -956,6 +970,22 @@ fn translate_re2(pattern: &str) -> String {
             out.push(next);
             i += 2;
             continue;
+        }
+        // RE2 reads a `{` that does not start a repetition (`{2}`, `{2,}`, `{2,5}`) literally.
+        if chars[i] == '{' {
+            let close = chars[i + 1..].iter().position(|c| *c == '}');
+            let is_repetition = close.is_some_and(|n| {
+                let body: String = chars[i + 1..i + 1 + n].iter().collect();
+                let (a, b) = body.split_once(',').unwrap_or((&body, "0"));
+                !a.is_empty()
+                    && a.bytes().all(|x| x.is_ascii_digit())
+                    && b.bytes().all(|x| x.is_ascii_digit())
+            });
+            if !is_repetition {
+                out.push_str("\\{");
+                i += 1;
+                continue;
+            }
         }
         out.push(chars[i]);
         i += 1;
@@ -2475,6 +2505,17 @@ mod tests {
                 &[Value::str("\\0"), Value::str(""), Value::str("a\0b")]
             ),
             Value::str("ab")
+        );
+        assert_eq!(
+            call(
+                "extract",
+                &[
+                    Value::str("(Enum{)"),
+                    Value::Long(1),
+                    Value::str("Invoke-WinEnum{x")
+                ]
+            ),
+            Value::str("Enum{")
         );
     }
 
