@@ -821,7 +821,39 @@ impl<'a> Evaluator<'a> {
                 expr,
                 pattern,
             } => self.parse_op(input, *drop_unmatched, params, expr, pattern, op.span),
-            OperatorKind::Evaluate { call, .. } => self.evaluate_plugin(input, call),
+            OperatorKind::Evaluate { call, output, .. } => {
+                let out = self.evaluate_plugin(input, call)?;
+                match output {
+                    Some(ParamType::Tabular { columns, .. }) => {
+                        // A declared output schema is the result's schema: named columns, typed.
+                        let declared = self.column_decls(columns)?;
+                        let map: Vec<Option<usize>> =
+                            declared.iter().map(|c| out.column_index(&c.name)).collect();
+                        let rows = out
+                            .rows
+                            .into_iter()
+                            .map(|r| Row {
+                                values: map
+                                    .iter()
+                                    .zip(&declared)
+                                    .map(|(i, c)| {
+                                        i.map_or_else(
+                                            || c.ty.null(),
+                                            |i| r.values[i].clone().convert_lossless(c.ty),
+                                        )
+                                    })
+                                    .collect(),
+                                sources: r.sources,
+                            })
+                            .collect();
+                        Ok(Table {
+                            columns: declared,
+                            rows,
+                        })
+                    }
+                    _ => Ok(out),
+                }
+            }
             OperatorKind::Invoke(call) => self.invoke(input, call),
             OperatorKind::As { name, .. } => {
                 let t = Arc::new(input);
