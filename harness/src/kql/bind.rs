@@ -143,9 +143,10 @@ fn build_table(name: &str, events: &[Event]) -> Table {
     };
     // Extra fields, typed by their first non-null value.
     let mut extra: IndexMap<String, ScalarType> = IndexMap::new();
+    let known: std::collections::HashSet<String> = columns.iter().map(|c| c.name.clone()).collect();
     for fields in &flat {
         for (key, value) in fields {
-            if value.is_null() || columns.iter().any(|c| &c.name == key) {
+            if value.is_null() || known.contains(key) || extra.contains_key(key) {
                 continue;
             }
             extra

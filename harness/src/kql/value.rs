@@ -304,7 +304,10 @@ impl Value {
             ScalarType::Real | ScalarType::Decimal => {
                 self.to_real().map_or(Value::Null, Value::Real)
             }
-            ScalarType::String => Value::str(self.to_kql_string()),
+            ScalarType::String => match self {
+                Value::String(_) => self.clone(),
+                other => Value::str(other.to_kql_string()),
+            },
             ScalarType::DateTime => self.to_datetime().map_or(Value::Null, Value::DateTime),
             ScalarType::TimeSpan => self.to_timespan().map_or(Value::Null, Value::TimeSpan),
             ScalarType::Guid => self
