@@ -347,9 +347,15 @@ pub struct Scratch {
 #[derive(Debug, Default)]
 struct Entry {
     generation: u32,
-    lower_ok: bool,
+    state: u8,
+    /// Index of the field in the event's top-level map, or `u32::MAX` (nested or absent).
+    index: u32,
     lower: String,
 }
+
+const ABSENT: u8 = 0;
+const TEXT: u8 = 1;
+const OTHER: u8 = 2;
 
 impl Scratch {
     /// Starts a new event: forgets every cached value (in O(1)).
@@ -389,34 +395,59 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Looks the field in `slot` up once per event: its position and its lowercase text.
+    fn load(&mut self, slot: usize) {
+        let generation = self.scratch.generation;
+        let entry = &mut self.scratch.entries[slot];
+        if entry.generation == generation {
+            return;
+        }
+        entry.generation = generation;
+        entry.lower.clear();
+        let name = self.fields.name(slot);
+        let (index, value) = match self.event.fields.get_full(name) {
+            Some((i, _, v)) => (u32::try_from(i).unwrap_or(u32::MAX), Some(v)),
+            None => (u32::MAX, self.event.get(name)),
+        };
+        entry.index = index;
+        entry.state = match value {
+            None => ABSENT,
+            Some(Value::String(s)) => {
+                matcher::push_lower(&mut entry.lower, s);
+                TEXT
+            }
+            Some(v @ (Value::Int(_) | Value::Float(_) | Value::Bool(_))) => {
+                if let Some(t) = v.to_text() {
+                    matcher::push_lower(&mut entry.lower, &t);
+                }
+                TEXT
+            }
+            Some(_) => OTHER,
+        };
+    }
+
     /// The value of the field in `slot`.
-    pub fn value(&self, slot: usize) -> Option<&'a Value> {
+    pub fn value(&mut self, slot: usize) -> Option<&'a Value> {
+        self.load(slot);
+        let entry = &self.scratch.entries[slot];
+        if entry.state == ABSENT {
+            return None;
+        }
+        if entry.index != u32::MAX {
+            return self
+                .event
+                .fields
+                .get_index(entry.index as usize)
+                .map(|(_, v)| v);
+        }
         self.event.get(self.fields.name(slot))
     }
 
     /// The lowercase text of the field in `slot` (scalar values only), computed once per event.
     pub fn lower(&mut self, slot: usize) -> Option<&str> {
-        let value = self.value(slot)?;
-        let generation = self.scratch.generation;
-        let entry = &mut self.scratch.entries[slot];
-        if entry.generation != generation {
-            entry.generation = generation;
-            entry.lower.clear();
-            entry.lower_ok = match value {
-                Value::String(s) => {
-                    matcher::push_lower(&mut entry.lower, s);
-                    true
-                }
-                Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
-                    if let Some(t) = value.to_text() {
-                        matcher::push_lower(&mut entry.lower, &t);
-                    }
-                    true
-                }
-                _ => false,
-            };
-        }
-        entry.lower_ok.then_some(entry.lower.as_str())
+        self.load(slot);
+        let entry = &self.scratch.entries[slot];
+        (entry.state == TEXT).then_some(entry.lower.as_str())
     }
 }
 
@@ -506,6 +537,16 @@ pub fn explain(node: &Node, ctx: &mut Ctx<'_>) -> Trace {
                 Some(reason),
             )
         }
+    }
+}
+
+/// True when some comparison under `node` searches every value (keyword search).
+pub fn reads_any(node: &Node) -> bool {
+    match node {
+        Node::Const(_) => false,
+        Node::And(items) | Node::Or(items) => items.iter().any(reads_any),
+        Node::Not(inner) | Node::Group(_, inner) => reads_any(inner),
+        Node::Cmp(cmp) => cmp.slot.is_none(),
     }
 }
 

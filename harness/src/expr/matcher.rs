@@ -465,6 +465,9 @@ impl Matcher {
                     TextKind::TermHas => ("has the term", "does not have the term"),
                 };
                 let mut out = format!("{shown} {} {}", verb(yes, no), quote(needle));
+                if *case == Case::Insensitive {
+                    out += " (ignoring case)";
+                }
                 if !result && *case == Case::Sensitive {
                     let folded = Matcher::Text {
                         kind: *kind,

@@ -14,7 +14,7 @@ use super::rule::{Rule, RuleBody, RuleIndex, RuleSet};
 use crate::diag::Diagnostic;
 use crate::event::{Event, Value};
 use crate::expr::{self, Ctx, Expr, FieldTable, Node, RegexCache, Scratch, Trace, TraceKind};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -37,6 +37,9 @@ pub struct RuleInfo {
     pub path: String,
     /// `logsource`.
     pub logsource: super::rule::LogSource,
+    /// True when the rule names fields in a taxonomy other than Sigma's (`taxonomy: ecs`): its
+    /// fields are used as written, never mapped by a pipeline.
+    pub native_fields: bool,
     /// Detection, correlation or filter.
     pub kind: RuleKind,
     /// False when the rule failed to compile (it then never matches; its diagnostics say why).
@@ -130,6 +133,10 @@ fn info(rule: &Rule) -> RuleInfo {
         author: rule.author.clone(),
         path: rule.path.clone(),
         logsource: rule.logsource.clone(),
+        native_fields: rule
+            .taxonomy
+            .as_deref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case("sigma")),
         kind: match rule.body {
             RuleBody::Detection(_) => RuleKind::Detection,
             RuleBody::Correlation(_) => RuleKind::Correlation,
@@ -160,6 +167,33 @@ impl Engine {
         let mut fields = FieldTable::default();
         let mut regexes = RegexCache::default();
 
+        // Ids and names are references: a duplicate makes them ambiguous.
+        let mut seen: HashMap<&str, RuleIndex> = HashMap::new();
+        for (i, rule) in set.rules.iter().enumerate() {
+            for (what, key) in [("id", &rule.id), ("name", &rule.name)] {
+                let Some(key) = key.as_deref() else { continue };
+                if let Some(&first) = seen.get(key) {
+                    let span = super::rule::locate(&rule.source.text, rule.offset, what, key);
+                    diags.push(
+                        rule.diag(
+                            Diagnostic::warning(
+                                "SIG0050",
+                                format!("duplicate rule {what} `{key}`"),
+                            ),
+                            span,
+                        )
+                        .with_note(format!(
+                            "first used by {} in {}",
+                            set.rules[first].label(),
+                            set.rules[first].path
+                        )),
+                    );
+                } else {
+                    seen.insert(key, i);
+                }
+            }
+        }
+
         // Filters: which filter rules apply to which rules.
         let mut filters_of: Vec<Vec<RuleIndex>> = vec![Vec::new(); set.rules.len()];
         for (fi, rule) in set.rules.iter().enumerate() {
@@ -167,7 +201,7 @@ impl Engine {
                 continue;
             };
             for reference in &filter.rules {
-                let span = super::rule::locate(&rule.source.text, 0, reference, "");
+                let span = super::rule::locate(&rule.source.text, rule.offset, reference, "");
                 match set.find(reference) {
                     Some(target) if matches!(set.rules[target].body, RuleBody::Detection(_)) => {
                         if logsource_fits(&rule.logsource, &set.rules[target].logsource) {
@@ -261,20 +295,20 @@ impl Engine {
                 if !rules[i].usable || !applies(&rule.logsource, class) {
                     continue;
                 }
-                let key = (i, class.pipeline_key.clone());
+                let (pipeline, key) = if rules[i].native_fields {
+                    let identity = super::pipeline::PipelineId::Identity.pipeline();
+                    (identity, (i, identity.name.clone()))
+                } else {
+                    (class.pipeline.as_ref(), (i, class.pipeline_key.clone()))
+                };
                 if let Some(node) = nodes.get(&key) {
                     bucket_rules.push((i, node.clone()));
                     continue;
                 }
                 let mut sink = Vec::new();
-                let Some(mut expr) = lower_detection(
-                    rule,
-                    detection,
-                    &class.pipeline,
-                    config,
-                    &mut regexes,
-                    &mut sink,
-                ) else {
+                let Some(mut expr) =
+                    lower_detection(rule, detection, pipeline, config, &mut regexes, &mut sink)
+                else {
                     continue;
                 };
                 for &fi in &filters_of[i] {
@@ -285,7 +319,7 @@ impl Engine {
                     if let Some(fexpr) = lower_detection(
                         filter_rule,
                         &filter.detection,
-                        &class.pipeline,
+                        pipeline,
                         config,
                         &mut regexes,
                         &mut sink,
@@ -337,7 +371,8 @@ impl Engine {
                         inputs.push(target)
                     }
                     _ => {
-                        let span = super::rule::locate(&rule.source.text, 0, reference, "");
+                        let span =
+                            super::rule::locate(&rule.source.text, rule.offset, reference, "");
                         let d = rule.diag(
                             Diagnostic::error(
                                 "SIG0031",
@@ -418,6 +453,38 @@ impl Engine {
             suppressed,
         };
         (engine, diags)
+    }
+
+    /// Every event field some compiled rule reads (after pipeline mapping), for readers that
+    /// materialise only what rules need; see also [`Engine::reads_every_field`].
+    pub fn field_names(&self) -> Vec<&str> {
+        (0..self.fields.len())
+            .map(|s| self.fields.name(s))
+            .collect()
+    }
+
+    /// True when some rule searches keywords, which read every value of an event.
+    pub fn reads_every_field(&self) -> bool {
+        self.nodes.values().any(|n| expr::reads_any(n))
+    }
+
+    /// Prefilter figures per routing class with rules: (class, rules, needles, rules evaluated
+    /// on every event for want of a needle, fields scanned).
+    pub fn prefilter_stats(&self) -> Vec<(String, usize, usize, usize, usize)> {
+        self.buckets
+            .iter()
+            .zip(self.router.classes())
+            .filter_map(|(b, class)| {
+                let b = b.as_ref()?;
+                Some((
+                    class.to_string(),
+                    b.rules.len(),
+                    b.prefilter.targets.len(),
+                    b.prefilter.always.len(),
+                    b.prefilter.slots.len(),
+                ))
+            })
+            .collect()
     }
 
     /// Every rule, by index.
@@ -582,13 +649,21 @@ impl Engine {
                 info.logsource
             ));
         }
-        let Some(node) = self.nodes.get(&(rule, class.pipeline_key.clone())) else {
+        let key = if info.native_fields {
+            super::pipeline::PipelineId::Identity
+                .pipeline()
+                .name
+                .clone()
+        } else {
+            class.pipeline_key.clone()
+        };
+        let Some(node) = self.nodes.get(&(rule, key.clone())) else {
             return not("the rule has no compiled form for this event's pipeline".into());
         };
         let mut scratch = Scratch::default();
         let mut ctx = Ctx::new(event, &self.fields, &mut scratch);
         let mut trace = expr::explain(node, &mut ctx);
-        trace.reason = Some(format!("pipeline {}", class.pipeline_key));
+        trace.reason = Some(format!("pipeline {key}"));
         trace
     }
 
@@ -717,7 +792,13 @@ fn build_prefilter(rules: &[(RuleIndex, Arc<Node>)]) -> Prefilter {
         .then(|| {
             AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
                 .build(&patterns)
+                .or_else(|_| {
+                    AhoCorasickBuilder::new()
+                        .match_kind(MatchKind::Standard)
+                        .build(&patterns)
+                })
                 .ok()
         })
         .flatten();
@@ -754,10 +835,14 @@ impl Stream<'_> {
         self.last_time = time;
         let hits = engine.matches_with(event, &mut self.session).to_vec();
         let mut out = Vec::new();
-        let pipeline = engine
-            .router
-            .route(event)
-            .map(|c| engine.router.classes()[c].pipeline.clone());
+        let pipeline = if hits.iter().any(|r| !engine.feeds[*r].is_empty()) {
+            engine
+                .router
+                .route(event)
+                .map(|c| engine.router.classes()[c].pipeline.clone())
+        } else {
+            None
+        };
         for rule in hits {
             if !engine.suppressed[rule] {
                 out.push(engine.make_match(rule, vec![index], None));

@@ -231,12 +231,16 @@ pub struct Rule {
     pub status: Option<String>,
     /// `tags`.
     pub tags: Vec<String>,
+    /// `taxonomy` (`None` means the default, `sigma`).
+    pub taxonomy: Option<String>,
     /// `author` (a list is joined with `, `).
     pub author: Option<String>,
     /// The file it came from.
     pub path: String,
     /// The 0-based document index within the file.
     pub document: usize,
+    /// The byte offset of the document in the file.
+    pub offset: usize,
     /// `logsource`.
     pub logsource: LogSource,
     /// The body.
@@ -499,7 +503,11 @@ pub fn locate(text: &str, offset: usize, key: &str, value: &str) -> Span {
         }
         search_from = at + key.len();
     }
-    Span::new(offset, offset)
+    // Not a key: a list item or a value (a referenced rule id, say).
+    match doc.find(key) {
+        Some(at) => Span::new(offset + at, offset + at + key.len()),
+        None => Span::new(offset, offset),
+    }
 }
 
 fn scalar_string(v: &Yaml) -> Option<String> {
@@ -678,9 +686,11 @@ fn parse_rule(
         level,
         status: map.get("status").and_then(scalar_string),
         tags: string_list(map.get("tags")),
+        taxonomy: map.get("taxonomy").and_then(scalar_string),
         author,
         path: source.path.clone(),
         document,
+        offset,
         logsource,
         body,
         source: source.clone(),

@@ -279,3 +279,38 @@ fn conformance_suite_from_the_specification() {
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn every_sigmahq_corpus_rule_loads_and_compiles() {
+    let corpus = root().join("../shared/corpora/sigma");
+    if !corpus.exists() {
+        println!("skipped: {} is absent", corpus.display());
+        return;
+    }
+    let dirs: Vec<PathBuf> = [
+        "rules",
+        "rules-emerging-threats",
+        "rules-threat-hunting",
+        "rules-compliance",
+        "rules-placeholder",
+    ]
+    .iter()
+    .map(|d| corpus.join(d))
+    .collect();
+    let (set, diags) = RuleSet::load_paths(&dirs);
+    assert!(set.failed.is_empty(), "{:?}", set.failed);
+    assert_eq!(set.rules.len(), 3780);
+    let (engine, more) = Engine::compile(&set, &Config::default());
+    let errors: Vec<String> = diags
+        .iter()
+        .chain(&more)
+        .filter(|d| d.is_error())
+        .map(|d| d.render())
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join(""));
+    assert!(engine.rules().iter().all(|r| r.usable));
+    // The only warnings are placeholders without configured values (rules-placeholder and a
+    // few others using `|expand`).
+    let warnings: Vec<&str> = more.iter().map(|d| d.code.as_str()).collect();
+    assert!(warnings.iter().all(|c| *c == "SIG0025"), "{warnings:?}");
+}
