@@ -550,6 +550,16 @@ pub fn reads_any(node: &Node) -> bool {
     }
 }
 
+/// How selective a needle is likely to be: its length, halved for executable names, which
+/// recur all through a process-creation stream (`\cmd.exe`) while command-line fragments do not.
+fn selectivity(needle: &str) -> usize {
+    if needle.ends_with(".exe") {
+        needle.len() / 2
+    } else {
+        needle.len()
+    }
+}
+
 /// Literal needles one of which must occur in an event for `node` to hold, as
 /// `(slot or None for any field, lowercase needle)`; `None` when no such set is known.
 pub fn needles(node: &Node) -> Option<Vec<(Option<usize>, String)>> {
@@ -566,10 +576,12 @@ pub fn needles(node: &Node) -> Option<Vec<(Option<usize>, String)>> {
             }
             Some(all)
         }
-        Node::And(items) => items
-            .iter()
-            .filter_map(needles)
-            .max_by_key(|set| set.iter().map(|(_, n)| n.len()).min().unwrap_or(usize::MAX)),
+        Node::And(items) => items.iter().filter_map(needles).max_by_key(|set| {
+            set.iter()
+                .map(|(_, n)| selectivity(n))
+                .min()
+                .unwrap_or(usize::MAX)
+        }),
     }
 }
 

@@ -79,17 +79,22 @@ pub struct Match {
     pub group: Option<Vec<(String, String)>>,
 }
 
+/// One automaton over the needles of one field (or of keyword searches, `slot: None`).
+#[derive(Debug)]
+struct FieldScan {
+    slot: Option<usize>,
+    ac: AhoCorasick,
+    /// Per pattern: the rule positions (in the bucket) that need it.
+    targets: Vec<Vec<u32>>,
+}
+
 #[derive(Debug)]
 struct Prefilter {
-    ac: Option<AhoCorasick>,
-    /// Per pattern: (rule position in bucket, field slot or `None` for any field).
-    targets: Vec<Vec<(u32, Option<u32>)>>,
+    scans: Vec<FieldScan>,
     /// Rules with no needle: always evaluated.
     always: Vec<u32>,
-    /// Field slots to scan.
-    slots: Vec<usize>,
-    /// Whether any needle is a keyword needle (scan every value).
-    any: bool,
+    /// Distinct needles.
+    needles: usize,
 }
 
 #[derive(Debug)]
@@ -479,9 +484,9 @@ impl Engine {
                 Some((
                     class.to_string(),
                     b.rules.len(),
-                    b.prefilter.targets.len(),
+                    b.prefilter.needles,
                     b.prefilter.always.len(),
-                    b.prefilter.slots.len(),
+                    b.prefilter.scans.len(),
                 ))
             })
             .collect()
@@ -523,28 +528,26 @@ impl Engine {
         } = session;
         let mut ctx = Ctx::new(event, &self.fields, scratch);
         let pf = &bucket.prefilter;
-        if let Some(ac) = &pf.ac {
-            for &slot in &pf.slots {
-                let Some(text) = ctx.lower(slot) else {
-                    if let Some(Value::List(items)) = ctx.value(slot) {
+        for scan in &pf.scans {
+            match scan.slot {
+                Some(slot) => {
+                    if let Some(text) = ctx.lower(slot) {
+                        mark(scan, text, marks);
+                    } else if let Some(Value::List(items)) = ctx.value(slot) {
                         for item in items {
                             if let Some(t) = item.to_text() {
                                 lower.clear();
                                 crate::expr::push_lower(lower, &t);
-                                mark(ac, &pf.targets, lower, Some(slot as u32), marks);
+                                mark(scan, lower, marks);
                             }
                         }
                     }
-                    continue;
-                };
-                mark(ac, &pf.targets, text, Some(slot as u32), marks);
-            }
-            if pf.any {
-                for_each_leaf(&event.fields, &mut |t| {
+                }
+                None => for_each_leaf(&event.fields, &mut |t| {
                     lower.clear();
                     crate::expr::push_lower(lower, t);
-                    mark(ac, &pf.targets, lower, None, marks);
-                });
+                    mark(scan, lower, marks);
+                }),
             }
         }
         for &pos in &pf.always {
@@ -721,18 +724,10 @@ fn reaches(
     })
 }
 
-fn mark(
-    ac: &AhoCorasick,
-    targets: &[Vec<(u32, Option<u32>)>],
-    text: &str,
-    slot: Option<u32>,
-    marks: &mut [u64],
-) {
-    for m in ac.find_overlapping_iter(text) {
-        for &(pos, s) in &targets[m.pattern().as_usize()] {
-            if s.is_none() || s == slot {
-                marks[pos as usize / 64] |= 1 << (pos % 64);
-            }
+fn mark(scan: &FieldScan, text: &str, marks: &mut [u64]) {
+    for m in scan.ac.find_overlapping_iter(text) {
+        for &pos in &scan.targets[m.pattern().as_usize()] {
+            marks[pos as usize / 64] |= 1 << (pos % 64);
         }
     }
 }
@@ -754,64 +749,57 @@ fn for_each_leaf(fields: &crate::event::Fields, f: &mut dyn FnMut(&str)) {
 }
 
 fn build_prefilter(rules: &[(RuleIndex, Arc<Node>)]) -> Prefilter {
-    let mut patterns: Vec<String> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut targets: Vec<Vec<(u32, Option<u32>)>> = Vec::new();
+    // Per field: patterns, their index, and the rules needing each.
+    type Group = (Vec<String>, HashMap<String, usize>, Vec<Vec<u32>>);
+    let mut groups: Vec<(Option<usize>, Group)> = Vec::new();
     let mut always = Vec::new();
-    let mut slots = Vec::new();
-    let mut any = false;
     for (pos, (_, node)) in rules.iter().enumerate() {
         let pos = pos as u32;
-        match expr::needles(node) {
-            Some(needles) => {
-                for (slot, needle) in needles {
-                    let p = *index.entry(needle.clone()).or_insert_with(|| {
-                        patterns.push(needle);
-                        targets.push(Vec::new());
-                        patterns.len() - 1
-                    });
-                    let target = (pos, slot.map(|s| s as u32));
-                    if !targets[p].contains(&target) {
-                        targets[p].push(target);
-                    }
-                    match slot {
-                        Some(s) => {
-                            if !slots.contains(&s) {
-                                slots.push(s);
-                            }
-                        }
-                        None => any = true,
-                    }
+        let Some(needles) = expr::needles(node) else {
+            always.push(pos);
+            continue;
+        };
+        for (slot, needle) in needles {
+            let g = match groups.iter().position(|(s, _)| *s == slot) {
+                Some(g) => g,
+                None => {
+                    groups.push((slot, Default::default()));
+                    groups.len() - 1
                 }
+            };
+            let (patterns, index, targets) = &mut groups[g].1;
+            let p = *index.entry(needle.clone()).or_insert_with(|| {
+                patterns.push(needle);
+                targets.push(Vec::new());
+                patterns.len() - 1
+            });
+            if targets[p].last() != Some(&pos) {
+                targets[p].push(pos);
             }
-            None => always.push(pos),
         }
     }
-    slots.sort_unstable();
-    let ac = (!patterns.is_empty())
-        .then(|| {
-            AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(&patterns)
-                .or_else(|_| {
-                    AhoCorasickBuilder::new()
-                        .match_kind(MatchKind::Standard)
-                        .build(&patterns)
-                })
-                .ok()
-        })
-        .flatten();
-    if ac.is_none() {
-        // No automaton: evaluate everything.
-        always = (0..rules.len() as u32).collect();
+    groups.sort_by_key(|(slot, _)| *slot);
+    let mut scans = Vec::new();
+    let mut needles = 0;
+    for (slot, (patterns, _, targets)) in groups {
+        needles += patterns.len();
+        // Small automata as DFAs (fast to scan, cheap to build); large ones as NFAs.
+        let kind = (patterns.len() <= 300).then_some(AhoCorasickKind::DFA);
+        match AhoCorasickBuilder::new()
+            .match_kind(MatchKind::Standard)
+            .kind(kind)
+            .build(&patterns)
+        {
+            Ok(ac) => scans.push(FieldScan { slot, ac, targets }),
+            Err(_) => always.extend(targets.into_iter().flatten()),
+        }
     }
+    always.sort_unstable();
+    always.dedup();
     Prefilter {
-        ac,
-        targets,
+        scans,
         always,
-        slots,
-        any,
+        needles,
     }
 }
 

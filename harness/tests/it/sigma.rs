@@ -314,3 +314,21 @@ fn every_sigmahq_corpus_rule_loads_and_compiles() {
     let warnings: Vec<&str> = more.iter().map(|d| d.code.as_str()).collect();
     assert!(warnings.iter().all(|c| *c == "SIG0025"), "{warnings:?}");
 }
+
+#[test]
+fn the_specifications_example_rules_all_load() {
+    let examples = root().join("../shared/corpora/sigma-spec/tests/schema");
+    if !examples.exists() {
+        println!("skipped: {} is absent", examples.display());
+        return;
+    }
+    let (set, diags) = RuleSet::load_paths(&[examples]);
+    assert!(diags.is_empty(), "{diags:?}");
+    let kinds = |k: firedrill::sigma::RuleKind| {
+        let (engine, _) = Engine::compile(&set, &Config::default());
+        engine.rules().iter().filter(|r| r.kind == k).count()
+    };
+    assert_eq!(kinds(firedrill::sigma::RuleKind::Correlation), 8);
+    assert_eq!(kinds(firedrill::sigma::RuleKind::Filter), 2);
+    assert_eq!(kinds(firedrill::sigma::RuleKind::Detection), 2);
+}
