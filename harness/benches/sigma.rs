@@ -273,6 +273,11 @@ fn main() {
                 counts.entry(key).or_default().push(i);
             }
         }
+        println!(
+            "prefilter: {:.1} rules evaluated per event (of {})",
+            session.evaluated as f64 / pool.len() as f64,
+            pc.rules.len()
+        );
         let _ = std::fs::write(
             out.join("firedrill-matches.json"),
             serde_json::to_vec(&counts).unwrap_or_default(),

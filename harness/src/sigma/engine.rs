@@ -83,7 +83,7 @@ pub struct Match {
 #[derive(Debug)]
 struct FieldScan {
     slot: Option<usize>,
-    ac: AhoCorasick,
+    ac: Arc<AhoCorasick>,
     /// Per pattern: the rule positions (in the bucket) that need it.
     targets: Vec<Vec<u32>>,
 }
@@ -122,6 +122,8 @@ pub struct Engine {
 /// Reusable per-thread evaluation buffers.
 #[derive(Debug, Default)]
 pub struct Session {
+    /// Rules evaluated after the prefilter, over the session's lifetime.
+    pub evaluated: u64,
     scratch: Scratch,
     marks: Vec<u64>,
     hits: Vec<RuleIndex>,
@@ -291,6 +293,7 @@ impl Engine {
         // Lower per routing class, sharing nodes per pipeline.
         let mut nodes: HashMap<(RuleIndex, String), Arc<Node>> = HashMap::new();
         let mut buckets = Vec::new();
+        let mut automata = AutomatonCache::new();
         for class in router.classes() {
             let mut bucket_rules = Vec::new();
             for (i, rule) in set.rules.iter().enumerate() {
@@ -348,7 +351,7 @@ impl Engine {
             buckets.push(if bucket_rules.is_empty() {
                 None
             } else {
-                let prefilter = build_prefilter(&bucket_rules);
+                let prefilter = build_prefilter(&bucket_rules, &mut automata);
                 Some(Bucket {
                     rules: bucket_rules,
                     prefilter,
@@ -521,6 +524,7 @@ impl Engine {
         session.marks.clear();
         session.marks.resize(words, 0);
         let Session {
+            evaluated,
             scratch,
             marks,
             hits,
@@ -530,24 +534,23 @@ impl Engine {
         let pf = &bucket.prefilter;
         for scan in &pf.scans {
             match scan.slot {
-                Some(slot) => {
-                    if let Some(text) = ctx.lower(slot) {
-                        mark(scan, text, marks);
-                    } else if let Some(Value::List(items)) = ctx.value(slot) {
+                Some(slot) => match ctx.value(slot) {
+                    Some(Value::List(items)) => {
                         for item in items {
                             if let Some(t) = item.to_text() {
-                                lower.clear();
-                                crate::expr::push_lower(lower, &t);
-                                mark(scan, lower, marks);
+                                scan_text(scan, &t, lower, marks);
                             }
                         }
                     }
-                }
-                None => for_each_leaf(&event.fields, &mut |t| {
-                    lower.clear();
-                    crate::expr::push_lower(lower, t);
-                    mark(scan, lower, marks);
-                }),
+                    Some(Value::String(text)) => scan_text(scan, text, lower, marks),
+                    Some(other) => {
+                        if let Some(t) = other.to_text() {
+                            scan_text(scan, &t, lower, marks);
+                        }
+                    }
+                    None => {}
+                },
+                None => for_each_leaf(&event.fields, &mut |t| scan_text(scan, t, lower, marks)),
             }
         }
         for &pos in &pf.always {
@@ -559,6 +562,7 @@ impl Engine {
                 let b = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
                 let (rule, node) = &bucket.rules[w * 64 + b];
+                *evaluated += 1;
                 if expr::eval(node, &mut ctx) {
                     hits.push(*rule);
                 }
@@ -724,6 +728,18 @@ fn reaches(
     })
 }
 
+/// Scans one value: ASCII text as it is (the automata match ASCII case-insensitively, and the
+/// needles are lowercase), other text after Unicode lowercasing into `buffer`.
+fn scan_text(scan: &FieldScan, text: &str, buffer: &mut String, marks: &mut [u64]) {
+    if text.is_ascii() {
+        mark(scan, text, marks);
+    } else {
+        buffer.clear();
+        crate::expr::push_lower(buffer, text);
+        mark(scan, buffer, marks);
+    }
+}
+
 fn mark(scan: &FieldScan, text: &str, marks: &mut [u64]) {
     for m in scan.ac.find_overlapping_iter(text) {
         for &pos in &scan.targets[m.pattern().as_usize()] {
@@ -748,7 +764,11 @@ fn for_each_leaf(fields: &crate::event::Fields, f: &mut dyn FnMut(&str)) {
     fields.values().for_each(|v| walk(v, f));
 }
 
-fn build_prefilter(rules: &[(RuleIndex, Arc<Node>)]) -> Prefilter {
+/// Automata already built, by pattern list: buckets that differ only in field names (the same
+/// rules through another pipeline) share them.
+type AutomatonCache = HashMap<Vec<String>, Option<Arc<AhoCorasick>>>;
+
+fn build_prefilter(rules: &[(RuleIndex, Arc<Node>)], cache: &mut AutomatonCache) -> Prefilter {
     // Per field: patterns, their index, and the rules needing each.
     type Group = (Vec<String>, HashMap<String, usize>, Vec<Vec<u32>>);
     let mut groups: Vec<(Option<usize>, Group)> = Vec::new();
@@ -783,15 +803,23 @@ fn build_prefilter(rules: &[(RuleIndex, Arc<Node>)]) -> Prefilter {
     let mut needles = 0;
     for (slot, (patterns, _, targets)) in groups {
         needles += patterns.len();
-        // Small automata as DFAs (fast to scan, cheap to build); large ones as NFAs.
-        let kind = (patterns.len() <= 300).then_some(AhoCorasickKind::DFA);
-        match AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .kind(kind)
-            .build(&patterns)
-        {
-            Ok(ac) => scans.push(FieldScan { slot, ac, targets }),
-            Err(_) => always.extend(targets.into_iter().flatten()),
+        let built = cache
+            .entry(patterns)
+            .or_insert_with_key(|patterns| {
+                // Small automata as DFAs (fast to scan, cheap to build); large ones as NFAs.
+                let kind = (patterns.len() <= 300).then_some(AhoCorasickKind::DFA);
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::Standard)
+                    .ascii_case_insensitive(true)
+                    .kind(kind)
+                    .build(patterns)
+                    .ok()
+                    .map(Arc::new)
+            })
+            .clone();
+        match built {
+            Some(ac) => scans.push(FieldScan { slot, ac, targets }),
+            None => always.extend(targets.into_iter().flatten()),
         }
     }
     always.sort_unstable();
