@@ -1,4 +1,5 @@
 //! The Sigma engine through its public API and the CLI: the seed rule, explain, lint.
+#![allow(clippy::print_stdout, reason = "tests print skip notices")]
 
 use firedrill::event::{Event, LogSchema};
 use firedrill::generate::{self, Options};
