@@ -2718,6 +2718,12 @@ enum CExpr {
     },
     Regex(Box<Compiled>, regex::Regex),
     RegexDyn(Box<Compiled>, Box<Compiled>),
+    /// `row_number([start [, restart]])`: a running counter over the rows in order.
+    RowNumber {
+        start: i64,
+        next: std::cell::Cell<i64>,
+        restart: Option<Box<Compiled>>,
+    },
     /// `in` and friends over a list known before the first row (literals, lets, subqueries).
     InConst {
         op: ListOp,
@@ -2822,6 +2828,20 @@ impl Compiled {
                 let re = func::regex(&pattern)
                     .map_err(|m| EvalError::new("KQL0207", m, Span::default()))?;
                 Value::Bool(re.is_match(&lhs.eval(row, ctx)?.text()))
+            }
+            CExpr::RowNumber {
+                start,
+                next,
+                restart,
+            } => {
+                if let Some(r) = restart
+                    && matches!(r.eval(row, ctx)?, Value::Bool(true))
+                {
+                    next.set(*start);
+                }
+                let n = next.get();
+                next.set(n + 1);
+                Value::Long(n)
             }
             CExpr::InConst { op, lhs, values } => {
                 lhs.with(row, ctx, |v| in_list(*op, v, values))?
@@ -3682,6 +3702,27 @@ fn compile_call(
                 "materialize() returns a table; use it as a tabular source",
                 e.span,
             ));
+        }
+        "row_number" => {
+            let start = match args.first() {
+                Some(a) => compile_expr(ev, &a.value, cols, params)?
+                    .eval(&[], &ev.ctx)?
+                    .to_long()
+                    .unwrap_or(1),
+                None => 1,
+            };
+            let restart = match args.get(1) {
+                Some(a) => Some(Box::new(compile_expr(ev, &a.value, cols, params)?)),
+                None => None,
+            };
+            return Ok(Compiled {
+                kind: CExpr::RowNumber {
+                    start,
+                    next: std::cell::Cell::new(start),
+                    restart,
+                },
+                ty: ScalarType::Long,
+            });
         }
         "ingestion_time" => {
             // Generated and recorded events are taken as ingested when they happened.

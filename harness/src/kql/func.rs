@@ -762,6 +762,10 @@ pub fn known_names() -> impl Iterator<Item = &'static str> {
             "materialize",
             "not",
             "typeof",
+            "ingestion_time",
+            "row_number",
+            "bag_pack_columns",
+            "pack_all",
         ])
 }
 
