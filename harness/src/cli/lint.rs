@@ -1,4 +1,5 @@
-//! `firedrill lint`: load and compile every Sigma rule under the given paths, reporting every problem.
+//! `firedrill lint`: load and compile every rule under the given paths (Sigma YAML, KQL files and
+//! Sentinel rule YAML), reporting every problem.
 
 use super::Exit;
 use crate::sigma::{Config, Engine, RuleSet};
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 /// Arguments of `firedrill lint`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Rule files or directories (walked for `.yml` / `.yaml`).
+    /// Rule files or directories (walked for `.yml`, `.yaml`, `.kql`).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Output format.
@@ -58,7 +59,14 @@ pub fn run(args: Args) -> Exit {
             return Exit::InputError;
         }
     }
-    let (set, mut diagnostics) = RuleSet::load_paths(&args.paths);
+    // Sentinel rule YAML and `.kql` files are KQL; every other YAML file is Sigma.
+    let (files, _) = crate::run::rules::rule_files(&args.paths);
+    let (kql_files, sigma_files): (Vec<PathBuf>, Vec<PathBuf>) =
+        files.into_iter().partition(|path| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            crate::run::rules::language_of(path, &text) == Some(crate::report::Language::Kql)
+        });
+    let (set, mut diagnostics) = RuleSet::load_paths(&sigma_files);
     let (engine, compile_diags) = Engine::compile(&set, &config);
     diagnostics.extend(compile_diags);
     let mut failed: Vec<(String, String)> = set
@@ -77,7 +85,19 @@ pub fn run(args: Args) -> Exit {
             failed.push((rule.path.clone(), error));
         }
     }
-    let total = set.rules.len() + set.failed.len();
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let run_config = crate::run::config::Config::defaults(&cwd);
+    for path in &kql_files {
+        let rule = crate::run::engines::kql_rule(path, &path.display().to_string(), &run_config);
+        if let Some(error) = rule.info.diagnostics.iter().find(|d| d.is_error()) {
+            failed.push((
+                rule.info.path.clone(),
+                format!("{}: {}", error.code, error.message),
+            ));
+        }
+        diagnostics.extend(rule.info.diagnostics);
+    }
+    let total = set.rules.len() + set.failed.len() + kql_files.len();
     let loaded = total - failed.len();
     match args.format {
         Format::Json => {

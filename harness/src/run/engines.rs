@@ -312,7 +312,7 @@ impl Detector for KqlDetector {
     }
 }
 
-fn kql_rule(path: &std::path::Path, display: &str, config: &Config) -> Rule {
+pub(crate) fn kql_rule(path: &std::path::Path, display: &str, config: &Config) -> Rule {
     let rule = match crate::kql::rule::load(path) {
         Ok(rule) => rule,
         Err(diagnostics) => {

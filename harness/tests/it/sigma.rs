@@ -142,6 +142,45 @@ fn cli_lint_reports_json_counts_and_fails_on_bad_rules() {
     );
 }
 
+#[test]
+fn cli_lint_checks_kql_and_sentinel_rules_beside_sigma_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in [
+        SEED,
+        "fixtures/rules/kql/suspicious-arcsoc-child-process.kql",
+        "fixtures/rules/kql/detect-suspicious-commands-initiated-by-web-server-processes.yaml",
+    ] {
+        let name = Path::new(file).file_name().unwrap();
+        std::fs::copy(root().join(file), dir.path().join(name)).unwrap();
+    }
+    let lint = || {
+        let output = assert_cmd::Command::cargo_bin("firedrill")
+            .unwrap()
+            .args(["lint", "--format", "json"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        (output.status.code(), json)
+    };
+    let (code, json) = lint();
+    assert_eq!(code, Some(0), "{json}");
+    assert_eq!(
+        (json["rules"].as_u64(), json["loaded"].as_u64()),
+        (Some(3), Some(3))
+    );
+    std::fs::write(
+        dir.path().join("typo.kql"),
+        "DeviceProcessEvents\n| where FileNme == 'cmd.exe'\n",
+    )
+    .unwrap();
+    let (code, json) = lint();
+    assert_eq!(code, Some(1), "{json}");
+    assert_eq!(json["failed"].as_array().map(Vec::len), Some(1), "{json}");
+    let error = json["failed"][0]["error"].as_str().unwrap();
+    assert!(error.starts_with("KQL0202"), "{error}");
+}
+
 /// One conformance case: rules, events in time order, and every expected match.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
