@@ -1,0 +1,482 @@
+//! Operators that reshape rows: `mv-expand`, `mv-apply`, `parse`, `evaluate` plugins and
+//! `invoke`.
+
+use super::join::union_all;
+use super::scalar::Compiled;
+use super::{Binding, EvalError, Evaluator, R, derived_name, param_name, param_value};
+use crate::diag::Span;
+use crate::kql::ast::{
+    Expr, ExprKind, Literal, MvExpandItem, OpParam, ParamType, ParsePart, TabularExpr,
+};
+use crate::kql::func;
+use crate::kql::schema::Column;
+use crate::kql::table::{Row, Table, merge_sources};
+use crate::kql::value::{ScalarType, Value};
+use indexmap::IndexMap;
+use std::sync::Arc;
+
+impl Evaluator<'_> {
+    /// `evaluate plugin(...) [: (schema)]`: a declared output schema is the result's schema
+    /// (named columns, typed).
+    pub(super) fn evaluate_op(
+        &mut self,
+        input: Table,
+        call: &Expr,
+        output: Option<&ParamType>,
+    ) -> R<Table> {
+        let out = self.evaluate_plugin(input, call)?;
+        let Some(ParamType::Tabular { columns, .. }) = output else {
+            return Ok(out);
+        };
+        let declared = self.column_decls(columns)?;
+        let map: Vec<Option<usize>> = declared.iter().map(|c| out.column_index(&c.name)).collect();
+        let rows = out
+            .rows
+            .into_iter()
+            .map(|r| Row {
+                values: map
+                    .iter()
+                    .zip(&declared)
+                    .map(|(i, c)| {
+                        i.map_or_else(
+                            || c.ty.null(),
+                            |i| r.values[i].clone().convert_lossless(c.ty),
+                        )
+                    })
+                    .collect(),
+                sources: r.sources,
+            })
+            .collect();
+        Ok(Table {
+            columns: declared,
+            rows,
+        })
+    }
+
+    /// `mv-apply`: the subquery runs over each row's expansion; its output is re-attached to
+    /// the row.
+    pub(super) fn mv_apply(
+        &mut self,
+        input: Table,
+        params: &[OpParam],
+        items: &[MvExpandItem],
+        subquery: &TabularExpr,
+        span: Span,
+    ) -> R<Table> {
+        let columns = input.columns.clone();
+        let mut parts = Vec::new();
+        // Resolve once over an empty table so errors surface even without rows.
+        let mut probe_out =
+            self.mv_expand(Table::empty(columns.clone()), params, items, None, span)?;
+        for sub_op in &subquery.ops {
+            probe_out = self.operator(sub_op, probe_out)?;
+        }
+        for row in input.rows {
+            let one = Table {
+                columns: columns.clone(),
+                rows: vec![row],
+            };
+            let original = one.rows[0].clone();
+            let mut t = self.mv_expand(one, params, items, None, span)?;
+            for sub_op in &subquery.ops {
+                t = self.operator(sub_op, t)?;
+            }
+            parts.push(reattach(&columns, &original, t));
+        }
+        if parts.is_empty() {
+            return Ok(reattach_columns(&columns, probe_out));
+        }
+        Ok(union_all(parts, false))
+    }
+
+    pub(super) fn mv_expand(
+        &mut self,
+        t: Table,
+        params: &[OpParam],
+        items: &[MvExpandItem],
+        limit: Option<&Expr>,
+        span: Span,
+    ) -> R<Table> {
+        let bag_as_array = param_value(params, "bagexpansion").is_some_and(|v| v == "array");
+        let index_col = params
+            .iter()
+            .find(|p| p.name.name == "with_itemindex")
+            .map(param_name);
+        let limit = match limit {
+            Some(e) => Some(self.count_arg(e)?),
+            None => None,
+        };
+        let mut t = t;
+        let mut targets: Vec<(usize, Compiled, Option<ScalarType>)> = Vec::new();
+        for item in items {
+            let c = self.compile(&item.column.expr, &t.columns)?;
+            let to = match &item.to_type {
+                Some(ty) => Some(ScalarType::from_name(&ty.name).ok_or_else(|| {
+                    EvalError::new("KQL0205", format!("unknown type `{}`", ty.name), ty.span)
+                })?),
+                None => None,
+            };
+            let name = match item.column.names.first() {
+                Some(n) => n.name.clone(),
+                None => derived_name(&item.column.expr)
+                    .unwrap_or_else(|| format!("Column{}", targets.len() + 1)),
+            };
+            let idx = match t.column_index(&name) {
+                Some(i) => i,
+                None => {
+                    t.columns.push(Column::new(name, ScalarType::Dynamic));
+                    for r in &mut t.rows {
+                        r.values.push(Value::Null);
+                    }
+                    t.columns.len() - 1
+                }
+            };
+            t.columns[idx].ty = to.unwrap_or(ScalarType::Dynamic);
+            targets.push((idx, c, to));
+        }
+        if let Some(ic) = &index_col {
+            t.columns.push(Column::new(ic.clone(), ScalarType::Long));
+        }
+        let _ = span;
+        let mut rows = Vec::new();
+        for row in t.rows {
+            let mut lists: Vec<Vec<Value>> = Vec::new();
+            for (_, c, _) in &targets {
+                let v = c.eval(&row.values, &self.ctx)?;
+                lists.push(match v {
+                    Value::Array(items) => items.to_vec(),
+                    Value::Bag(map) => map
+                        .iter()
+                        .map(|(k, v)| {
+                            if bag_as_array {
+                                Value::array(vec![Value::str(k), v.clone()])
+                            } else {
+                                let mut m = IndexMap::new();
+                                m.insert(k.clone(), v.clone());
+                                Value::bag(m)
+                            }
+                        })
+                        .collect(),
+                    other => vec![other],
+                });
+            }
+            let n = lists.iter().map(Vec::len).max().unwrap_or(0);
+            let n = limit.map_or(n, |l| n.min(l));
+            for i in 0..n {
+                let mut values = row.values.clone();
+                for ((idx, _, to), list) in targets.iter().zip(&lists) {
+                    let v = list.get(i).cloned().unwrap_or(Value::Null);
+                    values[*idx] = match to {
+                        Some(ty) => v.convert(*ty),
+                        None => v,
+                    };
+                }
+                if index_col.is_some() {
+                    values.push(Value::Long(i as i64));
+                }
+                rows.push(Row {
+                    values,
+                    sources: row.sources.clone(),
+                });
+            }
+        }
+        Ok(Table {
+            columns: t.columns,
+            rows,
+        })
+    }
+
+    pub(super) fn parse_op(
+        &mut self,
+        mut t: Table,
+        drop_unmatched: bool,
+        params: &[OpParam],
+        expr: &Expr,
+        pattern: &[ParsePart],
+        span: Span,
+    ) -> R<Table> {
+        let kind = param_value(params, "kind").unwrap_or_else(|| "simple".to_string());
+        let flags = param_value(params, "flags").unwrap_or_default();
+        let source = self.compile(expr, &t.columns)?;
+        let mut regex = String::new();
+        if flags.contains('i') {
+            regex.push_str("(?i)");
+        }
+        if flags.contains('s') {
+            regex.push_str("(?s)");
+        }
+        if flags.contains('m') {
+            regex.push_str("(?m)");
+        }
+        let mut cols: Vec<Column> = Vec::new();
+        let column_count = pattern
+            .iter()
+            .filter(|p| matches!(p, ParsePart::Column(_)))
+            .count();
+        let mut seen = 0;
+        for (i, part) in pattern.iter().enumerate() {
+            match part {
+                ParsePart::Literal(s) => {
+                    if kind == "regex" {
+                        regex.push_str(s);
+                    } else {
+                        regex.push_str(&regex::escape(s));
+                    }
+                }
+                ParsePart::Star => {
+                    regex.push_str(if i + 1 == pattern.len() { ".*" } else { ".*?" })
+                }
+                ParsePart::Column(decl) => {
+                    seen += 1;
+                    let ty = ScalarType::from_name(&decl.ty.name).unwrap_or(ScalarType::String);
+                    let last = seen == column_count && i + 1 == pattern.len();
+                    let group = if kind == "regex" {
+                        "(.*?)".to_string()
+                    } else {
+                        match ty {
+                            ScalarType::Int | ScalarType::Long => "([-+]?\\d+)".to_string(),
+                            ScalarType::Real | ScalarType::Decimal => {
+                                "([-+]?[0-9.eE+-]+)".to_string()
+                            }
+                            _ if last => "(.*)".to_string(),
+                            _ => "(.*?)".to_string(),
+                        }
+                    };
+                    regex.push_str(&group);
+                    cols.push(Column::new(decl.name.name.clone(), ty));
+                }
+            }
+        }
+        if kind == "simple" || kind == "relaxed" {
+            regex = format!("^(?s:.*?){regex}");
+            regex = regex.replacen(
+                "^(?s:.*?)",
+                "^",
+                usize::from(!matches!(pattern.first(), Some(ParsePart::Star))),
+            );
+            if !matches!(
+                pattern.last(),
+                Some(ParsePart::Column(_)) | Some(ParsePart::Star)
+            ) {
+                regex.push('$');
+            }
+        }
+        let re = func::regex(&regex).map_err(|m| EvalError::new("KQL0207", m, span))?;
+        let mut idx = Vec::new();
+        for c in &cols {
+            match t.column_index(&c.name) {
+                Some(i) => {
+                    t.columns[i].ty = c.ty;
+                    idx.push(i);
+                }
+                None => {
+                    t.columns.push(c.clone());
+                    for r in &mut t.rows {
+                        r.values.push(c.ty.null());
+                    }
+                    idx.push(t.columns.len() - 1);
+                }
+            }
+        }
+        let mut rows = Vec::with_capacity(t.rows.len());
+        for mut row in t.rows {
+            let text = source.eval(&row.values, &self.ctx)?.to_kql_string();
+            match re.captures(&text) {
+                Some(caps) => {
+                    for (k, (&i, c)) in idx.iter().zip(&cols).enumerate() {
+                        row.values[i] = caps
+                            .get(k + 1)
+                            .map_or(c.ty.null(), |m| Value::str(m.as_str()).convert(c.ty));
+                    }
+                    rows.push(row);
+                }
+                None => {
+                    if !drop_unmatched {
+                        for (&i, c) in idx.iter().zip(&cols) {
+                            row.values[i] = c.ty.null();
+                        }
+                        rows.push(row);
+                    }
+                }
+            }
+        }
+        Ok(Table {
+            columns: t.columns,
+            rows,
+        })
+    }
+
+    pub(super) fn evaluate_plugin(&mut self, t: Table, call: &Expr) -> R<Table> {
+        let ExprKind::Call { name, args } = &call.kind else {
+            return Err(EvalError::new(
+                "KQL0205",
+                "evaluate expects a plugin call",
+                call.span,
+            ));
+        };
+        match name.name.as_str() {
+            "bag_unpack" => {
+                let Some(first) = args.first() else {
+                    return Err(EvalError::new(
+                        "KQL0206",
+                        "bag_unpack needs a column",
+                        call.span,
+                    ));
+                };
+                let c = self.compile(&first.value, &t.columns)?;
+                let prefix = args
+                    .get(1)
+                    .map(|a| match &a.value.kind {
+                        ExprKind::Literal(Literal::String(s)) => s.clone(),
+                        _ => String::new(),
+                    })
+                    .unwrap_or_default();
+                let col_idx = match &first.value.kind {
+                    ExprKind::Name(id) => t.column_index(&id.name),
+                    _ => None,
+                };
+                let mut keys: IndexMap<String, ()> = IndexMap::new();
+                let mut bags = Vec::new();
+                for r in &t.rows {
+                    let v = c.eval(&r.values, &self.ctx)?;
+                    if let Value::Bag(m) = &v {
+                        for k in m.keys() {
+                            keys.insert(k.clone(), ());
+                        }
+                    }
+                    bags.push(v);
+                }
+                let keep: Vec<usize> = (0..t.columns.len())
+                    .filter(|i| Some(*i) != col_idx)
+                    .collect();
+                let mut columns: Vec<Column> = keep.iter().map(|&i| t.columns[i].clone()).collect();
+                columns.extend(
+                    keys.keys()
+                        .map(|k| Column::new(format!("{prefix}{k}"), ScalarType::Dynamic)),
+                );
+                let rows = t
+                    .rows
+                    .into_iter()
+                    .zip(bags)
+                    .map(|(r, bag)| {
+                        let mut values: Vec<Value> =
+                            keep.iter().map(|&i| r.values[i].clone()).collect();
+                        for k in keys.keys() {
+                            values.push(match &bag {
+                                Value::Bag(m) => m.get(k).cloned().unwrap_or(Value::Null),
+                                _ => Value::Null,
+                            });
+                        }
+                        Row {
+                            values,
+                            sources: r.sources,
+                        }
+                    })
+                    .collect();
+                Ok(Table { columns, rows })
+            }
+            other => Err(EvalError::new(
+                "KQL0204",
+                format!("evaluate plugin `{other}` is not supported by firedrill's KQL engine"),
+                name.span,
+            )
+            .help("see docs/kql-subset.md for the supported operators")),
+        }
+    }
+
+    pub(super) fn invoke(&mut self, t: Table, call: &Expr) -> R<Table> {
+        let ExprKind::Call { name, args } = &call.kind else {
+            return Err(EvalError::new(
+                "KQL0205",
+                "invoke expects a function call",
+                call.span,
+            ));
+        };
+        if let Some((Binding::Function(def), _)) = self.lookup(&name.name) {
+            let def = def.clone();
+            return self
+                .call_function(&name.name, &def, args, Some(Arc::new(t)), call.span)?
+                .ok_or_else(|| {
+                    EvalError::new(
+                        "KQL0205",
+                        format!("`{}` does not return a table", name.name),
+                        call.span,
+                    )
+                });
+        }
+        if name.name == "FileProfile" {
+            self.warn(EvalError::new(
+                "KQL0208",
+                "FileProfile is a Defender cloud enrichment; firedrill adds its columns empty",
+                call.span,
+            ));
+            let mut t = t;
+            for (col, ty) in FILE_PROFILE_COLUMNS {
+                if t.column_index(col).is_none() {
+                    t.columns.push(Column::new(*col, *ty));
+                    for r in &mut t.rows {
+                        r.values.push(ty.null());
+                    }
+                }
+            }
+            return Ok(t);
+        }
+        Err(EvalError::new(
+            "KQL0203",
+            format!("unknown function `{}`", name.name),
+            name.span,
+        ))
+    }
+}
+
+/// Columns `invoke FileProfile()` adds (per the Defender "FileProfile() function" page).
+pub(super) const FILE_PROFILE_COLUMNS: &[(&str, ScalarType)] = &[
+    ("GlobalPrevalence", ScalarType::Long),
+    ("GlobalFirstSeen", ScalarType::DateTime),
+    ("GlobalLastSeen", ScalarType::DateTime),
+    ("Signer", ScalarType::String),
+    ("Issuer", ScalarType::String),
+    ("SignerHash", ScalarType::String),
+    ("IsCertificateValid", ScalarType::Bool),
+    ("IsRootSignerMicrosoft", ScalarType::Bool),
+    ("SignatureState", ScalarType::String),
+    ("IsExecutable", ScalarType::Bool),
+    ("ThreatName", ScalarType::String),
+    ("Publisher", ScalarType::String),
+    ("SoftwareName", ScalarType::String),
+    ("ProfileAvailability", ScalarType::String),
+];
+
+/// mv-apply's output: the input row's columns the subquery did not produce, then the subquery's.
+pub(super) fn reattach(columns: &[Column], original: &Row, sub: Table) -> Table {
+    let keep: Vec<usize> = (0..columns.len())
+        .filter(|&i| sub.column_index(&columns[i].name).is_none())
+        .collect();
+    let mut out_cols: Vec<Column> = keep.iter().map(|&i| columns[i].clone()).collect();
+    out_cols.extend(sub.columns.iter().cloned());
+    let rows = sub
+        .rows
+        .into_iter()
+        .map(|r| {
+            let mut values: Vec<Value> = keep.iter().map(|&i| original.values[i].clone()).collect();
+            values.extend(r.values);
+            let mut sources = original.sources.clone();
+            merge_sources(&mut sources, &r.sources);
+            Row { values, sources }
+        })
+        .collect();
+    Table {
+        columns: out_cols,
+        rows,
+    }
+}
+
+pub(super) fn reattach_columns(columns: &[Column], sub: Table) -> Table {
+    let mut out: Vec<Column> = columns
+        .iter()
+        .filter(|c| sub.column_index(&c.name).is_none())
+        .cloned()
+        .collect();
+    out.extend(sub.columns);
+    Table::empty(out)
+}

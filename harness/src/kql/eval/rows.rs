@@ -1,0 +1,387 @@
+//! Row and column operators: `where`, `extend`, `project` and its variants, `sort`, `top`,
+//! `take`, `distinct`, `count`, `getschema` and `search`.
+
+use super::scalar::{CExpr, Compiled};
+use super::{
+    EvalError, Evaluator, R, column_or_error, derived_name, next_column_name, param_value,
+    wildcard_match,
+};
+use crate::diag::Span;
+use crate::kql::ast::{
+    ColumnExpr, Expr, ExprKind, Ident, Literal, NullsPlacement, OpParam, SortKey, SortOrder,
+};
+use crate::kql::func;
+use crate::kql::schema::Column;
+use crate::kql::table::{Row, Table, merge_sources};
+use crate::kql::value::{GroupKey, ScalarType, Value};
+use indexmap::IndexMap;
+
+impl Evaluator<'_> {
+    /// `project-reorder`: the listed columns first, in order, then the rest.
+    pub(super) fn project_reorder(
+        &self,
+        input: Table,
+        items: &[(Expr, Option<Ident>)],
+    ) -> R<Table> {
+        let mut order: Vec<usize> = Vec::new();
+        for (e, _) in items {
+            for i in self.match_columns(&input, e)? {
+                if !order.contains(&i) {
+                    order.push(i);
+                }
+            }
+        }
+        for i in 0..input.columns.len() {
+            if !order.contains(&i) {
+                order.push(i);
+            }
+        }
+        Ok(pick_columns(input, &order))
+    }
+
+    pub(super) fn predicate(&mut self, pred: &Expr, columns: &[Column]) -> R<Compiled> {
+        let c = self.compile(pred, columns)?;
+        if c.ty != ScalarType::Bool && c.ty != ScalarType::Dynamic {
+            return Err(EvalError::new(
+                "KQL0205",
+                format!("a `where` predicate must be bool, not {}", c.ty),
+                pred.span,
+            ));
+        }
+        Ok(c)
+    }
+
+    pub(super) fn filter_ref(&mut self, input: &Table, pred: &Expr) -> R<Table> {
+        let c = self.predicate(pred, &input.columns)?;
+        let mut rows = Vec::new();
+        for row in &input.rows {
+            if matches!(c.eval(&row.values, &self.ctx)?, Value::Bool(true)) {
+                rows.push(row.clone());
+            }
+        }
+        Ok(Table {
+            columns: input.columns.clone(),
+            rows,
+        })
+    }
+
+    pub(super) fn filter(&mut self, input: Table, pred: &Expr) -> R<Table> {
+        let c = self.predicate(pred, &input.columns)?;
+        let mut rows = Vec::with_capacity(input.rows.len() / 4);
+        for row in input.rows {
+            if matches!(c.eval(&row.values, &self.ctx)?, Value::Bool(true)) {
+                rows.push(row);
+            }
+        }
+        Ok(Table {
+            columns: input.columns,
+            rows,
+        })
+    }
+
+    pub(super) fn extend(&mut self, mut t: Table, items: &[ColumnExpr]) -> R<Table> {
+        let mut counter = 0;
+        for item in items {
+            if item.names.len() > 1 {
+                return Err(EvalError::new(
+                    "KQL0204",
+                    "extend with several names is not supported",
+                    item.span,
+                ));
+            }
+            let c = self.compile(&item.expr, &t.columns)?;
+            let name = match item.names.first() {
+                Some(n) => n.name.clone(),
+                None => derived_name(&item.expr)
+                    .unwrap_or_else(|| next_column_name(&t.columns, &mut counter)),
+            };
+            let mut values = Vec::with_capacity(t.rows.len());
+            for row in &t.rows {
+                values.push(c.eval(&row.values, &self.ctx)?);
+            }
+            match t.column_index(&name) {
+                Some(i) => {
+                    t.columns[i].ty = c.ty;
+                    for (row, v) in t.rows.iter_mut().zip(values) {
+                        row.values[i] = v;
+                    }
+                }
+                None => {
+                    t.columns.push(Column::new(name, c.ty));
+                    for (row, v) in t.rows.iter_mut().zip(values) {
+                        row.values.push(v);
+                    }
+                }
+            }
+        }
+        Ok(t)
+    }
+
+    /// `project` (and `print`): only the listed columns. `strict` rejects wildcards.
+    pub(super) fn project(
+        &mut self,
+        t: &Table,
+        items: &[ColumnExpr],
+        strict: bool,
+        _span: Span,
+    ) -> R<Table> {
+        let mut columns: Vec<Column> = Vec::new();
+        let mut compiled: Vec<Compiled> = Vec::new();
+        let mut counter = 0;
+        for item in items {
+            if let ExprKind::Wildcard(p) = &item.expr.kind {
+                if strict && p != "*" {
+                    // project accepts wildcards in practice (Kusto allows `project A*`).
+                }
+                for i in self.match_columns(t, &item.expr)? {
+                    columns.push(t.columns[i].clone());
+                    compiled.push(Compiled {
+                        kind: CExpr::Col(i),
+                        ty: t.columns[i].ty,
+                    });
+                }
+                continue;
+            }
+            if item.names.len() > 1 {
+                return Err(EvalError::new(
+                    "KQL0204",
+                    "project with several names is not supported",
+                    item.span,
+                ));
+            }
+            let c = self.compile(&item.expr, &t.columns)?;
+            let name = match item.names.first() {
+                Some(n) => n.name.clone(),
+                None => derived_name(&item.expr).unwrap_or_else(|| {
+                    let mut all = t.columns.clone();
+                    all.extend(columns.iter().cloned());
+                    next_column_name(&all, &mut counter)
+                }),
+            };
+
+            if let Some(existing) = columns.iter().position(|c| c.name == name) {
+                // Kusto reports duplicates; keep the later one for robustness.
+                columns.remove(existing);
+                compiled.remove(existing);
+            }
+            columns.push(Column::new(name, c.ty));
+            compiled.push(c);
+        }
+        let mut rows = Vec::with_capacity(t.rows.len());
+        for row in &t.rows {
+            let mut values = Vec::with_capacity(compiled.len());
+            for c in &compiled {
+                values.push(c.eval(&row.values, &self.ctx)?);
+            }
+            rows.push(Row {
+                values,
+                sources: row.sources.clone(),
+            });
+        }
+        Ok(Table { columns, rows })
+    }
+
+    /// Column indices matched by a name or wildcard pattern.
+    pub(super) fn match_columns(&self, t: &Table, e: &Expr) -> R<Vec<usize>> {
+        match &e.kind {
+            ExprKind::Name(id) => Ok(vec![column_or_error(t, &id.name, id.span)?]),
+            ExprKind::Wildcard(p) => Ok(t
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| wildcard_match(p, &c.name))
+                .map(|(i, _)| i)
+                .collect()),
+            _ => Err(EvalError::new(
+                "KQL0205",
+                "expected a column name or pattern",
+                e.span,
+            )),
+        }
+    }
+
+    pub(super) fn select_columns(&self, t: &Table, items: &[Expr], keep: bool) -> R<Vec<usize>> {
+        let mut hit = vec![false; t.columns.len()];
+        for e in items {
+            for i in self.match_columns(t, e)? {
+                hit[i] = true;
+            }
+        }
+        Ok((0..t.columns.len()).filter(|i| hit[*i] == keep).collect())
+    }
+
+    pub(super) fn sort(&mut self, t: Table, keys: &[SortKey]) -> R<Table> {
+        let mut compiled = Vec::new();
+        for k in keys {
+            let c = self.compile(&k.expr, &t.columns)?;
+            let desc = k.order != Some(SortOrder::Asc);
+            let nulls_first = match k.nulls {
+                Some(NullsPlacement::First) => true,
+                Some(NullsPlacement::Last) => false,
+                None => !desc,
+            };
+            compiled.push((c, desc, nulls_first));
+        }
+        let mut keyed: Vec<(Vec<Value>, Row)> = Vec::with_capacity(t.rows.len());
+        for row in t.rows {
+            let mut k = Vec::with_capacity(compiled.len());
+            for (c, _, _) in &compiled {
+                k.push(c.eval(&row.values, &self.ctx)?);
+            }
+            keyed.push((k, row));
+        }
+        keyed.sort_by(|(a, _), (b, _)| {
+            for (i, (_, desc, nulls_first)) in compiled.iter().enumerate() {
+                let (x, y) = (&a[i], &b[i]);
+                let o = match (x.is_null(), y.is_null()) {
+                    (true, true) => std::cmp::Ordering::Equal,
+                    (true, false) => {
+                        if *nulls_first {
+                            std::cmp::Ordering::Less
+                        } else {
+                            std::cmp::Ordering::Greater
+                        }
+                    }
+                    (false, true) => {
+                        if *nulls_first {
+                            std::cmp::Ordering::Greater
+                        } else {
+                            std::cmp::Ordering::Less
+                        }
+                    }
+                    (false, false) => {
+                        let o = x.sort_cmp(y);
+                        if *desc { o.reverse() } else { o }
+                    }
+                };
+                if o != std::cmp::Ordering::Equal {
+                    return o;
+                }
+            }
+            std::cmp::Ordering::Equal
+        });
+        Ok(Table {
+            columns: t.columns,
+            rows: keyed.into_iter().map(|(_, r)| r).collect(),
+        })
+    }
+
+    pub(super) fn search(&mut self, t: Table, predicate: &Expr, params: &[OpParam]) -> R<Table> {
+        let cs = param_value(params, "kind").is_some_and(|k| k == "case_sensitive");
+        if let ExprKind::Literal(Literal::String(term)) = &predicate.kind {
+            let term = term.clone();
+            let rows = t
+                .rows
+                .into_iter()
+                .filter(|r| {
+                    r.values.iter().any(|v| {
+                        func::has(&v.text(), &term, cs) || func::contains(&v.text(), &term, cs)
+                    })
+                })
+                .collect();
+            return Ok(Table {
+                columns: t.columns,
+                rows,
+            });
+        }
+        self.filter(t, predicate)
+    }
+}
+
+pub(super) fn dotnet_type(ty: ScalarType) -> &'static str {
+    match ty {
+        ScalarType::Bool => "System.Boolean",
+        ScalarType::Int => "System.Int32",
+        ScalarType::Long => "System.Int64",
+        ScalarType::Real => "System.Double",
+        ScalarType::Decimal => "System.Data.SqlTypes.SqlDecimal",
+        ScalarType::String => "System.String",
+        ScalarType::DateTime => "System.DateTime",
+        ScalarType::TimeSpan => "System.TimeSpan",
+        ScalarType::Guid => "System.Guid",
+        ScalarType::Dynamic => "System.Object",
+    }
+}
+
+pub(super) fn pick_columns(t: Table, keep: &[usize]) -> Table {
+    Table {
+        columns: keep.iter().map(|&i| t.columns[i].clone()).collect(),
+        rows: t
+            .rows
+            .into_iter()
+            .map(|r| Row {
+                values: keep.iter().map(|&i| r.values[i].clone()).collect(),
+                sources: r.sources,
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn distinct(t: Table) -> Table {
+    let mut groups: IndexMap<Vec<GroupKey>, Row> = IndexMap::new();
+    for r in t.rows {
+        let key: Vec<GroupKey> = r.values.iter().map(Value::group_key).collect();
+        match groups.get_mut(&key) {
+            Some(existing) => merge_sources(&mut existing.sources, &r.sources),
+            None => {
+                groups.insert(key, r);
+            }
+        }
+    }
+    Table {
+        columns: t.columns,
+        rows: groups.into_values().collect(),
+    }
+}
+
+/// `project-rename New = Old, ...`.
+pub(super) fn project_rename(input: Table, pairs: &[(Ident, Ident)]) -> R<Table> {
+    let mut t = input;
+    for (new, old) in pairs {
+        let i = column_or_error(&t, &old.name, old.span)?;
+        t.columns[i].name = new.name.clone();
+    }
+    Ok(t)
+}
+
+/// `count`: one row, one `Count` column; its provenance is every input row's.
+pub(super) fn count_rows(input: &Table) -> Table {
+    let mut sources = Vec::new();
+    for r in &input.rows {
+        sources.extend(r.sources.iter().cloned());
+    }
+    sources.sort();
+    sources.dedup();
+    Table {
+        columns: vec![Column::new("Count", ScalarType::Long)],
+        rows: vec![Row {
+            values: vec![Value::Long(input.rows.len() as i64)],
+            sources,
+        }],
+    }
+}
+
+/// `getschema`: one row per input column.
+pub(super) fn getschema(input: &Table) -> Table {
+    Table {
+        columns: vec![
+            Column::new("ColumnName", ScalarType::String),
+            Column::new("ColumnOrdinal", ScalarType::Int),
+            Column::new("DataType", ScalarType::String),
+            Column::new("ColumnType", ScalarType::String),
+        ],
+        rows: input
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                Row::literal(vec![
+                    Value::str(&c.name),
+                    Value::Long(i as i64),
+                    Value::str(dotnet_type(c.ty)),
+                    Value::str(c.ty.name()),
+                ])
+            })
+            .collect(),
+    }
+}

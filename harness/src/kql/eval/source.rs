@@ -1,0 +1,285 @@
+//! Where rows come from: table names, tabular `let`s and functions, ASIM parser calls,
+//! `datatable`, `externaldata`, `range`, `print` and `search` sources.
+
+use super::{Binding, EvalError, Evaluator, R};
+use crate::diag::{Span, did_you_mean};
+use crate::kql::ast::{Arg, Expr, ExprKind, Literal, Source, SourceKind, TabularExpr};
+use crate::kql::bind::asim_filter;
+use crate::kql::func;
+use crate::kql::schema::{Column, asim_process_function};
+use crate::kql::table::{Row, Table};
+use crate::kql::value::{ScalarType, Value};
+use std::sync::Arc;
+
+impl Evaluator<'_> {
+    /// When `e` names a table, a tabular `let`, a tabular function call or `materialize(...)`,
+    /// its table; `None` for a scalar expression.
+    pub(super) fn try_tabular_expr(&mut self, e: &Expr) -> R<Option<Arc<Table>>> {
+        match &e.kind {
+            ExprKind::Name(id) => {
+                if let Some((b, _)) = self.lookup(&id.name) {
+                    return match b.clone() {
+                        Binding::Table(t) => Ok(Some(t)),
+                        Binding::Function(def) if def.params.is_empty() => self
+                            .call_function(&id.name, &def, &[], None, e.span)
+                            .map(|t| t.map(Arc::new)),
+                        _ => Ok(None),
+                    };
+                }
+                Ok(self.db.table(&id.name))
+            }
+            ExprKind::Call { name, args } => {
+                if matches!(name.name.as_str(), "materialize" | "table" | "view")
+                    && let Some(arg) = args.first()
+                {
+                    if name.name == "table"
+                        && let ExprKind::Literal(Literal::String(s)) = &arg.value.kind
+                    {
+                        return self.table_by_name(s, arg.value.span).map(Some);
+                    }
+                    return self.tabular_arg(&arg.value).map(Some);
+                }
+                if let Some((Binding::Function(def), _)) = self.lookup(&name.name) {
+                    let def = def.clone();
+                    return self
+                        .call_function(&name.name, &def, args, None, e.span)
+                        .map(|t| t.map(Arc::new));
+                }
+                if asim_process_function(&name.name)
+                    || (self.db.table(&name.name).is_some() && func::scalar(&name.name).is_none())
+                {
+                    return self.asim_call(&name.name, args, e.span).map(Some);
+                }
+                Ok(None)
+            }
+            ExprKind::Paren(inner) => self.try_tabular_expr(inner),
+            ExprKind::Subquery(t) => Ok(Some(Arc::new(self.tabular(t)?))),
+            _ => Ok(None),
+        }
+    }
+
+    pub(super) fn tabular_arg(&mut self, e: &Expr) -> R<Arc<Table>> {
+        match self.try_tabular_expr(e)? {
+            Some(t) => Ok(t),
+            None => Err(EvalError::new(
+                "KQL0205",
+                "expected a tabular expression",
+                e.span,
+            )),
+        }
+    }
+
+    pub(super) fn table_by_name(&mut self, name: &str, span: Span) -> R<Arc<Table>> {
+        if let Some((b, _)) = self.lookup(name) {
+            match b.clone() {
+                Binding::Table(t) => return Ok(t),
+                Binding::Function(def) if def.params.is_empty() => {
+                    if let Some(t) = self.call_function(name, &def, &[], None, span)? {
+                        return Ok(Arc::new(t));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(t) = self.db.table(name) {
+            return Ok(t);
+        }
+        let mut names: Vec<String> = self
+            .db
+            .table_names()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        for scope in &self.scopes {
+            names.extend(scope.keys().cloned());
+        }
+        let mut err = EvalError::new("KQL0201", format!("unknown table `{name}`"), span);
+        if name == "imProcessCreation" {
+            err = err.help("`imProcessCreation` is the retired name of the ASIM parser `imProcessCreate`, whose columns were renamed too");
+        } else if name.starts_with("{{") || name.contains("{{") {
+            err = err.help(
+                "this is a template placeholder; substitute a value before running the query",
+            );
+        } else if let Some(s) = did_you_mean(name, names.iter().map(String::as_str)) {
+            err = err.help(format!("did you mean `{s}`?"));
+        }
+        Err(err)
+    }
+
+    /// `imProcessCreate(starttime=..., ...)`: the bound ASIM table filtered by the parser parameters.
+    pub(super) fn asim_call(&mut self, name: &str, args: &[Arg], span: Span) -> R<Arc<Table>> {
+        let table = self.table_by_name(name, span)?;
+        if args.is_empty() {
+            return Ok(table);
+        }
+        if !asim_process_function(name) {
+            return Err(EvalError::new(
+                "KQL0206",
+                format!("table `{name}` takes no arguments"),
+                span,
+            ));
+        }
+        let mut params = Vec::new();
+        for (i, arg) in args.iter().enumerate() {
+            let pname = match &arg.name {
+                Some(n) => n.name.clone(),
+                None => match crate::kql::bind::ASIM_PROCESS_PARAMETERS.get(i) {
+                    Some(p) => (*p).to_string(),
+                    None => {
+                        return Err(EvalError::new(
+                            "KQL0210",
+                            "too many ASIM parser arguments",
+                            arg.value.span,
+                        ));
+                    }
+                },
+            };
+            let c = self.compile(&arg.value, &[])?;
+            params.push((pname, c.eval_const(self)?));
+        }
+        asim_filter(&table, &params)
+            .map(Arc::new)
+            .map_err(|m| EvalError::new("KQL0210", m, span))
+    }
+
+    pub(super) fn source(&mut self, s: &Source) -> R<Table> {
+        match &s.kind {
+            SourceKind::Expr(e) => match &e.kind {
+                ExprKind::Name(id) => Ok((*self.table_by_name(&id.name, id.span)?).clone()),
+                ExprKind::Wildcard(p) => self.union_tables(
+                    &[],
+                    &[TabularExpr {
+                        source: s.clone(),
+                        ops: vec![],
+                        span: s.span,
+                    }],
+                    e.span,
+                    Some(p),
+                ),
+                _ => match self.try_tabular_expr(e)? {
+                    Some(t) => Ok((*t).clone()),
+                    None => {
+                        let what = match &e.kind {
+                            ExprKind::Call { name, .. } => name.name.clone(),
+                            _ => e.to_string(),
+                        };
+                        let mut err = EvalError::new(
+                            "KQL0201",
+                            format!("`{what}` is not a table or tabular function"),
+                            e.span,
+                        );
+                        if let ExprKind::Call { name, .. } = &e.kind
+                            && name.name == "FileProfile"
+                        {
+                            err = err.help("`FileProfile` is a Defender enrichment; use it through `invoke FileProfile(...)`");
+                        }
+                        Err(err)
+                    }
+                },
+            },
+            SourceKind::Datatable { columns, values } => {
+                let cols = self.column_decls(columns)?;
+                if cols.is_empty() || values.len() % cols.len() != 0 {
+                    return Err(EvalError::new(
+                        "KQL0206",
+                        format!(
+                            "datatable has {} values, not a multiple of its {} columns",
+                            values.len(),
+                            cols.len()
+                        ),
+                        s.span,
+                    ));
+                }
+                let mut rows = Vec::new();
+                for chunk in values.chunks(cols.len()) {
+                    let mut row = Vec::new();
+                    for (v, c) in chunk.iter().zip(&cols) {
+                        let compiled = self.compile(v, &[])?;
+                        row.push(compiled.eval_const(self)?.convert_lossless(c.ty));
+                    }
+                    rows.push(Row::literal(row));
+                }
+                Ok(Table {
+                    columns: cols,
+                    rows,
+                })
+            }
+            SourceKind::ExternalData { columns, .. } => {
+                let cols = self.column_decls(columns)?;
+                self.warn(EvalError::new("KQL0208", "externaldata reads from the network; firedrill runs offline and uses an empty table of the declared columns", s.span));
+                Ok(Table::empty(cols))
+            }
+            SourceKind::Union(u) => self.union_tables(&u.params, &u.tables, s.span, None),
+            SourceKind::Range {
+                column,
+                from,
+                to,
+                step,
+            } => {
+                let from_c = self.compile(from, &[])?;
+                let (a, b, st) = (
+                    from_c.eval_const(self)?,
+                    self.compile(to, &[])?.eval_const(self)?,
+                    self.compile(step, &[])?.eval_const(self)?,
+                );
+                let values = (func::scalar("range")
+                    .map(|f| f.call)
+                    .unwrap_or(|_, _| Ok(Value::Null)))(
+                    &[a, b, st], &self.ctx
+                )
+                .map_err(|m| EvalError::new("KQL0207", m, s.span))?;
+                let Value::Array(items) = values else {
+                    return Err(EvalError::new(
+                        "KQL0205",
+                        "range bounds must be numbers or datetimes with a matching step",
+                        s.span,
+                    ));
+                };
+                Ok(Table {
+                    columns: vec![Column::new(column.name.clone(), from_c.ty)],
+                    rows: items
+                        .iter()
+                        .map(|v| Row::literal(vec![v.clone()]))
+                        .collect(),
+                })
+            }
+            SourceKind::Print(items) => {
+                let empty = Table {
+                    columns: vec![],
+                    rows: vec![Row::literal(vec![])],
+                };
+                self.project(&empty, items, false, s.span)
+            }
+            SourceKind::Search(search) => {
+                let mut base = if search.tables.is_empty() {
+                    return Err(EvalError::new(
+                        "KQL0204",
+                        "search across every table is not supported; name the tables with `search in (T)`",
+                        s.span,
+                    ));
+                } else {
+                    self.union_tables_from(&[], &search.tables, s.span, None, Some("$table"))?
+                };
+                base = self.search(base, &search.predicate, &search.params)?;
+                Ok(base)
+            }
+        }
+    }
+
+    pub(super) fn column_decls(&self, decls: &[crate::kql::ast::ColumnDecl]) -> R<Vec<Column>> {
+        decls
+            .iter()
+            .map(|d| {
+                ScalarType::from_name(&d.ty.name)
+                    .map(|ty| Column::new(d.name.name.clone(), ty))
+                    .ok_or_else(|| {
+                        EvalError::new(
+                            "KQL0205",
+                            format!("unknown type `{}`", d.ty.name),
+                            d.ty.span,
+                        )
+                    })
+            })
+            .collect()
+    }
+}
