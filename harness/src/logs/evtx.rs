@@ -1,5 +1,7 @@
-//! EVTX files through the `evtx` crate: every record of every channel, rendered to JSON and
-//! parsed by the light parser (evtx_dump layout) on the crate's worker pipeline.
+//! EVTX files through the `evtx` crate: every record of every channel, on the crate's worker
+//! pipeline. A record is read straight from its template's substitution values when its
+//! template has the usual shape ([`direct`]); otherwise it is rendered to JSON and parsed by
+//! the light parser (evtx_dump layout). Both make the same event.
 //!
 //! Chunk checksums are validated: a damaged chunk is skipped with a `LOG0003` warning naming
 //! it and the records its header claims, and counted in [`FileStats::skipped_chunks`]; a record
@@ -14,6 +16,8 @@ use evtx::{EvtxParser, ParserSettings};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
+
+mod direct;
 
 /// What the per-record closure produces on the worker threads.
 type Rendered<T> = Result<T, (u64, String)>;
@@ -53,8 +57,12 @@ pub(crate) fn read<T: Send + 'static>(
     let mut parser = parser.with_configuration(settings);
     let shared = Arc::new(opts.clone());
     let work = Arc::clone(map);
+    let mut plans = direct::Plans::new(Arc::clone(&shared));
     let records = parser.serialized_records(move |record| {
         let record = record?;
+        if let Some(event) = plans.event(&record) {
+            return Ok(Ok(work(event)));
+        }
         let rendered = record.into_json_bytes()?;
         Ok(match json::parse_document(&rendered.data, &shared) {
             Ok(event) => Ok(work(event)),

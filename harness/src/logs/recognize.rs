@@ -96,6 +96,13 @@ impl Parts {
         }
     }
 
+    /// Offers a parsed timestamp of `rank`; kept when it beats the current one.
+    pub(crate) fn offer_parsed_time(&mut self, rank: u8, time: DateTime<Utc>) {
+        if self.time.is_none_or(|(best, _)| rank < best) {
+            self.time = Some((rank, time));
+        }
+    }
+
     /// Offers a timestamp candidate of `rank`; kept when it parses and beats the current one.
     pub(crate) fn offer_time(&mut self, rank: u8, value: &Value) {
         if self.time.is_some_and(|(best, _)| best <= rank) {
