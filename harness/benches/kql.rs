@@ -65,6 +65,7 @@ fn tile(table: &Table, name: &str) -> Table {
     Table {
         columns: table.columns.clone(),
         rows,
+        open: false,
     }
 }
 

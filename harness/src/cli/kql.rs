@@ -17,6 +17,11 @@ pub struct Args {
     /// column types; others are typed from their values. Known tables not given are empty.
     #[arg(long = "table", value_name = "NAME=FILE")]
     pub tables: Vec<String>,
+    /// A Microsoft Sentinel watchlist for `_GetWatchlist('ALIAS')`: `ALIAS[:SEARCHKEY]=FILE.jsonl`,
+    /// one JSON object per item (repeatable); SEARCHKEY names the field copied into `SearchKey`.
+    /// Watchlists not given read as empty, with a warning.
+    #[arg(long = "watchlist", value_name = "ALIAS[:KEY]=FILE")]
+    pub watchlists: Vec<String>,
     /// The clock `now()` and `ago()` read, RFC 3339 (default: the current time).
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
@@ -54,6 +59,23 @@ pub fn run(args: Args) -> Exit {
         };
         match read_json_lines(path) {
             Ok(events) => db.bind(name, &events),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return Exit::InputError;
+            }
+        }
+    }
+    for spec in &args.watchlists {
+        let Some((name, path)) = spec.split_once('=') else {
+            eprintln!("error: --watchlist `{spec}` must be ALIAS[:SEARCHKEY]=FILE.jsonl");
+            return Exit::InputError;
+        };
+        let (alias, key) = match name.split_once(':') {
+            Some((alias, key)) => (alias, Some(key)),
+            None => (name, None),
+        };
+        match read_json_lines(path) {
+            Ok(items) => db.bind_watchlist(alias, key, &items),
             Err(message) => {
                 eprintln!("error: {message}");
                 return Exit::InputError;

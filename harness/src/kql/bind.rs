@@ -21,6 +21,7 @@ pub struct Database {
     now: i64,
     tables: IndexMap<String, Arc<Table>>,
     parameters: IndexMap<String, Value>,
+    watchlists: IndexMap<String, Arc<Table>>,
 }
 
 /// The table name that `schema`'s rendering is bound to, or `None` when no KQL table serves it.
@@ -50,6 +51,7 @@ impl Database {
             now: ticks_from_chrono(now),
             tables: IndexMap::new(),
             parameters: IndexMap::new(),
+            watchlists: IndexMap::new(),
         }
     }
 
@@ -90,6 +92,53 @@ impl Database {
         Some(name)
     }
 
+    /// Binds Microsoft Sentinel watchlist `alias`, what `_GetWatchlist('alias')` returns: one row
+    /// per item, with the columns Sentinel adds (`_DTItemId`, `LastUpdatedTimeUTC` = the clock,
+    /// `SearchKey` = the item's `search_key` field, `WatchlistItem` = the item as a bag), then
+    /// the items' fields as columns ordered by name and typed from their values. Watchlist rows
+    /// carry no provenance: they are reference data, not events.
+    pub fn bind_watchlist(&mut self, alias: &str, search_key: Option<&str>, items: &[Event]) {
+        let fields = build_table("", items);
+        let mut order: Vec<usize> = (0..fields.columns.len()).collect();
+        order.sort_by(|a, b| fields.columns[*a].name.cmp(&fields.columns[*b].name));
+        let key = search_key.and_then(|k| fields.column_index(k));
+        let mut columns = watchlist_columns();
+        columns.extend(order.iter().map(|&i| fields.columns[i].clone()));
+        let rows = fields
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(n, r)| {
+                let bag: IndexMap<String, Value> = order
+                    .iter()
+                    .filter(|&&i| !r.values[i].is_null())
+                    .map(|&i| (fields.columns[i].name.clone(), r.values[i].clone()))
+                    .collect();
+                let mut values = vec![
+                    Value::str(format!("00000000-0000-0000-0000-{:012x}", n + 1)),
+                    Value::DateTime(self.now),
+                    key.map_or(Value::empty_string(), |k| {
+                        Value::str(r.values[k].to_kql_string())
+                    }),
+                    Value::bag(bag),
+                ];
+                values.extend(order.iter().map(|&i| r.values[i].clone()));
+                Row::literal(values)
+            })
+            .collect();
+        let table = Table {
+            columns,
+            rows,
+            open: true,
+        };
+        self.watchlists.insert(alias.to_string(), Arc::new(table));
+    }
+
+    /// The watchlist `_GetWatchlist(alias)` reads, when one was bound.
+    pub fn watchlist(&self, alias: &str) -> Option<Arc<Table>> {
+        self.watchlists.get(alias).map(Arc::clone)
+    }
+
     /// Binds a ready table (rows keep their provenance).
     pub fn bind_table(&mut self, name: &str, table: Table) {
         self.tables
@@ -116,6 +165,16 @@ impl Database {
         names.extend(Catalog::builtin().names());
         names
     }
+}
+
+/// The columns Sentinel's `_GetWatchlist()` returns before the item's own fields.
+pub fn watchlist_columns() -> Vec<Column> {
+    vec![
+        Column::new("_DTItemId", ScalarType::String),
+        Column::new("LastUpdatedTimeUTC", ScalarType::DateTime),
+        Column::new("SearchKey", ScalarType::String),
+        Column::new("WatchlistItem", ScalarType::Dynamic),
+    ]
 }
 
 /// ASIM aliases all bind to one table.
@@ -186,7 +245,11 @@ fn build_table(name: &str, events: &[Event]) -> Table {
             }
         })
         .collect();
-    Table { columns, rows }
+    Table {
+        columns,
+        rows,
+        open: false,
+    }
 }
 
 /// The event's fields with an `EventData` map (Windows XML renderings) lifted to the top level.
@@ -454,6 +517,7 @@ pub fn asim_filter(table: &Table, params: &[(String, Value)]) -> Result<Table, S
             .filter(|row| filters.iter().all(|f| f(row)))
             .cloned()
             .collect(),
+        open: false,
     })
 }
 

@@ -9,7 +9,8 @@
 //! Diagnostic codes: KQL0201 unknown table, KQL0202 unknown column, KQL0203 unknown function,
 //! KQL0204 unsupported operator or feature, KQL0205 type error, KQL0206 wrong arguments,
 //! KQL0207 run-time error (a bad regex), KQL0208 offline stand-in used (warning), KQL0209 bad
-//! join/lookup keys, KQL0210 unknown ASIM parameter.
+//! join/lookup keys, KQL0210 unknown ASIM parameter, KQL0211 a column an open (data-dependent)
+//! table did not produce, read as null (warning).
 //!
 //! This file holds the [`Evaluator`] (scopes, `let`, user functions, the operator dispatch);
 //! the operators live by family in `source` (where rows come from), `rows` (row and column
@@ -33,6 +34,7 @@ use std::sync::Arc;
 mod compile;
 mod expand;
 mod join;
+mod plugin;
 mod rows;
 mod scalar;
 mod source;
@@ -55,6 +57,8 @@ pub struct EvalError {
     pub help: Option<String>,
     /// Error or warning.
     pub severity: Severity,
+    /// For `KQL0202`: the column name that did not resolve (an open table adds it and retries).
+    pub unknown_column: Option<String>,
 }
 
 impl EvalError {
@@ -65,6 +69,7 @@ impl EvalError {
             span,
             help: None,
             severity: Severity::Error,
+            unknown_column: None,
         }
     }
 
@@ -238,6 +243,7 @@ impl<'a> Evaluator<'a> {
                             result = Some(Table {
                                 columns: vec![Column::new("print_0", c.ty)],
                                 rows: vec![Row::literal(vec![v])],
+                                open: false,
                             });
                         }
                     }
@@ -422,6 +428,9 @@ impl<'a> Evaluator<'a> {
 
     /// Operators that only read their input run over a borrowed table; `None` for the others.
     fn operator_ref(&mut self, op: &Operator, input: &Table) -> R<Option<Table>> {
+        if input.open {
+            return Ok(None);
+        }
         Ok(Some(match &op.kind {
             OperatorKind::Where(pred) => self.filter_ref(input, pred)?,
             OperatorKind::Project(items) => self.project(input, items, true, op.span)?,
@@ -433,13 +442,46 @@ impl<'a> Evaluator<'a> {
                 Table {
                     columns: input.columns.clone(),
                     rows: input.rows.iter().take(n).cloned().collect(),
+                    open: false,
                 }
             }
             _ => return Ok(None),
         }))
     }
 
+    /// Runs one operator. Over an open table (one whose schema depends on the data), a column
+    /// the operator names but the data did not produce is added, null, and the operator runs
+    /// again, as Kusto resolves any name against such a table; the result is open too.
     pub(super) fn operator(&mut self, op: &Operator, input: Table) -> R<Table> {
+        if !input.open {
+            return self.operator_closed(op, input);
+        }
+        let mut input = input;
+        loop {
+            match self.operator_closed(op, input.clone()) {
+                Ok(mut out) => {
+                    out.open = true;
+                    return Ok(out);
+                }
+                Err(e) => match e.unknown_column.clone() {
+                    Some(name) if input.column_index(&name).is_none() => {
+                        self.warn(EvalError::new(
+                            "KQL0211",
+                            format!("column `{name}` is not among the columns the data produced for this table (its schema depends on the data); it reads as null"),
+                            e.span,
+                        ));
+                        input.columns.push(Column::new(name, ScalarType::Dynamic));
+                        for r in &mut input.rows {
+                            r.values.push(Value::Null);
+                        }
+                    }
+                    _ => return Err(e),
+                },
+            }
+        }
+    }
+
+    fn operator_closed(&mut self, op: &Operator, input: Table) -> R<Table> {
         match &op.kind {
             OperatorKind::Where(pred) => self.filter(input, pred),
             OperatorKind::Extend(items) => self.extend(input, items),
@@ -603,6 +645,7 @@ fn column_or_error(t: &Table, name: &str, span: Span) -> R<usize> {
 
 fn unknown_column(name: &str, cols: &[Column], span: Span) -> EvalError {
     let mut err = EvalError::new("KQL0202", format!("unknown column `{name}`"), span);
+    err.unknown_column = Some(name.to_string());
     if let Some(s) = did_you_mean(name, cols.iter().map(|c| c.name.as_str())) {
         err = err.help(format!("did you mean `{s}`?"));
     }

@@ -2144,6 +2144,12 @@ pub enum AggKind {
     ArgMax,
     /// `arg_min(x, cols...)`.
     ArgMin,
+    /// `binary_all_and(x)`: bitwise AND of the values.
+    BinaryAllAnd,
+    /// `binary_all_or(x)`: bitwise OR of the values.
+    BinaryAllOr,
+    /// `binary_all_xor(x)`: bitwise XOR of the values.
+    BinaryAllXor,
 }
 
 /// One aggregate function row.
@@ -2153,7 +2159,8 @@ pub struct AggregateFn {
     pub name: &'static str,
     /// What it computes.
     pub kind: AggKind,
-    /// Prefix of the automatic column name (`count_`, `any_X`, `set_X`).
+    /// Prefix of the automatic column name (`count_`, `any_X`, `set_X`); empty when the column
+    /// is named after the argument itself (`take_any(X)` is `X`, as Kusto.Language names it).
     pub prefix: &'static str,
     /// Fewest arguments.
     pub min: usize,
@@ -2187,10 +2194,10 @@ pub static AGGREGATES: &[AggregateFn] = &[
     agg!("makelist", MakeList, "list", 1, 2),
     agg!("make_list_if", MakeListIf, "list", 2, 3),
     agg!("make_bag", MakeBag, "bag", 1, 2),
-    agg!("any", Any, "any", 1, 1),
-    agg!("take_any", Any, "any", 1, 1),
+    agg!("any", Any, "any", 1, usize::MAX),
+    agg!("take_any", Any, "", 1, usize::MAX),
     agg!("anyif", AnyIf, "anyif", 2, 2),
-    agg!("take_anyif", AnyIf, "anyif", 2, 2),
+    agg!("take_anyif", AnyIf, "", 2, 2),
     agg!("min", Min, "min", 1, 1),
     agg!("max", Max, "max", 1, 1),
     agg!("minif", MinIf, "minif", 2, 2),
@@ -2205,6 +2212,9 @@ pub static AGGREGATES: &[AggregateFn] = &[
     agg!("percentiles", Percentiles, "percentile", 2, 64),
     agg!("arg_max", ArgMax, "max", 1, 64),
     agg!("arg_min", ArgMin, "min", 1, 64),
+    agg!("binary_all_and", BinaryAllAnd, "", 1, 1),
+    agg!("binary_all_or", BinaryAllOr, "", 1, 1),
+    agg!("binary_all_xor", BinaryAllXor, "", 1, 1),
 ];
 
 /// Looks an aggregate function up by name.
@@ -2215,7 +2225,13 @@ pub fn aggregate(name: &str) -> Option<&'static AggregateFn> {
 /// The result type of a single-column aggregate over argument type `arg`.
 pub fn aggregate_type(kind: AggKind, arg: Option<ScalarType>) -> ScalarType {
     match kind {
-        AggKind::Count | AggKind::CountIf | AggKind::Dcount | AggKind::DcountIf => T::Long,
+        AggKind::Count
+        | AggKind::CountIf
+        | AggKind::Dcount
+        | AggKind::DcountIf
+        | AggKind::BinaryAllAnd
+        | AggKind::BinaryAllOr
+        | AggKind::BinaryAllXor => T::Long,
         AggKind::MakeSet
         | AggKind::MakeSetIf
         | AggKind::MakeList
@@ -2254,6 +2270,8 @@ pub enum AggState {
     Avg(f64, i64),
     /// All values, for stdev, variance and percentiles.
     Values(Vec<f64>),
+    /// The bitwise fold so far (`binary_all_and/or/xor`).
+    Bits(Option<i64>, AggKind),
 }
 
 impl AggState {
@@ -2275,6 +2293,9 @@ impl AggState {
             AggKind::Avg | AggKind::AvgIf => AggState::Avg(0.0, 0),
             AggKind::Stdev | AggKind::Variance | AggKind::Percentile | AggKind::Percentiles => {
                 AggState::Values(Vec::new())
+            }
+            AggKind::BinaryAllAnd | AggKind::BinaryAllOr | AggKind::BinaryAllXor => {
+                AggState::Bits(None, kind)
             }
         }
     }
@@ -2319,6 +2340,17 @@ impl AggState {
             AggState::Any(slot) => {
                 if slot.is_none() && !value.is_empty() {
                     *slot = Some(value.clone());
+                }
+            }
+            AggState::Bits(acc, kind) => {
+                // Null values are ignored.
+                if let Some(x) = value.to_long().filter(|_| !value.is_null()) {
+                    *acc = Some(match (*acc, *kind) {
+                        (None, _) => x,
+                        (Some(a), AggKind::BinaryAllAnd) => a & x,
+                        (Some(a), AggKind::BinaryAllOr) => a | x,
+                        (Some(a), _) => a ^ x,
+                    });
                 }
             }
             AggState::Extreme(best, is_max) => {
@@ -2386,6 +2418,7 @@ impl AggState {
                 .clone()
                 .unwrap_or_else(|| arg_type.map_or(Value::Null, ScalarType::null)),
             AggState::Sum(v) => v.clone().unwrap_or(Value::Null),
+            AggState::Bits(acc, _) => acc.map_or(Value::Null, Value::Long),
             AggState::Avg(sum, count) => {
                 if *count == 0 {
                     Value::Null

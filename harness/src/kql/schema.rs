@@ -76,7 +76,22 @@ pub const ASIM_PROCESS_FUNCTIONS: &[&str] = &[
     "ASimProcessEventLogs",
     "ASimProcessCreate",
     "ASimProcessEvent",
+    "imProcessCreation",
 ];
+
+/// Retired ASIM parser names and the parser that replaced them. They run as a stand-in for the
+/// current parser (same table, same filtering parameters), with a `KQL0208` warning: the retired
+/// parser's output columns are not reproduced, so a query reading a column the current schema
+/// renamed still reports it as unknown.
+pub const RETIRED_ASIM_FUNCTIONS: &[(&str, &str)] = &[("imProcessCreation", "imProcessCreate")];
+
+/// The current ASIM parser that replaced the retired parser `name`, if `name` is one.
+pub fn retired_asim_function(name: &str) -> Option<&'static str> {
+    RETIRED_ASIM_FUNCTIONS
+        .iter()
+        .find(|(old, _)| *old == name)
+        .map(|(_, new)| *new)
+}
 
 impl Catalog {
     /// The bundled catalog.

@@ -45,6 +45,10 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// The rows.
     pub rows: Vec<Row>,
+    /// The schema depends on the data (`bag_unpack` without a declared schema, `pivot`,
+    /// `_GetWatchlist`): as in Kusto, any column name resolves; one the data did not produce
+    /// reads as null. Operators over an open table give an open table.
+    pub open: bool,
 }
 
 impl Table {
@@ -53,6 +57,7 @@ impl Table {
         Table {
             columns,
             rows: Vec::new(),
+            open: false,
         }
     }
 

@@ -333,6 +333,7 @@ pub(super) fn resolve_name(
     let scope_names: Vec<String> = ev.scopes.iter().flat_map(|s| s.keys().cloned()).collect();
     names.extend(scope_names.iter().map(String::as_str));
     let mut err = EvalError::new("KQL0202", format!("unknown column `{}`", id.name), id.span);
+    err.unknown_column = Some(id.name.clone());
     if let Some(s) = did_you_mean(&id.name, names) {
         err = err.help(format!("did you mean `{s}`?"));
     }

@@ -3,57 +3,16 @@
 
 use super::join::union_all;
 use super::scalar::Compiled;
-use super::{Binding, EvalError, Evaluator, R, derived_name, param_name, param_value};
+use super::{EvalError, Evaluator, R, derived_name, param_name, param_value};
 use crate::diag::Span;
-use crate::kql::ast::{
-    Expr, ExprKind, Literal, MvExpandItem, OpParam, ParamType, ParsePart, TabularExpr,
-};
+use crate::kql::ast::{Expr, MvExpandItem, OpParam, ParsePart, TabularExpr};
 use crate::kql::func;
 use crate::kql::schema::Column;
 use crate::kql::table::{Row, Table, merge_sources};
 use crate::kql::value::{ScalarType, Value};
 use indexmap::IndexMap;
-use std::sync::Arc;
 
 impl Evaluator<'_> {
-    /// `evaluate plugin(...) [: (schema)]`: a declared output schema is the result's schema
-    /// (named columns, typed).
-    pub(super) fn evaluate_op(
-        &mut self,
-        input: Table,
-        call: &Expr,
-        output: Option<&ParamType>,
-    ) -> R<Table> {
-        let out = self.evaluate_plugin(input, call)?;
-        let Some(ParamType::Tabular { columns, .. }) = output else {
-            return Ok(out);
-        };
-        let declared = self.column_decls(columns)?;
-        let map: Vec<Option<usize>> = declared.iter().map(|c| out.column_index(&c.name)).collect();
-        let rows = out
-            .rows
-            .into_iter()
-            .map(|r| Row {
-                values: map
-                    .iter()
-                    .zip(&declared)
-                    .map(|(i, c)| {
-                        i.map_or_else(
-                            || c.ty.null(),
-                            |i| r.values[i].clone().convert_lossless(c.ty),
-                        )
-                    })
-                    .collect(),
-                sources: r.sources,
-            })
-            .collect();
-        Ok(Table {
-            columns: declared,
-            rows,
-        })
-    }
-
-    /// `mv-apply`: the subquery runs over each row's expansion; its output is re-attached to
     /// the row.
     pub(super) fn mv_apply(
         &mut self,
@@ -75,6 +34,7 @@ impl Evaluator<'_> {
             let one = Table {
                 columns: columns.clone(),
                 rows: vec![row],
+                open: false,
             };
             let original = one.rows[0].clone();
             let mut t = self.mv_expand(one, params, items, None, span)?;
@@ -183,6 +143,7 @@ impl Evaluator<'_> {
         Ok(Table {
             columns: t.columns,
             rows,
+            open: false,
         })
     }
 
@@ -303,149 +264,10 @@ impl Evaluator<'_> {
         Ok(Table {
             columns: t.columns,
             rows,
+            open: false,
         })
     }
-
-    pub(super) fn evaluate_plugin(&mut self, t: Table, call: &Expr) -> R<Table> {
-        let ExprKind::Call { name, args } = &call.kind else {
-            return Err(EvalError::new(
-                "KQL0205",
-                "evaluate expects a plugin call",
-                call.span,
-            ));
-        };
-        match name.name.as_str() {
-            "bag_unpack" => {
-                let Some(first) = args.first() else {
-                    return Err(EvalError::new(
-                        "KQL0206",
-                        "bag_unpack needs a column",
-                        call.span,
-                    ));
-                };
-                let c = self.compile(&first.value, &t.columns)?;
-                let prefix = args
-                    .get(1)
-                    .map(|a| match &a.value.kind {
-                        ExprKind::Literal(Literal::String(s)) => s.clone(),
-                        _ => String::new(),
-                    })
-                    .unwrap_or_default();
-                let col_idx = match &first.value.kind {
-                    ExprKind::Name(id) => t.column_index(&id.name),
-                    _ => None,
-                };
-                let mut keys: IndexMap<String, ()> = IndexMap::new();
-                let mut bags = Vec::new();
-                for r in &t.rows {
-                    let v = c.eval(&r.values, &self.ctx)?;
-                    if let Value::Bag(m) = &v {
-                        for k in m.keys() {
-                            keys.insert(k.clone(), ());
-                        }
-                    }
-                    bags.push(v);
-                }
-                let keep: Vec<usize> = (0..t.columns.len())
-                    .filter(|i| Some(*i) != col_idx)
-                    .collect();
-                let mut columns: Vec<Column> = keep.iter().map(|&i| t.columns[i].clone()).collect();
-                columns.extend(
-                    keys.keys()
-                        .map(|k| Column::new(format!("{prefix}{k}"), ScalarType::Dynamic)),
-                );
-                let rows = t
-                    .rows
-                    .into_iter()
-                    .zip(bags)
-                    .map(|(r, bag)| {
-                        let mut values: Vec<Value> =
-                            keep.iter().map(|&i| r.values[i].clone()).collect();
-                        for k in keys.keys() {
-                            values.push(match &bag {
-                                Value::Bag(m) => m.get(k).cloned().unwrap_or(Value::Null),
-                                _ => Value::Null,
-                            });
-                        }
-                        Row {
-                            values,
-                            sources: r.sources,
-                        }
-                    })
-                    .collect();
-                Ok(Table { columns, rows })
-            }
-            other => Err(EvalError::new(
-                "KQL0204",
-                format!("evaluate plugin `{other}` is not supported by firedrill's KQL engine"),
-                name.span,
-            )
-            .help("see docs/kql-subset.md for the supported operators")),
-        }
-    }
-
-    pub(super) fn invoke(&mut self, t: Table, call: &Expr) -> R<Table> {
-        let ExprKind::Call { name, args } = &call.kind else {
-            return Err(EvalError::new(
-                "KQL0205",
-                "invoke expects a function call",
-                call.span,
-            ));
-        };
-        if let Some((Binding::Function(def), _)) = self.lookup(&name.name) {
-            let def = def.clone();
-            return self
-                .call_function(&name.name, &def, args, Some(Arc::new(t)), call.span)?
-                .ok_or_else(|| {
-                    EvalError::new(
-                        "KQL0205",
-                        format!("`{}` does not return a table", name.name),
-                        call.span,
-                    )
-                });
-        }
-        if name.name == "FileProfile" {
-            self.warn(EvalError::new(
-                "KQL0208",
-                "FileProfile is a Defender cloud enrichment; firedrill adds its columns empty",
-                call.span,
-            ));
-            let mut t = t;
-            for (col, ty) in FILE_PROFILE_COLUMNS {
-                if t.column_index(col).is_none() {
-                    t.columns.push(Column::new(*col, *ty));
-                    for r in &mut t.rows {
-                        r.values.push(ty.null());
-                    }
-                }
-            }
-            return Ok(t);
-        }
-        Err(EvalError::new(
-            "KQL0203",
-            format!("unknown function `{}`", name.name),
-            name.span,
-        ))
-    }
 }
-
-/// Columns `invoke FileProfile()` adds (per the Defender "FileProfile() function" page).
-pub(super) const FILE_PROFILE_COLUMNS: &[(&str, ScalarType)] = &[
-    ("GlobalPrevalence", ScalarType::Long),
-    ("GlobalFirstSeen", ScalarType::DateTime),
-    ("GlobalLastSeen", ScalarType::DateTime),
-    ("Signer", ScalarType::String),
-    ("Issuer", ScalarType::String),
-    ("SignerHash", ScalarType::String),
-    ("IsCertificateValid", ScalarType::Bool),
-    ("IsRootSignerMicrosoft", ScalarType::Bool),
-    ("SignatureState", ScalarType::String),
-    ("IsExecutable", ScalarType::Bool),
-    ("ThreatName", ScalarType::String),
-    ("Publisher", ScalarType::String),
-    ("SoftwareName", ScalarType::String),
-    ("ProfileAvailability", ScalarType::String),
-];
 
 /// mv-apply's output: the input row's columns the subquery did not produce, then the subquery's.
 pub(super) fn reattach(columns: &[Column], original: &Row, sub: Table) -> Table {
@@ -468,6 +290,7 @@ pub(super) fn reattach(columns: &[Column], original: &Row, sub: Table) -> Table 
     Table {
         columns: out_cols,
         rows,
+        open: false,
     }
 }
 

@@ -359,7 +359,11 @@ impl Evaluator<'_> {
             }
             _ => {}
         }
-        Ok(Table { columns, rows })
+        Ok(Table {
+            columns,
+            rows,
+            open: left.open || right.open,
+        })
     }
 }
 
@@ -385,6 +389,7 @@ pub(super) fn union_all(mut parts: Vec<Table>, inner: bool) -> Table {
             }
         }
     }
+    let open = parts.iter().any(|t| t.open);
     let mut columns: Vec<Column> = Vec::new();
     for t in &parts {
         for c in &t.columns {
@@ -411,7 +416,11 @@ pub(super) fn union_all(mut parts: Vec<Table>, inner: bool) -> Table {
             });
         }
     }
-    Table { columns, rows }
+    Table {
+        columns,
+        rows,
+        open,
+    }
 }
 
 pub(super) fn flatten_and<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {

@@ -62,6 +62,7 @@ impl Evaluator<'_> {
         Ok(Table {
             columns: input.columns.clone(),
             rows,
+            open: false,
         })
     }
 
@@ -76,6 +77,7 @@ impl Evaluator<'_> {
         Ok(Table {
             columns: input.columns,
             rows,
+            open: false,
         })
     }
 
@@ -178,7 +180,11 @@ impl Evaluator<'_> {
                 sources: row.sources.clone(),
             });
         }
-        Ok(Table { columns, rows })
+        Ok(Table {
+            columns,
+            rows,
+            open: false,
+        })
     }
 
     /// Column indices matched by a name or wildcard pattern.
@@ -263,6 +269,7 @@ impl Evaluator<'_> {
         Ok(Table {
             columns: t.columns,
             rows: keyed.into_iter().map(|(_, r)| r).collect(),
+            open: false,
         })
     }
 
@@ -282,6 +289,7 @@ impl Evaluator<'_> {
             return Ok(Table {
                 columns: t.columns,
                 rows,
+                open: false,
             });
         }
         self.filter(t, predicate)
@@ -314,6 +322,7 @@ pub(super) fn pick_columns(t: Table, keep: &[usize]) -> Table {
                 sources: r.sources,
             })
             .collect(),
+        open: false,
     }
 }
 
@@ -331,6 +340,7 @@ pub(super) fn distinct(t: Table) -> Table {
     Table {
         columns: t.columns,
         rows: groups.into_values().collect(),
+        open: false,
     }
 }
 
@@ -358,6 +368,7 @@ pub(super) fn count_rows(input: &Table) -> Table {
             values: vec![Value::Long(input.rows.len() as i64)],
             sources,
         }],
+        open: false,
     }
 }
 
@@ -383,5 +394,6 @@ pub(super) fn getschema(input: &Table) -> Table {
                 ])
             })
             .collect(),
+        open: false,
     }
 }

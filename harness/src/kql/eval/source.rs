@@ -4,9 +4,9 @@
 use super::{Binding, EvalError, Evaluator, R};
 use crate::diag::{Span, did_you_mean};
 use crate::kql::ast::{Arg, Expr, ExprKind, Literal, Source, SourceKind, TabularExpr};
-use crate::kql::bind::asim_filter;
+use crate::kql::bind::{asim_filter, watchlist_columns};
 use crate::kql::func;
-use crate::kql::schema::{Column, asim_process_function};
+use crate::kql::schema::{Column, asim_process_function, retired_asim_function};
 use crate::kql::table::{Row, Table};
 use crate::kql::value::{ScalarType, Value};
 use std::sync::Arc;
@@ -26,7 +26,11 @@ impl Evaluator<'_> {
                         _ => Ok(None),
                     };
                 }
-                Ok(self.db.table(&id.name))
+                let table = self.db.table(&id.name);
+                if table.is_some() {
+                    self.warn_retired(&id.name, id.span);
+                }
+                Ok(table)
             }
             ExprKind::Call { name, args } => {
                 if matches!(name.name.as_str(), "materialize" | "table" | "view")
@@ -44,6 +48,9 @@ impl Evaluator<'_> {
                     return self
                         .call_function(&name.name, &def, args, None, e.span)
                         .map(|t| t.map(Arc::new));
+                }
+                if name.name == "_GetWatchlist" {
+                    return self.get_watchlist(args, e.span).map(Some);
                 }
                 if asim_process_function(&name.name)
                     || (self.db.table(&name.name).is_some() && func::scalar(&name.name).is_none())
@@ -82,6 +89,7 @@ impl Evaluator<'_> {
             }
         }
         if let Some(t) = self.db.table(name) {
+            self.warn_retired(name, span);
             return Ok(t);
         }
         let mut names: Vec<String> = self
@@ -94,9 +102,7 @@ impl Evaluator<'_> {
             names.extend(scope.keys().cloned());
         }
         let mut err = EvalError::new("KQL0201", format!("unknown table `{name}`"), span);
-        if name == "imProcessCreation" {
-            err = err.help("`imProcessCreation` is the retired name of the ASIM parser `imProcessCreate`, whose columns were renamed too");
-        } else if name.starts_with("{{") || name.contains("{{") {
+        if name.starts_with("{{") || name.contains("{{") {
             err = err.help(
                 "this is a template placeholder; substitute a value before running the query",
             );
@@ -104,6 +110,57 @@ impl Evaluator<'_> {
             err = err.help(format!("did you mean `{s}`?"));
         }
         Err(err)
+    }
+
+    /// Sentinel's `_GetWatchlist('alias')`: the watchlist bound under that alias, or (offline,
+    /// with a `KQL0208` warning) an empty one. Either way the item columns come from the data,
+    /// so the table is open.
+    fn get_watchlist(&mut self, args: &[Arg], span: Span) -> R<Arc<Table>> {
+        let [alias] = args else {
+            return Err(EvalError::new(
+                "KQL0206",
+                "_GetWatchlist takes the watchlist alias",
+                span,
+            ));
+        };
+        let c = self.compile(&alias.value, &[])?;
+        let Value::String(alias_text) = c.eval_const(self)? else {
+            return Err(EvalError::new(
+                "KQL0205",
+                "the watchlist alias must be a string",
+                alias.value.span,
+            ));
+        };
+        if let Some(t) = self.db.watchlist(&alias_text) {
+            return Ok(t);
+        }
+        self.warn(
+            EvalError::new(
+                "KQL0208",
+                format!("watchlist `{alias_text}` is not loaded; `_GetWatchlist` returns it empty"),
+                span,
+            )
+            .help("load its items with `firedrill kql --watchlist ALIAS[:SEARCHKEY]=FILE.jsonl`"),
+        );
+        Ok(Arc::new(Table {
+            columns: watchlist_columns(),
+            rows: Vec::new(),
+            open: true,
+        }))
+    }
+
+    /// A warning when `name` is a retired ASIM parser that runs as its replacement's stand-in.
+    fn warn_retired(&mut self, name: &str, span: Span) {
+        if let Some(current) = retired_asim_function(name) {
+            self.warn(
+                EvalError::new(
+                    "KQL0208",
+                    format!("`{name}` is the retired name of the ASIM parser `{current}`; firedrill runs `{current}` in its place"),
+                    span,
+                )
+                .help(format!("use `{current}`; columns the retired parser named differently are not provided")),
+            );
+        }
     }
 
     /// `imProcessCreate(starttime=..., ...)`: the bound ASIM table filtered by the parser parameters.
@@ -202,6 +259,7 @@ impl Evaluator<'_> {
                 Ok(Table {
                     columns: cols,
                     rows,
+                    open: false,
                 })
             }
             SourceKind::ExternalData { columns, .. } => {
@@ -241,12 +299,14 @@ impl Evaluator<'_> {
                         .iter()
                         .map(|v| Row::literal(vec![v.clone()]))
                         .collect(),
+                    open: false,
                 })
             }
             SourceKind::Print(items) => {
                 let empty = Table {
                     columns: vec![],
                     rows: vec![Row::literal(vec![])],
+                    open: false,
                 };
                 self.project(&empty, items, false, s.span)
             }

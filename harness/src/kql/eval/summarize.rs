@@ -56,6 +56,10 @@ impl Evaluator<'_> {
                 ExprKind::Call { name, args } => {
                     func::aggregate(&name.name).map(|a| match a.kind {
                         AggKind::Count | AggKind::CountIf => format!("{}_", a.prefix),
+                        _ if a.prefix.is_empty() => args
+                            .first()
+                            .and_then(|x| argument_name(&x.value))
+                            .unwrap_or_else(|| a.name.to_string()),
                         _ => format!(
                             "{}_{}",
                             a.prefix,
@@ -177,7 +181,11 @@ impl Evaluator<'_> {
                 sources: g.sources,
             });
         }
-        Ok(Table { columns, rows })
+        Ok(Table {
+            columns,
+            rows,
+            open: false,
+        })
     }
 
     pub(super) fn agg_spec(
@@ -240,7 +248,47 @@ impl Evaluator<'_> {
         let mut arg_cols = Vec::new();
         let mut percentiles = Vec::new();
         let arg_ty = compiled.first().and_then(|c| c.as_ref().map(|c| c.ty));
+        // `take_any(X)` is named after X itself; `any(X)` is `any_X` (as Kusto.Language names them).
+        let bare = agg.prefix.is_empty();
+        let row_pick =
+            agg.kind == AggKind::Any && (args.len() > 1 || args.first().is_some_and(is_star));
         match agg.kind {
+            AggKind::Any if row_pick => {
+                // `take_any(a, b, ...)`, `take_any(*)`: every value from one row.
+                let key_names: Vec<&str> = keys.iter().map(|(n, _)| n.as_str()).collect();
+                let named = |n: &str| {
+                    if bare {
+                        n.to_string()
+                    } else {
+                        format!("{}_{n}", agg.prefix)
+                    }
+                };
+                for (i, (a, c)) in args.iter().zip(&compiled).enumerate() {
+                    match c {
+                        None => {
+                            for (ci, col) in t.columns.iter().enumerate() {
+                                if key_names.contains(&col.name.as_str()) {
+                                    continue;
+                                }
+                                outputs.push(Column::new(unique(named(&col.name), used), col.ty));
+                                arg_cols.push(Compiled {
+                                    kind: CExpr::Col(ci),
+                                    ty: col.ty,
+                                });
+                            }
+                        }
+                        Some(c) => {
+                            let name = given(i).unwrap_or_else(|| {
+                                let base =
+                                    argument_name(&a.value).unwrap_or_else(|| format!("arg{i}"));
+                                unique(named(&base), used)
+                            });
+                            outputs.push(Column::new(name, c.ty));
+                            arg_cols.push(c.clone());
+                        }
+                    }
+                }
+            }
             AggKind::ArgMax | AggKind::ArgMin => {
                 let Some(Some(target)) = compiled.first() else {
                     return Err(EvalError::new(
@@ -306,6 +354,10 @@ impl Evaluator<'_> {
             _ => {
                 let base = match agg.kind {
                     AggKind::Count | AggKind::CountIf => format!("{}_", agg.prefix),
+                    _ if bare => args
+                        .first()
+                        .and_then(|a| derived_name(&a.value))
+                        .unwrap_or_else(|| format!("{}_{}", agg.name, first_name)),
                     _ => format!("{}_{}", agg.prefix, first_name),
                 };
                 let name = given(0).unwrap_or_else(|| unique(base, used));
@@ -344,6 +396,7 @@ impl Evaluator<'_> {
             percentiles,
             cap,
             arg_ty,
+            row_pick,
         })
     }
 }
@@ -461,6 +514,8 @@ pub(super) struct AggSpec {
     percentiles: Vec<f64>,
     cap: Option<usize>,
     arg_ty: Option<ScalarType>,
+    /// `take_any(a, b, ...)` / `take_any(*)`: the outputs are `arg_cols` read from one row.
+    row_pick: bool,
 }
 
 impl AggSpec {
@@ -483,6 +538,15 @@ impl AggSpec {
         };
         let cond = |i: usize| -> R<bool> { Ok(matches!(arg(i)?, Value::Bool(true))) };
         match self.kind {
+            AggKind::Any if self.row_pick => {
+                if arg_row.is_none() {
+                    let mut values = Vec::with_capacity(self.arg_cols.len());
+                    for c in &self.arg_cols {
+                        values.push(c.eval(&row.values, ctx)?);
+                    }
+                    *arg_row = Some(values);
+                }
+            }
             AggKind::Count => {
                 state.update(&Value::Bool(true));
             }
@@ -528,6 +592,10 @@ impl AggSpec {
         out: &mut Vec<Value>,
     ) {
         match self.kind {
+            AggKind::Any if self.row_pick => match arg_row {
+                Some(values) => out.extend(values.iter().cloned()),
+                None => out.extend(self.outputs.iter().map(|c| c.ty.null())),
+            },
             AggKind::ArgMax | AggKind::ArgMin => {
                 out.push(state.finish(self.kind, 0.0, self.arg_ty));
                 match arg_row {
