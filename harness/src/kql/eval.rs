@@ -37,6 +37,7 @@ mod join;
 mod plugin;
 mod rows;
 mod scalar;
+mod series;
 mod source;
 mod summarize;
 
@@ -565,12 +566,27 @@ impl<'a> Evaluator<'a> {
             OperatorKind::Getschema => Ok(getschema(&input)),
             OperatorKind::Render { .. } => Ok(input),
             OperatorKind::Search(s) => self.search(input, &s.predicate, &s.params),
-            OperatorKind::MakeSeries { .. } => Err(EvalError::new(
-                "KQL0204",
-                "make-series is not supported by firedrill's KQL engine",
-                op.span,
-            )
-            .help("see docs/kql-subset.md for the supported operators")),
+            OperatorKind::MakeSeries {
+                params,
+                aggregates,
+                on,
+                from,
+                to,
+                step,
+                by,
+            } => self.make_series(
+                &input,
+                &series::SeriesSpec {
+                    params,
+                    aggregates,
+                    on,
+                    from: from.as_ref(),
+                    to: to.as_ref(),
+                    step,
+                    by,
+                    span: op.span,
+                },
+            ),
             OperatorKind::MvApply {
                 params,
                 items,

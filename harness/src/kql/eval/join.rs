@@ -246,7 +246,16 @@ impl Evaluator<'_> {
         let right_keep: Vec<usize> = (0..right.columns.len())
             .filter(|i| !(lookup && right_keys.contains(i)))
             .collect();
+        // A right column whose name the left side (or an earlier renamed column) has becomes
+        // `Name1`, `Name2`, ...: the first number no column of either side is called, as
+        // Kusto names them.
         let mut names: Vec<String> = left.columns.iter().map(|c| c.name.clone()).collect();
+        let taken: Vec<&str> = left
+            .columns
+            .iter()
+            .chain(&right.columns)
+            .map(|c| c.name.as_str())
+            .collect();
         let mut right_cols = Vec::new();
         for &i in &right_keep {
             let mut name = right.columns[i].name.clone();
@@ -254,7 +263,7 @@ impl Evaluator<'_> {
                 let base = name.clone();
                 let mut n = 1;
                 name = format!("{base}{n}");
-                while names.contains(&name) {
+                while names.contains(&name) || taken.contains(&name.as_str()) {
                     n += 1;
                     name = format!("{base}{n}");
                 }

@@ -12,14 +12,13 @@ use crate::kql::value::{GroupKey, ScalarType, Value};
 use indexmap::IndexMap;
 
 impl Evaluator<'_> {
-    pub(super) fn summarize(
+    /// The `by` columns of summarize and make-series: names (`bin(X, ...)` is `X`) and
+    /// compiled expressions.
+    pub(super) fn group_keys(
         &mut self,
         t: &Table,
-        aggregates: &[ColumnExpr],
         by: &[ColumnExpr],
-        span: Span,
-    ) -> R<Table> {
-        // Group keys.
+    ) -> R<Vec<(String, Compiled)>> {
         let mut key_cols: Vec<(String, Compiled)> = Vec::new();
         let mut counter = 0;
         for item in by {
@@ -31,6 +30,17 @@ impl Evaluator<'_> {
             };
             key_cols.push((name, c));
         }
+        Ok(key_cols)
+    }
+
+    pub(super) fn summarize(
+        &mut self,
+        t: &Table,
+        aggregates: &[ColumnExpr],
+        by: &[ColumnExpr],
+        span: Span,
+    ) -> R<Table> {
+        let key_cols = self.group_keys(t, by)?;
         // Aggregates: a call to an aggregate, or an expression over aggregates (`tostring(make_set(x))`).
         let mut aggs: Vec<AggSpec> = Vec::new();
         let mut items: Vec<SummaryItem> = Vec::new();
@@ -507,9 +517,9 @@ pub(super) struct Group {
 }
 
 pub(super) struct AggSpec {
-    kind: AggKind,
+    pub(super) kind: AggKind,
     args: Vec<Option<Compiled>>,
-    outputs: Vec<Column>,
+    pub(super) outputs: Vec<Column>,
     arg_cols: Vec<Compiled>,
     percentiles: Vec<f64>,
     cap: Option<usize>,
@@ -614,7 +624,7 @@ impl AggSpec {
 }
 
 /// `base`, or `base1`, `base2`, ... when taken; the name is then marked as used.
-fn unique_name(base: String, used: &mut Vec<String>) -> String {
+pub(super) fn unique_name(base: String, used: &mut Vec<String>) -> String {
     let mut name = base.clone();
     let mut n = 0;
     while used.contains(&name) {
