@@ -24,7 +24,8 @@
 
 use crate::diag::Diagnostic;
 use crate::event::Event;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,15 +54,65 @@ pub enum FieldFilter {
 }
 
 /// The field names a set of rules reads, indexed for the parser's three questions.
+///
+/// The parser asks about every key of every document, so each question is one lookup with a
+/// multiply-rotate hash ([`FxHasher`]) rather than SipHash: the keys are field names from the
+/// rules, not input an attacker chooses.
 #[derive(Clone, Debug, Default)]
 pub struct Wanted {
-    /// Names wanted as top-level or event-data fields (`Image`; `IntegrityLevel` from
-    /// `winlog.event_data.IntegrityLevel`).
-    names: HashSet<String>,
-    /// First components of dotted names (`process` for `process.parent.executable`).
-    tops: HashSet<String>,
+    /// Per name: `NAME` when wanted as a top-level or event-data field (`Image`;
+    /// `IntegrityLevel` from `winlog.event_data.IntegrityLevel`), `TOP` when the first
+    /// component of a dotted name (`process` for `process.parent.executable`).
+    keys: HashMap<String, u8, BuildHasherDefault<FxHasher>>,
     /// Second components of `winlog.*` names (`user` for `winlog.user.name`).
-    winlog: HashSet<String>,
+    winlog: HashSet<String, BuildHasherDefault<FxHasher>>,
+}
+
+const NAME: u8 = 1;
+const TOP: u8 = 2;
+
+impl Wanted {
+    fn add(&mut self, key: &str, flag: u8) {
+        *self.keys.entry(key.to_string()).or_default() |= flag;
+    }
+
+    fn has(&self, key: &str, flags: u8) -> bool {
+        self.keys.get(key).is_some_and(|f| f & flags != 0)
+    }
+}
+
+/// The multiply-rotate hash of rustc (`FxHasher`): a few instructions per word, no
+/// protection against chosen collisions (not needed for rule field names).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            self.add(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl FieldFilter {
@@ -70,14 +121,14 @@ impl FieldFilter {
         let mut wanted = Wanted::default();
         for name in names {
             let name = name.as_ref();
-            wanted.names.insert(name.to_string());
+            wanted.add(name, NAME);
             if let Some((top, rest)) = name.split_once('.') {
-                wanted.tops.insert(top.to_string());
+                wanted.add(top, TOP);
                 if top == "winlog" {
                     let second = rest.split('.').next().unwrap_or(rest);
                     wanted.winlog.insert(second.to_string());
                     if let Some(field) = rest.strip_prefix("event_data.") {
-                        wanted.names.insert(field.to_string());
+                        wanted.add(field, NAME);
                     }
                 }
             }
@@ -89,8 +140,9 @@ impl FieldFilter {
     pub fn union(self, other: FieldFilter) -> FieldFilter {
         match (self, other) {
             (FieldFilter::Only(mut a), FieldFilter::Only(b)) => {
-                a.names.extend(b.names);
-                a.tops.extend(b.tops);
+                for (key, flags) in b.keys {
+                    a.add(&key, flags);
+                }
                 a.winlog.extend(b.winlog);
                 FieldFilter::Only(a)
             }
@@ -102,7 +154,7 @@ impl FieldFilter {
     pub fn wants_top(&self, key: &str) -> bool {
         match self {
             FieldFilter::All => true,
-            FieldFilter::Only(w) => w.names.contains(key) || w.tops.contains(key),
+            FieldFilter::Only(w) => w.has(key, NAME | TOP),
         }
     }
 
@@ -110,7 +162,7 @@ impl FieldFilter {
     pub fn wants_data(&self, key: &str) -> bool {
         match self {
             FieldFilter::All => true,
-            FieldFilter::Only(w) => w.names.contains(key),
+            FieldFilter::Only(w) => w.has(key, NAME),
         }
     }
 

@@ -104,8 +104,8 @@ fn main() {
         rules.display()
     );
     println!(
-        "{:<44} {:>8} {:>12} {:>10} {:>9}",
-        "measurement", "threads", "events/s", "seconds", "peak MiB"
+        "{:<44} {:>8} {:>12} {:>14} {:>10} {:>9}",
+        "measurement", "threads", "events/s", "events/CPU-s", "seconds", "peak MiB"
     );
     let mut runs: Vec<(String, usize, Option<Run>)> = Vec::new();
     let json_modes: &[&str] = &["serde_json", "read", "fields", "scan"];
@@ -130,8 +130,10 @@ fn main() {
         runs.iter()
             .find(|(l, t, _)| l.starts_with(label) && *t == threads)
             .and_then(|(_, _, r)| r.as_ref())
-            .map(|r| r.events as f64 / r.elapsed.as_secs_f64())
+            .map(|r| (r.events as f64 / r.elapsed.as_secs_f64(), r.cpu_rate()))
     };
+    println!("ratios of events per second (wall clock; in brackets per CPU-second, which other");
+    println!("load on the machine disturbs less):");
     for threads in [1, cores] {
         for (ours, base, name) in [
             (
@@ -156,7 +158,11 @@ fn main() {
                 let base_label = format!("{base} sysmon-{events}.{ext}");
                 if let (Some(a), Some(b)) = (rate(&ours_label, threads), rate(&base_label, threads))
                 {
-                    println!("{name:<42} {ext:<6} {threads} thread(s): {:.2}", a / b);
+                    println!(
+                        "{name:<42} {ext:<6} {threads} thread(s): {:.2} ({:.2})",
+                        a.0 / b.0,
+                        a.1 / b.1
+                    );
                 }
             }
         }
@@ -168,14 +174,34 @@ struct Run {
     events: u64,
     matches: u64,
     elapsed: Duration,
+    /// User and system time of the measurement's process.
+    cpu: Duration,
     peak_mib: f64,
+}
+
+impl Run {
+    fn cpu_rate(&self) -> f64 {
+        self.events as f64 / self.cpu.as_secs_f64()
+    }
+}
+
+/// User plus system time of process `pid` (`self` for this one) so far.
+fn cpu_time(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let ticks: u64 = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+    // Clock ticks are 100 per second on Linux.
+    Some(Duration::from_millis(ticks * 10))
 }
 
 fn print_run(label: &str, threads: usize, run: Option<&Run>) {
     match run {
         Some(run) => println!(
-            "{label:<44} {threads:>8} {:>12.0} {:>10.2} {:>9.1}   matches: {}",
+            "{label:<44} {threads:>8} {:>12.0} {:>14.0} {:>10.2} {:>9.1}   matches: {}",
             run.events as f64 / run.elapsed.as_secs_f64(),
+            run.cpu_rate(),
             run.elapsed.as_secs_f64(),
             run.peak_mib,
             run.matches
@@ -204,17 +230,19 @@ fn child(mode: &str, file: &Path, threads: usize, rules: &Path) -> Option<Run> {
         events: parts.next()?.parse().ok()?,
         matches: parts.next()?.parse().ok()?,
         elapsed: Duration::from_secs_f64(parts.next()?.parse().ok()?),
+        cpu: Duration::from_secs_f64(parts.next()?.parse().ok()?),
         peak_mib: parts.next()?.parse().ok()?,
     })
 }
 
-/// The measurement itself, in the child: prints `events matches seconds peak_mib`.
+/// The measurement itself, in the child: prints `events matches seconds cpu_seconds peak_mib`.
 fn measure(mode: &str, file: &Path, threads: usize, rules: Option<&Path>) {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global();
     drop(pool);
     let mut start = Instant::now();
+    let mut cpu_start = cpu_time("self").unwrap_or_default();
     let (events, matches) = match mode {
         "serde_json" => serde_json_alone(file, threads),
         "evtx-json" => evtx_alone(file, threads, false),
@@ -229,6 +257,7 @@ fn measure(mode: &str, file: &Path, threads: usize, rules: Option<&Path>) {
                 start.elapsed().as_secs_f64()
             );
             start = Instant::now();
+            cpu_start = cpu_time("self").unwrap_or_default();
             if mode == "fields" {
                 let filter = scan::field_filter(&engine, &Default::default());
                 firedrill_read(file, threads, filter)
@@ -249,7 +278,14 @@ fn measure(mode: &str, file: &Path, threads: usize, rules: Option<&Path>) {
         other => panic!("unknown measurement {other}"),
     };
     let elapsed = start.elapsed().as_secs_f64();
-    println!("{events} {matches} {elapsed} {}", peak_mib());
+    let cpu = cpu_time("self")
+        .unwrap_or_default()
+        .saturating_sub(cpu_start);
+    println!(
+        "{events} {matches} {elapsed} {} {}",
+        cpu.as_secs_f64(),
+        peak_mib()
+    );
 }
 
 /// Baseline: `serde_json::Value` per line, lines in 1 MiB batches over the rayon pool.
@@ -346,10 +382,14 @@ fn rsigma(file: &Path, rules: &Path, lines: &Path) -> Option<Run> {
         .next()?
         .ok()?;
     std::fs::write(&one, first + "\n").ok()?;
-    let startup = rsigma_run(&exe, &one, rules)?.elapsed;
+    let startup = rsigma_run(&exe, &one, rules)?;
     let mut run = rsigma_run(&exe, file, rules)?;
-    eprintln!("rsigma start-up (rules): {:.2}s", startup.as_secs_f64());
-    run.elapsed = run.elapsed.saturating_sub(startup);
+    eprintln!(
+        "rsigma start-up (rules): {:.2}s",
+        startup.elapsed.as_secs_f64()
+    );
+    run.elapsed = run.elapsed.saturating_sub(startup.elapsed);
+    run.cpu = run.cpu.saturating_sub(startup.cpu);
     Some(run)
 }
 
@@ -371,7 +411,9 @@ fn rsigma_run(exe: &Path, file: &Path, rules: &Path) -> Option<Run> {
     let stdout = child.stdout.take()?;
     let counter = std::thread::spawn(move || BufReader::new(stdout).lines().count() as u64);
     let mut peak = 0f64;
+    let mut cpu = Duration::ZERO;
     loop {
+        cpu = cpu_time(&pid.to_string()).unwrap_or(cpu);
         if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status"))
             && let Some(kib) = status
                 .lines()
@@ -396,6 +438,7 @@ fn rsigma_run(exe: &Path, file: &Path, rules: &Path) -> Option<Run> {
         events,
         matches,
         elapsed,
+        cpu,
         peak_mib: peak,
     })
 }

@@ -189,6 +189,9 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
                             parts.offer_time(rank, &value);
                         }
                         if keep {
+                            if parts.top.capacity() == 0 {
+                                parts.top.reserve(24);
+                            }
                             parts.top.insert(key.into_owned(), value);
                         }
                     } else {

@@ -119,6 +119,9 @@ impl Parts {
 /// the same with a `T`.
 pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
+    if let Some(time) = parse_plain_time(text.as_bytes()) {
+        return Some(time);
+    }
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Some(time.with_timezone(&Utc));
     }
@@ -128,6 +131,48 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
         }
     }
     None
+}
+
+/// The common spellings without chrono's general parsers (one per event, so it shows):
+/// `YYYY-MM-DD`, `T` or a space, `HH:MM:SS`, an optional fraction of up to nine digits and an
+/// optional `Z`. Anything else, an impossible date included, is `None` and left to chrono,
+/// so the answer is the one chrono would give.
+fn parse_plain_time(text: &[u8]) -> Option<DateTime<Utc>> {
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        text.get(range)?.iter().try_fold(0u32, |n, &b| {
+            b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+        })
+    };
+    let separators = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
+    if text.len() < 19
+        || separators.iter().any(|&(i, c)| text[i] != c)
+        || !matches!(text[10], b'T' | b' ')
+    {
+        return None;
+    }
+    let mut rest = &text[19..];
+    if let Some(stripped) = rest.strip_suffix(b"Z") {
+        rest = stripped;
+    }
+    let mut nanos = 0u32;
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        if fraction.is_empty() || fraction.len() > 9 || !fraction.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let digits = fraction
+            .iter()
+            .fold(0u32, |n, &b| n * 10 + u32::from(b - b'0'));
+        nanos = digits * 10u32.pow(9 - fraction.len() as u32);
+    } else if !rest.is_empty() {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(
+        i32::try_from(number(0..4)?).ok()?,
+        number(5..7)?,
+        number(8..10)?,
+    )?;
+    let time = date.and_hms_nano_opt(number(11..13)?, number(14..16)?, number(17..19)?, nanos)?;
+    Some(time.and_utc())
 }
 
 /// Top-level keys kept whatever the filter says, because recognition and routing read them.
@@ -424,6 +469,44 @@ mod tests {
             );
         }
         assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn plain_times_parse_as_chrono_parses_them() {
+        let chrono_only = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+                .or_else(|| {
+                    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+                        .iter()
+                        .find_map(|f| {
+                            NaiveDateTime::parse_from_str(text.trim_end_matches('Z'), f).ok()
+                        })
+                        .map(|n| n.and_utc())
+                })
+        };
+        for text in [
+            "2025-12-11T06:17:19.772545Z",
+            "2025-12-11T06:17:19.7725456Z",
+            "2025-12-11 06:17:19.636",
+            "2025-12-11 06:17:19",
+            "2025-12-11T06:17:19Z",
+            "2024-02-29T23:59:59.999999999Z",
+            "2025-02-29 00:00:00.000",
+            "2025-12-11T24:00:00Z",
+            "2025-12-11T06:17:19.",
+            "2025-12-11T06:17:19.1234567890Z",
+            "2025-12-11T06:17:19+01:00",
+            "2025-12-11x06:17:19",
+        ] {
+            let plain = parse_plain_time(text.as_bytes());
+            if plain.is_some() {
+                assert_eq!(plain, chrono_only(text), "{text}");
+            }
+            assert_eq!(parse_time(text), chrono_only(text), "{text}");
+        }
+        assert!(parse_plain_time(b"2025-12-11 06:17:19.636").is_some());
     }
 
     #[test]
