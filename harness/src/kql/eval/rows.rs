@@ -84,14 +84,15 @@ impl Evaluator<'_> {
     pub(super) fn extend(&mut self, mut t: Table, items: &[ColumnExpr]) -> R<Table> {
         let mut counter = 0;
         for item in items {
+            // Resolve first, so an unknown function is reported as such.
+            let c = self.compile(&item.expr, &t.columns)?;
             if item.names.len() > 1 {
                 return Err(EvalError::new(
                     "KQL0204",
-                    "extend with several names is not supported",
+                    "extend with several names is not supported: no supported function returns several values",
                     item.span,
                 ));
             }
-            let c = self.compile(&item.expr, &t.columns)?;
             let name = match item.names.first() {
                 Some(n) => n.name.clone(),
                 None => derived_name(&item.expr)
@@ -144,14 +145,15 @@ impl Evaluator<'_> {
                 }
                 continue;
             }
+            // Resolve first, so an unknown function is reported as such.
+            let c = self.compile(&item.expr, &t.columns)?;
             if item.names.len() > 1 {
                 return Err(EvalError::new(
                     "KQL0204",
-                    "project with several names is not supported",
+                    "project with several names is not supported: no supported function returns several values",
                     item.span,
                 ));
             }
-            let c = self.compile(&item.expr, &t.columns)?;
             let name = match item.names.first() {
                 Some(n) => n.name.clone(),
                 None => derived_name(&item.expr).unwrap_or_else(|| {
