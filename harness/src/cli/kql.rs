@@ -74,10 +74,10 @@ pub fn run(args: Args) -> Exit {
             Some((alias, key)) => (alias, Some(key)),
             None => (name, None),
         };
-        match read_json_lines(path) {
+        match kql::rule::load_watchlist(path) {
             Ok(items) => db.bind_watchlist(alias, key, &items),
-            Err(message) => {
-                eprintln!("error: {message}");
+            Err(diagnostics) => {
+                super::print_diagnostics(&diagnostics);
                 return Exit::InputError;
             }
         }

@@ -72,6 +72,41 @@ pub fn load(path: impl AsRef<Path>) -> Result<KqlRule, Vec<Diagnostic>> {
     from_str(path, &text)
 }
 
+/// Reads a Microsoft Sentinel watchlist's items for `_GetWatchlist` (see
+/// [`crate::kql::Database::bind_watchlist`]): JSON lines, one object per item.
+pub fn load_watchlist(path: impl AsRef<Path>) -> Result<Vec<crate::event::Event>, Vec<Diagnostic>> {
+    let path = path.as_ref();
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![
+            Diagnostic::error("KQL0106", format!("cannot read watchlist file: {e}"))
+                .in_file(file.clone()),
+        ]
+    })?;
+    let mut items = Vec::new();
+    let mut errors = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(serde_json::Value::Object(object)) => items.push(crate::event::Event::from_json(
+                crate::event::LogSchema::Other,
+                &object,
+            )),
+            _ => errors.push(
+                Diagnostic::error("KQL0107", "a watchlist line must be one JSON object")
+                    .located(Location::at_line_col(&file, &text, n + 1, 1)),
+            ),
+        }
+    }
+    if errors.is_empty() {
+        Ok(items)
+    } else {
+        Err(errors)
+    }
+}
+
 /// Loads a rule from `text`, the contents of `path` (no I/O).
 pub fn from_str(path: &Path, text: &str) -> Result<KqlRule, Vec<Diagnostic>> {
     let file = path.display().to_string();

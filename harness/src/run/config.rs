@@ -106,9 +106,22 @@ struct File {
     coverage: Option<CoverageConfig>,
     #[serde(default)]
     report: Option<PathBuf>,
+    #[serde(default)]
+    watchlists: IndexMap<String, Watchlist>,
 }
 
-const KEYS: [&str; 10] = [
+/// A Microsoft Sentinel watchlist KQL rules read with `_GetWatchlist('alias')`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Watchlist {
+    /// The items, JSON lines (relative to the configuration file's directory).
+    pub file: PathBuf,
+    /// The item field `SearchKey` copies.
+    #[serde(default)]
+    pub search_key: Option<String>,
+}
+
+const KEYS: [&str; 11] = [
     "rules",
     "scenarios",
     "seed",
@@ -119,6 +132,7 @@ const KEYS: [&str; 10] = [
     "portability",
     "coverage",
     "report",
+    "watchlists",
 ];
 
 /// The default generator seed.
@@ -151,6 +165,8 @@ pub struct Config {
     pub coverage: CoverageConfig,
     /// Where reports go.
     pub report: PathBuf,
+    /// Watchlists for `_GetWatchlist('alias')`, by alias (files resolved against the root).
+    pub watchlists: IndexMap<String, Watchlist>,
 }
 
 impl Config {
@@ -169,6 +185,7 @@ impl Config {
             portability: Policy::Warn,
             coverage: CoverageConfig::default(),
             report: root.join("reports"),
+            watchlists: IndexMap::new(),
         }
     }
 
@@ -231,6 +248,14 @@ impl Config {
         config.unexpected = parsed.unexpected.unwrap_or_default();
         config.portability = parsed.portability.unwrap_or_default();
         config.coverage = parsed.coverage.unwrap_or_default();
+        config.watchlists = parsed
+            .watchlists
+            .into_iter()
+            .map(|(alias, w)| {
+                let file = root.join(&w.file);
+                (alias, Watchlist { file, ..w })
+            })
+            .collect();
         Ok(config)
     }
 
@@ -333,6 +358,15 @@ mod tests {
         assert_eq!(config.schemas.kql.len(), 3);
         assert!(config.coverage.require_positive_and_negative);
         assert_eq!(config.placeholders["admins"], ["CORP\\admin"]);
+    }
+
+    #[test]
+    fn watchlists_resolve_against_the_file() {
+        let text = "watchlists:\n  hosts: { file: data/hosts.jsonl, search_key: Host }\n";
+        let config = Config::parse(text, "firedrill.yaml", Path::new("/r")).unwrap();
+        let w = &config.watchlists["hosts"];
+        assert_eq!(w.file, PathBuf::from("/r/data/hosts.jsonl"));
+        assert_eq!(w.search_key.as_deref(), Some("Host"));
     }
 
     #[test]

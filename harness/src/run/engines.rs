@@ -242,6 +242,8 @@ struct KqlDetector {
     file: String,
     /// The query text (spans point into it).
     text: String,
+    /// Watchlists for `_GetWatchlist`: alias, search key field, items.
+    watchlists: Vec<(String, Option<String>, Vec<Event>)>,
 }
 
 impl KqlDetector {
@@ -252,6 +254,9 @@ impl KqlDetector {
     ) -> crate::kql::Database {
         let clock = renderings.clock.unwrap_or_else(chrono::Utc::now);
         let mut db = crate::kql::Database::new(clock);
+        for (alias, key, items) in &self.watchlists {
+            db.bind_watchlist(alias, key.as_deref(), items);
+        }
         for schema in &self.bound {
             match only {
                 Some((s, event)) if s == *schema => {
@@ -332,6 +337,16 @@ pub(crate) fn kql_rule(path: &std::path::Path, display: &str, config: &Config) -
             served.push(schema);
         }
     }
+    // The configured watchlists, for a query that reads any.
+    let mut watchlists = Vec::new();
+    if rule.query.contains("_GetWatchlist") {
+        for (alias, w) in &config.watchlists {
+            match crate::kql::rule::load_watchlist(&w.file) {
+                Ok(items) => watchlists.push((alias.clone(), w.search_key.clone(), items)),
+                Err(errors) => diagnostics.extend(errors),
+            }
+        }
+    }
     let detector = query
         .filter(|_| !diagnostics.iter().any(Diagnostic::is_error))
         .map(|query| KqlDetector {
@@ -339,6 +354,7 @@ pub(crate) fn kql_rule(path: &std::path::Path, display: &str, config: &Config) -
             bound: served.clone(),
             file: display.to_string(),
             text: rule.query.clone(),
+            watchlists,
         });
     // Resolve the query once over empty tables: unknown columns and functions are load errors.
     if let Some(detector) = &detector {

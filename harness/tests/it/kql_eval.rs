@@ -315,27 +315,20 @@ fn webserver_seed_names_duplicate_aggregates_and_keeps_provenance() {
 // CLI
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn cli_runs_a_query_over_json_lines_tables() {
+/// Runs `firedrill kql` on `query` with one JSON lines file given as `flag` `spec=FILE`
+/// (`--table T`, `--watchlist alias:key`); the JSON result.
+fn run_cli(query: &str, flag: &str, spec: &str, lines: &str) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("temp dir");
-    let query = dir.path().join("q.kql");
-    std::fs::write(
-        &query,
-        "T | where Name has 'whoami' | project Name, N = N * 2",
-    )
-    .expect("write");
-    let table = dir.path().join("t.jsonl");
-    std::fs::write(
-        &table,
-        "{\"Name\":\"cmd /c whoami\",\"N\":1}\n{\"Name\":\"notepad\",\"N\":2}\n",
-    )
-    .expect("write");
+    let query_file = dir.path().join("q.kql");
+    std::fs::write(&query_file, query).expect("write");
+    let data = dir.path().join("data.jsonl");
+    std::fs::write(&data, lines).expect("write");
     let out = assert_cmd::Command::cargo_bin("firedrill")
         .expect("binary")
         .args(["kql", "--query"])
-        .arg(&query)
-        .arg("--table")
-        .arg(format!("T={}", table.display()))
+        .arg(&query_file)
+        .arg(flag)
+        .arg(format!("{spec}={}", data.display()))
         .args(["--now", "2024-05-02T00:00:00Z", "--format", "json"])
         .output()
         .expect("runs");
@@ -344,7 +337,17 @@ fn cli_runs_a_query_over_json_lines_tables() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[test]
+fn cli_runs_a_query_over_json_lines_tables() {
+    let json = run_cli(
+        "T | where Name has 'whoami' | project Name, N = N * 2",
+        "--table",
+        "T",
+        "{\"Name\":\"cmd /c whoami\",\"N\":1}\n{\"Name\":\"notepad\",\"N\":2}\n",
+    );
     assert_eq!(
         json,
         serde_json::json!({
@@ -352,6 +355,17 @@ fn cli_runs_a_query_over_json_lines_tables() {
             "rows": [["cmd /c whoami", 2]]
         })
     );
+}
+
+#[test]
+fn cli_loads_watchlists_for_get_watchlist() {
+    let json = run_cli(
+        "_GetWatchlist('hosts') | where Role == 'dc' | project SearchKey, Host",
+        "--watchlist",
+        "hosts:Host",
+        "{\"Host\":\"dc01\",\"Role\":\"dc\"}\n{\"Host\":\"web01\",\"Role\":\"web\"}\n",
+    );
+    assert_eq!(json["rows"], serde_json::json!([["dc01", "dc01"]]));
 }
 
 #[test]
