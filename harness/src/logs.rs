@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 pub mod delimited;
 pub mod evtx;
 pub mod json;
+pub mod kql;
 pub mod recognize;
 pub mod review;
 pub mod scan;

@@ -1,11 +1,13 @@
-//! `firedrill scan`: evaluate Sigma rules over recorded logs and review what they fire on.
+//! `firedrill scan`: evaluate Sigma and KQL rules over recorded logs and review what they fire on.
 
 use super::Exit;
 use crate::diag::Diagnostic;
 use crate::logs::ReadOptions;
+use crate::logs::kql::KqlRules;
 use crate::logs::review::{self, Allowlist, ScanReport};
 use crate::logs::scan::{ScanOptions, scan};
 use crate::sigma::{Config, Engine, RuleSet};
+use chrono::{DateTime, Utc};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,7 +28,8 @@ pub enum Format {
 /// Arguments of `firedrill scan`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A Sigma rule file or directory (repeat for more).
+    /// A rule file or directory (repeat for more): Sigma rules, `.kql` queries and Sentinel
+    /// rule YAML.
     #[arg(long = "rules", value_name = "PATH", required = true)]
     pub rules: Vec<PathBuf>,
     /// Log files or directories: EVTX, JSON lines (flat, Winlogbeat, evtx_dump, Defender),
@@ -46,6 +49,10 @@ pub struct Args {
     /// `@timestamp`, `timestamp`, `Timestamp`, `TimeGenerated`).
     #[arg(long, value_name = "FIELD")]
     pub time_field: Option<String>,
+    /// `now()` for KQL queries (RFC 3339); by default the latest event time in the tables
+    /// they read, so `ago(7d)` means the last week of the data.
+    #[arg(long, value_name = "TIME", value_parser = parse_now)]
+    pub now: Option<DateTime<Utc>>,
     /// Worker threads (0: one per core).
     #[arg(long, short = 'j', default_value_t = 0)]
     pub threads: usize,
@@ -54,11 +61,28 @@ pub struct Args {
     pub output: Option<PathBuf>,
 }
 
-/// Loads and compiles rules; prints the diagnostics of the ones that fail. Returns the engine
-/// and the diagnostics (errors mean a rule failed).
+/// Rule files under `paths`, split into Sigma and KQL (`.kql` files and Sentinel rule YAML); a
+/// path that does not exist is a `CFG0003` error.
+pub(crate) fn rule_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<Diagnostic>) {
+    let (files, diagnostics) = crate::run::rules::rule_files(paths);
+    let (kql, sigma) = files.into_iter().partition(|path| {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        crate::run::rules::language_of(path, &text) == Some(crate::report::Language::Kql)
+    });
+    (sigma, kql, diagnostics)
+}
+
+/// Loads and compiles the Sigma rules among `paths` (KQL files are left out). Returns the
+/// engine, the diagnostics (errors mean a rule failed) and how many files failed to load.
 pub(crate) fn load_engine(paths: &[PathBuf]) -> (Engine, Vec<Diagnostic>, usize) {
-    let (set, mut diagnostics) = RuleSet::load_paths(paths);
-    let failed = set.failed.len();
+    let (sigma, _, missing) = rule_files(paths);
+    load_sigma(&sigma, missing)
+}
+
+fn load_sigma(sigma: &[PathBuf], missing: Vec<Diagnostic>) -> (Engine, Vec<Diagnostic>, usize) {
+    let (set, mut diagnostics) = RuleSet::load_paths(sigma);
+    let failed = set.failed.len() + missing.len();
+    diagnostics.splice(0..0, missing);
     let (engine, compile) = Engine::compile(&set, &Config::default());
     diagnostics.extend(compile);
     (engine, diagnostics, failed)
@@ -76,8 +100,11 @@ pub fn run(args: Args) -> Exit {
             }
         },
     };
-    let (engine, rule_diagnostics, failed_documents) = load_engine(&args.rules);
+    let (sigma_files, kql_files, missing) = rule_files(&args.rules);
+    let (engine, mut rule_diagnostics, failed_documents) = load_sigma(&sigma_files, missing);
     let engine = Arc::new(engine);
+    let (kql, kql_diagnostics) = KqlRules::load(&kql_files);
+    rule_diagnostics.extend(kql_diagnostics);
     let progress = Arc::new(AtomicU64::new(0));
     let opts = ScanOptions {
         read: ReadOptions {
@@ -87,6 +114,8 @@ pub fn run(args: Args) -> Exit {
             ..ReadOptions::default()
         },
         allowlist,
+        kql: Arc::new(kql),
+        now: args.now,
     };
     let bar = ProgressBar::start(progress);
     let mut report = scan(&args.logs, &engine, &opts);
@@ -118,6 +147,12 @@ fn exit_code(report: &ScanReport, fail_on_hit: bool) -> Exit {
     } else {
         Exit::Success
     }
+}
+
+fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("not an RFC 3339 time (2025-11-20T10:00:00Z): {e}"))
 }
 
 fn read_allowlist(path: &Path) -> Result<Allowlist, Box<Diagnostic>> {

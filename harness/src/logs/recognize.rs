@@ -188,6 +188,7 @@ pub(crate) fn always_kept(key: &str) -> bool {
             | "class_uid"
             | "event"
             | "category"
+            | "Type"
     )
 }
 
@@ -287,6 +288,56 @@ fn is_ecs(fields: &Fields) -> bool {
     category || matches!(fields.get("process"), Some(Value::Map(_)))
 }
 
+/// The fields [`table_of`] reads besides a table's own columns.
+pub const TABLE_HINTS: [&str; 4] = ["Type", "ActionType", "DeviceId", "DeviceName"];
+
+/// The KQL table a recorded event is a row of. A Defender advanced-hunting row (it names a
+/// `DeviceId` or `DeviceName`) is recognised by its `Type` (Sentinel writes the table name
+/// there, and the streaming API's `category` becomes it), else by its `ActionType`, else by the
+/// columns only one table has; any other event by its schema (`SecurityEvent` for Security
+/// 4688, `imProcessCreate` for ASIM rows).
+pub fn table_of(event: &Event) -> Option<&'static str> {
+    let fields = &event.fields;
+    let text = |name: &str| text_of(fields.get(name));
+    let defender = fields.contains_key("DeviceId") || fields.contains_key("DeviceName");
+    if !defender {
+        return crate::kql::bind::table_for_rendering(event.schema);
+    }
+    if let Some(table) = text("Type").and_then(|t| crate::kql::Catalog::builtin().get(t)) {
+        return Some(table.name.as_str());
+    }
+    let by_action = text("ActionType").map(|action| match action {
+        "ProcessCreated" => "DeviceProcessEvents",
+        "FileCreated" | "FileModified" | "FileDeleted" | "FileRenamed" => "DeviceFileEvents",
+        "LogonSuccess" | "LogonFailed" | "LogonAttempted" => "DeviceLogonEvents",
+        "ImageLoaded" => "DeviceImageLoadEvents",
+        "InboundConnectionAccepted"
+        | "ListeningConnectionCreated"
+        | "NetworkSignatureInspected" => "DeviceNetworkEvents",
+        a if a.starts_with("Connection") => "DeviceNetworkEvents",
+        a if a.starts_with("Registry") => "DeviceRegistryEvents",
+        _ => "DeviceEvents",
+    });
+    let has = |name: &str| fields.contains_key(name);
+    by_action.or_else(|| {
+        Some(
+            if has("RemoteIP") || has("RemoteUrl") || has("RemotePort") {
+                "DeviceNetworkEvents"
+            } else if has("RegistryKey") {
+                "DeviceRegistryEvents"
+            } else if has("LogonType") {
+                "DeviceLogonEvents"
+            } else if has("ProcessCommandLine") {
+                "DeviceProcessEvents"
+            } else if has("SHA256") && has("FolderPath") {
+                "DeviceFileEvents"
+            } else {
+                return crate::kql::bind::table_for_rendering(event.schema);
+            },
+        )
+    })
+}
+
 /// Builds the event from what the parser collected.
 pub(crate) fn assemble(parts: Parts) -> Event {
     let timestamp = parts.time.map(|(_, time)| time);
@@ -311,10 +362,17 @@ pub(crate) fn assemble(parts: Parts) -> Event {
             } else {
                 flat_schema(&parts.data)
             };
+            // The table name travels as Sentinel's `Type` column.
+            let mut fields = parts.data;
+            if let Some(table) = table
+                && !fields.contains_key("Type")
+            {
+                fields.insert("Type".to_string(), Value::String(table));
+            }
             Event {
                 schema,
                 timestamp,
-                fields: parts.data,
+                fields,
                 origin: None,
             }
         }
@@ -507,6 +565,61 @@ mod tests {
             assert_eq!(parse_time(text), chrono_only(text), "{text}");
         }
         assert!(parse_plain_time(b"2025-12-11 06:17:19.636").is_some());
+    }
+
+    #[test]
+    fn defender_rows_are_recognised_as_their_advanced_hunting_table() {
+        let row = |cells: &[(&str, &str)]| {
+            let mut cells = cells.to_vec();
+            cells.push(("DeviceName", "web01"));
+            table_of(&from_row(cells, &ReadOptions::default()))
+        };
+        assert_eq!(
+            row(&[("Type", "DeviceFileEvents")]),
+            Some("DeviceFileEvents")
+        );
+        assert_eq!(
+            row(&[("ActionType", "ProcessCreated")]),
+            Some("DeviceProcessEvents")
+        );
+        assert_eq!(
+            row(&[("ActionType", "ConnectionFailed")]),
+            Some("DeviceNetworkEvents")
+        );
+        assert_eq!(
+            row(&[("ActionType", "RegistryValueSet")]),
+            Some("DeviceRegistryEvents")
+        );
+        assert_eq!(
+            row(&[("ActionType", "LogonSuccess")]),
+            Some("DeviceLogonEvents")
+        );
+        assert_eq!(
+            row(&[("ActionType", "AntivirusDetection")]),
+            Some("DeviceEvents")
+        );
+        assert_eq!(
+            row(&[("RemoteIP", "203.0.113.7")]),
+            Some("DeviceNetworkEvents")
+        );
+        assert_eq!(
+            row(&[("RegistryKey", "HKLM")]),
+            Some("DeviceRegistryEvents")
+        );
+        // Not a Defender row: the table that serves its schema, if any.
+        let sysmon = from_row(
+            [
+                ("EventID", "1"),
+                ("Channel", "Microsoft-Windows-Sysmon/Operational"),
+            ],
+            &ReadOptions::default(),
+        );
+        assert_eq!(table_of(&sysmon), None);
+        let security = from_row(
+            [("EventID", "4688"), ("Channel", "Security")],
+            &ReadOptions::default(),
+        );
+        assert_eq!(table_of(&security), Some("SecurityEvent"));
     }
 
     #[test]

@@ -93,9 +93,13 @@ pub struct MatchRecord {
     /// For correlations: the group-by fields and their values.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<IndexMap<String, String>>,
-    /// For correlations: the events that made it, as `[source, index]` pairs.
+    /// For correlations and KQL rows that several events made: those events, as
+    /// `[source, index]` pairs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub indices: Option<Vec<(String, u64)>>,
+    /// For KQL rules: the result row, column by column (null cells left out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<IndexMap<String, String>>,
     /// When the event happened (a correlation: its last event), when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,

@@ -1,12 +1,15 @@
-//! Scanning recorded logs with Sigma rules: every file read in parallel (and within a file in
-//! batches), every event routed and evaluated on the worker threads, only the matches kept;
-//! then correlations over the matched events in time order, and the review
-//! ([`ScanReport`](super::review::ScanReport)).
+//! Scanning recorded logs with Sigma and KQL rules: every file read in parallel (and within a
+//! file in batches), every event routed and evaluated on the worker threads, only the matches
+//! kept; then correlations over the matched events in time order, the KQL queries over the
+//! tables the scanned rows make up ([`super::kql`]), and the review
+//! ([`ScanReport`](super::review::ScanReport)), Sigma and KQL hits side by side.
 //!
 //! Memory is bounded by the reader's batches plus the matches: events that match nothing are
 //! dropped where they were parsed. Correlations need the events their rules matched in time
-//! order, so when the rule set has correlation rules those events are kept (and only those).
+//! order, so when the rule set has correlation rules those events are kept (and only those);
+//! KQL queries need whole tables, so the rows of the tables they read are kept.
 
+use super::kql::KqlRules;
 use super::review::{
     Allowlist, FileSummary, MatchRecord, RuleTally, SUMMARY_FIELDS, ScanReport, ScanSummary,
     format_time,
@@ -16,6 +19,7 @@ use crate::diag::Diagnostic;
 use crate::event::{Event, Value};
 use crate::sigma::{Engine, Router, RuleKind, Session};
 use chrono::{DateTime, Utc};
+use indexmap::IndexMap;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -29,6 +33,10 @@ pub struct ScanOptions {
     pub read: ReadOptions,
     /// Known false positives.
     pub allowlist: Allowlist,
+    /// KQL rules, run over the tables the scanned rows make up.
+    pub kql: Arc<KqlRules>,
+    /// `now()` for the KQL queries; the latest event time in their tables when `None`.
+    pub now: Option<DateTime<Utc>>,
 }
 
 /// What one matched event leaves behind.
@@ -41,6 +49,8 @@ struct Hit {
     values: Vec<Option<String>>,
     /// The event itself, when correlations need it.
     event: Option<Event>,
+    /// The event as a row of the KQL table at this index of the tables the queries read.
+    row: Option<(usize, Event)>,
 }
 
 /// The fields to materialise for `engine`: what its rules read, what routing and the review
@@ -85,8 +95,13 @@ fn summary_values(router: &Router, event: &Event) -> Vec<Option<String>> {
                 Some(p) => p.field(name).into_owned(),
                 None => (*name).to_string(),
             };
+            // Other schemas' names for the same thing (ECS, Defender advanced hunting).
             let fallbacks: &[&str] = match *name {
                 "Computer" => &["winlog.computer_name", "host.name", "DeviceName"],
+                "CommandLine" => &["ProcessCommandLine"],
+                "Image" => &["FolderPath"],
+                "ParentImage" => &["InitiatingProcessFolderPath"],
+                "User" => &["AccountName"],
                 _ => &[],
             };
             std::iter::once(field.as_str())
@@ -103,7 +118,7 @@ thread_local! {
     static SESSION: RefCell<Session> = RefCell::new(Session::default());
 }
 
-/// Scans `paths` (files or directories) with `engine`.
+/// Scans `paths` (files or directories) with `engine` (Sigma) and `opts.kql` (KQL).
 pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> ScanReport {
     let (files, mut diagnostics) = super::discover(paths);
     let mut summary = ScanSummary {
@@ -114,8 +129,13 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
         .rules()
         .iter()
         .any(|r| r.kind == RuleKind::Correlation && r.usable);
+    let kql_tables: Arc<Vec<String>> = Arc::new(opts.kql.tables());
+    let mut fields = field_filter(engine, &opts.allowlist);
+    if !kql_tables.is_empty() {
+        fields = fields.union(opts.kql.field_filter());
+    }
     let read = ReadOptions {
-        fields: field_filter(engine, &opts.allowlist),
+        fields,
         ..opts.read.clone()
     };
     let router = Arc::new(Router::new());
@@ -131,15 +151,24 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
         let engine = Arc::clone(engine);
         let router = Arc::clone(&router);
         let rule_ids = Arc::clone(&rule_ids);
+        let allowlist = Arc::clone(&allowlist);
+        let kql_tables = Arc::clone(&kql_tables);
         Arc::new(move |event: Event| {
             let rules: Vec<usize> = SESSION.with(|session| {
                 let mut session = session.borrow_mut();
                 engine.matches_with(&event, &mut session).to_vec()
             });
-            if rules.is_empty() {
+            let table = if kql_tables.is_empty() {
+                None
+            } else {
+                super::recognize::table_of(&event)
+                    .and_then(|name| kql_tables.iter().position(|t| t == name))
+            };
+            if rules.is_empty() && table.is_none() {
                 return None;
             }
-            let json = (!allowlist.is_empty()).then(|| event.to_json().to_string());
+            let json =
+                (!allowlist.is_empty() && !rules.is_empty()).then(|| event.to_json().to_string());
             let reported: Vec<(usize, bool)> = rules
                 .iter()
                 .filter(|&&r| engine.reports(r))
@@ -151,11 +180,25 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
                     (r, allowed)
                 })
                 .collect();
+            let values = if reported.is_empty() {
+                Vec::new()
+            } else {
+                summary_values(&router, &event)
+            };
+            let time = event.timestamp;
+            let keep = correlations && !rules.is_empty();
+            let (event, row) = match (keep, table) {
+                (true, Some(t)) => (Some(event.clone()), Some((t, event))),
+                (true, None) => (Some(event), None),
+                (false, Some(t)) => (None, Some((t, event))),
+                (false, None) => (None, None),
+            };
             Some(Box::new(Hit {
-                time: event.timestamp,
-                values: summary_values(&router, &event),
+                time,
+                values,
                 rules: reported,
-                event: correlations.then_some(event),
+                event,
+                row,
             }))
         })
     };
@@ -172,9 +215,13 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
     );
 
     // Detections, in time order.
-    let mut tallies: HashMap<usize, RuleTally> = HashMap::new();
+    let mut tallies: HashMap<Key, RuleTally> = HashMap::new();
     let mut matches: Vec<(Option<DateTime<Utc>>, usize, u64, MatchRecord)> = Vec::new();
     let mut kept: Vec<(Option<DateTime<Utc>>, usize, u64, Event)> = Vec::new();
+    // Per KQL table: its rows, and where each came from (file, index).
+    let mut tables: Vec<(String, Vec<Event>)> =
+        kql_tables.iter().map(|t| (t.clone(), Vec::new())).collect();
+    let mut origins: Vec<Vec<(usize, u64)>> = vec![Vec::new(); kql_tables.len()];
     let mut file_summaries = Vec::new();
     let sources: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     for (file_no, (path, result)) in results.into_iter().enumerate() {
@@ -202,10 +249,11 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
         for (index, hit) in hits {
             let hit = *hit;
             for &(rule, allowlisted) in &hit.rules {
-                tallies
-                    .entry(rule)
-                    .or_default()
-                    .add(hit.time, &hit.values, allowlisted);
+                tallies.entry(Key::Sigma(rule)).or_default().add(
+                    hit.time,
+                    &hit.values,
+                    allowlisted,
+                );
                 if allowlisted {
                     summary.allowlisted += 1;
                     continue;
@@ -224,12 +272,17 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
                         index: Some(index),
                         group: None,
                         indices: None,
+                        row: None,
                         timestamp: hit.time.map(format_time),
                     },
                 ));
             }
             if let Some(event) = hit.event {
                 kept.push((hit.time, file_no, index, event));
+            }
+            if let Some((table, event)) = hit.row {
+                tables[table].1.push(event);
+                origins[table].push((file_no, index));
             }
         }
     }
@@ -254,12 +307,22 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
             let last = members.iter().filter_map(|k| k.0).max();
             let (file_no, index) = members.last().map_or((usize::MAX, 0), |k| (k.1, k.2));
             let rule_id = rule_ids[m.rule].clone();
-            let allowlisted = false;
-            tallies.entry(m.rule).or_default().add(
+            // An allowlist entry covers a correlation when it covers every event that made it.
+            let allowlisted = !allowlist.is_empty()
+                && !allowlist.is_silent_for(&rule_id)
+                && !members.is_empty()
+                && members
+                    .iter()
+                    .all(|k| allowlist.covers(&rule_id, &k.3.to_json().to_string()));
+            tallies.entry(Key::Sigma(m.rule)).or_default().add(
                 last,
                 &[None, None, None, None, None],
                 allowlisted,
             );
+            if allowlisted {
+                summary.allowlisted += 1;
+                continue;
+            }
             matches.push((
                 last,
                 file_no,
@@ -281,23 +344,121 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
                             .map(|k| (sources[k.1].clone(), k.2))
                             .collect(),
                     ),
+                    row: None,
                     timestamp: last.map(format_time),
                 },
             ));
+        }
+    }
+
+    // KQL queries, over the tables the scanned rows make up.
+    if !opts.kql.is_empty() {
+        let now = opts
+            .now
+            .or_else(|| {
+                tables
+                    .iter()
+                    .flat_map(|t| &t.1)
+                    .filter_map(|e| e.timestamp)
+                    .max()
+            })
+            .unwrap_or_else(Utc::now);
+        for result in opts.kql.run(&tables, now) {
+            diagnostics.extend(result.diagnostics);
+            let Some(table) = result.table else {
+                summary.rules_failed += 1;
+                continue;
+            };
+            let query = &opts.kql.queries[result.query];
+            let rule_id = query.key();
+            for row in &table.rows {
+                let mut members: Vec<(usize, u64, &Event)> = row
+                    .sources
+                    .iter()
+                    .filter_map(|source| {
+                        let t = kql_tables.iter().position(|n| **n == *source.table)?;
+                        let (file_no, index) = *origins[t].get(source.index)?;
+                        Some((file_no, index, tables[t].1.get(source.index)?))
+                    })
+                    .collect();
+                members.sort_by_key(|m| (m.0, m.1));
+                let cells: IndexMap<String, String> = table
+                    .columns
+                    .iter()
+                    .zip(&row.values)
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(c, v)| (c.name.clone(), v.to_kql_string()))
+                    .collect();
+                let time = row_time(&table, &row.values)
+                    .or_else(|| members.iter().filter_map(|m| m.2.timestamp).max());
+                let allowlisted = !allowlist.is_empty()
+                    && !allowlist.is_silent_for(&rule_id)
+                    && allowlist
+                        .covers(&rule_id, &serde_json::to_string(&cells).unwrap_or_default());
+                let values = members
+                    .first()
+                    .map(|m| summary_values(&router, m.2))
+                    .unwrap_or_default();
+                tallies
+                    .entry(Key::Kql(result.query))
+                    .or_default()
+                    .add(time, &values, allowlisted);
+                if allowlisted {
+                    summary.allowlisted += 1;
+                    continue;
+                }
+                let (file_no, index) = members.last().map_or((usize::MAX, 0), |m| (m.0, m.1));
+                matches.push((
+                    time,
+                    file_no,
+                    index,
+                    MatchRecord {
+                        rule_id: rule_id.clone(),
+                        rule_title: query.rule.name.clone(),
+                        level: query.rule.severity.clone(),
+                        author: None,
+                        source: members
+                            .last()
+                            .map(|m| sources[m.0].clone())
+                            .unwrap_or_default(),
+                        index: (members.len() == 1).then_some(index),
+                        group: None,
+                        indices: (members.len() > 1).then(|| {
+                            members
+                                .iter()
+                                .map(|m| (sources[m.0].clone(), m.1))
+                                .collect()
+                        }),
+                        row: Some(cells),
+                        timestamp: time.map(format_time),
+                    },
+                ));
+            }
         }
     }
     matches.sort_by_key(|m| order(m.0, m.1, m.2));
 
     let mut rules: Vec<_> = tallies
         .into_iter()
-        .map(|(rule, tally)| {
-            let info = &engine.rules()[rule];
-            tally.finish(
-                rule_ids[rule].clone(),
-                info.title.clone(),
-                info.level.clone(),
-                info.author.clone(),
-            )
+        .map(|(key, tally)| match key {
+            Key::Sigma(rule) => {
+                let info = &engine.rules()[rule];
+                tally.finish(
+                    rule_ids[rule].clone(),
+                    info.title.clone(),
+                    info.level.clone(),
+                    info.author.clone(),
+                )
+            }
+            Key::Kql(query) => {
+                let query = &opts.kql.queries[query];
+                tally.finish(
+                    query.key(),
+                    query.rule.name.clone(),
+                    query.rule.severity.clone(),
+                    None,
+                )
+            }
         })
         .collect();
     rules.sort_by(|a, b| {
@@ -307,8 +468,9 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
             .then_with(|| a.rule_id.cmp(&b.rule_id))
     });
     summary.files = files.len();
-    summary.rules = engine.rules().iter().filter(|r| r.usable).count();
-    summary.rules_failed = engine.rules().len() - summary.rules;
+    let sigma_usable = engine.rules().iter().filter(|r| r.usable).count();
+    summary.rules = sigma_usable + opts.kql.queries.len();
+    summary.rules_failed += engine.rules().len() - sigma_usable + opts.kql.failed;
     summary.matches = matches.len();
     ScanReport {
         format_version: 1,
@@ -318,6 +480,24 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
         matches: matches.into_iter().map(|(_, _, _, m)| m).collect(),
         diagnostics,
     }
+}
+
+/// A rule in the tallies: a Sigma rule by engine index, a KQL query by its index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    Sigma(usize),
+    Kql(usize),
+}
+
+/// A KQL result row's time: its `Timestamp` or `TimeGenerated` column, when it has one.
+fn row_time(table: &crate::kql::Table, values: &[crate::kql::Value]) -> Option<DateTime<Utc>> {
+    ["Timestamp", "TimeGenerated"].iter().find_map(|name| {
+        let i = table.column_index(name)?;
+        match values.get(i)? {
+            crate::kql::Value::DateTime(ticks) => crate::kql::value::chrono_from_ticks(*ticks),
+            _ => None,
+        }
+    })
 }
 
 /// Time order; events without a time after those with one; then file and index.

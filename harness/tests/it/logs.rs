@@ -724,3 +724,163 @@ fn correlations_run_over_the_matched_events_in_time_order() {
     assert_eq!(indices, vec![1, 0, 2]);
     assert_eq!(m["timestamp"], "2025-11-20T10:00:03Z");
 }
+
+#[test]
+fn the_allowlist_covers_a_correlation_when_it_covers_every_event_that_made_it() {
+    let scan = |allowlist: &str| {
+        scan_json(&[
+            "--fail-on-hit",
+            "--allowlist",
+            allowlist,
+            "--rules",
+            "fixtures/logs/rules-correlation",
+            "fixtures/logs/jsonl/sysmon-flat.jsonl",
+        ])
+    };
+    let (code, report) = scan("fixtures/logs/allowlist/correlation-host.csv");
+    assert_eq!(code, 0);
+    assert_eq!(report["summary"]["matches"], 0);
+    assert_eq!(report["summary"]["allowlisted"], 1);
+    assert_eq!(report["rules"][0]["allowlisted"], 1);
+    let (code, report) = scan("fixtures/logs/allowlist/correlation-one-event.csv");
+    assert_eq!(code, 1);
+    assert_eq!(report["summary"]["matches"], 1);
+    assert_eq!(report["summary"]["allowlisted"], 0);
+}
+
+// ---- KQL rules in `firedrill scan` ----
+
+const KQL_RULES: &str = "fixtures/logs/rules-kql";
+const HUNTING: &str = "fixtures/logs/defender-hunting";
+
+/// A hit: its rule id, its `[file name, index]` sources and its result row.
+type KqlHit = (String, Vec<(String, u64)>, serde_json::Value);
+
+/// Every hit of a scan report.
+fn kql_hits(report: &serde_json::Value) -> Vec<KqlHit> {
+    report["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let name =
+                |s: &serde_json::Value| s.as_str().unwrap().rsplit('/').next().unwrap().to_string();
+            let sources = match m.get("indices") {
+                Some(all) => all
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| (name(&p[0]), p[1].as_u64().unwrap()))
+                    .collect(),
+                None => vec![(name(&m["source"]), m["index"].as_u64().unwrap())],
+            };
+            (
+                m["rule_id"].as_str().unwrap().to_string(),
+                sources,
+                m["row"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn kql_rules_run_over_the_defender_tables_their_queries_read() {
+    let (code, report) = scan_json(&["--rules", KQL_RULES, HUNTING]);
+    assert_eq!(code, 0);
+    assert_eq!(report["summary"]["events"], 10);
+    assert_eq!(report["summary"]["rules"], 3);
+    assert_eq!(report["summary"]["rules_failed"], 0);
+    let hits = kql_hits(&report);
+    let stream = "advanced-hunting-stream.json";
+    let csv = "DeviceNetworkEvents.csv";
+    let hit = |id: &str| {
+        let found: Vec<_> = hits.iter().filter(|h| h.0 == id).collect();
+        assert_eq!(found.len(), 1, "{id}: {hits:#?}");
+        found[0].clone()
+    };
+    // One process row (the streaming wrapper's category names its table).
+    let shell = hit("web-server-spawns-shell");
+    assert_eq!(shell.1, vec![(stream.to_string(), 0)]);
+    assert_eq!(shell.2["AccountName"], "svc-web");
+    // A summarised row: the connections of the last hour before the newest event, from the
+    // streaming export and the CSV export (whose rows are recognised by their columns); the
+    // 08:00 connection is older than `ago(1h)`.
+    let beacon = hit("0b7e5f3c-2d9a-4c61-9f1e-6a4b8c2d7e10");
+    assert_eq!(beacon.2["Connections"], "5");
+    let expected: Vec<(String, u64)> =
+        [(csv, 1), (stream, 1), (stream, 2), (stream, 3), (stream, 4)]
+            .iter()
+            .map(|(f, i)| (f.to_string(), *i))
+            .collect();
+    assert_eq!(beacon.1, expected);
+    // A join: the process row and the network row it made.
+    let joined = hit("shell-connects-out");
+    assert_eq!(
+        joined.1,
+        vec![(stream.to_string(), 0), (stream.to_string(), 1)]
+    );
+    assert_eq!(joined.2["RemotePort"], "80");
+    let rule = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule_id"] == "web-server-spawns-shell")
+        .unwrap();
+    assert_eq!(rule["top_values"]["User"][0]["value"], "svc-web");
+    assert_eq!(rule["first_seen"], "2025-11-20T10:00:01Z");
+}
+
+#[test]
+fn kql_now_is_the_latest_event_time_unless_pinned() {
+    let (_, report) = scan_json(&[
+        "--rules",
+        KQL_RULES,
+        "--now",
+        "2025-11-20T11:30:00Z",
+        HUNTING,
+    ]);
+    let hits = kql_hits(&report);
+    assert!(
+        !hits
+            .iter()
+            .any(|h| h.0 == "0b7e5f3c-2d9a-4c61-9f1e-6a4b8c2d7e10"),
+        "an hour before 11:30 holds no connection: {hits:#?}"
+    );
+    let (code, _, stderr) =
+        firedrill(&["scan", "--rules", KQL_RULES, "--now", "yesterday", HUNTING]);
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn kql_rules_that_do_not_resolve_fail_to_load_and_sigma_rules_still_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("typo.kql"),
+        "DeviceProcessEvents | where ProcesCommandLine has \"whoami\"",
+    )
+    .unwrap();
+    let rules = dir.path().display().to_string();
+    let (code, report) = scan_json(&[
+        "--rules",
+        &rules,
+        "--rules",
+        SEED_RULE,
+        "fixtures/logs/defender",
+        "fixtures/logs/jsonl/sysmon-flat.jsonl",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(report["summary"]["rules"], 1);
+    assert_eq!(report["summary"]["rules_failed"], 1);
+    assert_eq!(report["summary"]["matches"], 1);
+    let errors: Vec<&str> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["severity"] == "error")
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        errors.iter().all(|c| c.starts_with("KQL")) && !errors.is_empty(),
+        "{errors:?}"
+    );
+}

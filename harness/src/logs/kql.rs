@@ -1,0 +1,165 @@
+//! KQL rules in a scan: `.kql` files and Sentinel rule YAML, run over the tables the scanned
+//! rows make up.
+//!
+//! Each scanned event that is a row of a table some query reads (a Defender advanced-hunting
+//! export row, a Sentinel `SecurityEvent`, an ASIM row; [`recognize::table_of`]) is kept, in
+//! file order; after reading, the rows of each table are bound into one
+//! [`Database`](crate::kql::Database) whose `now()` is `--now` or the latest time in the data,
+//! and every query runs once with [`kql::evaluate_full`](crate::kql::evaluate_full). Each result
+//! row is a hit; its provenance names the input events it came from.
+//!
+//! Unlike Sigma matching, this holds the rows of the tables the queries read in memory: a
+//! query may join, summarise or sort the whole table.
+
+use super::FieldFilter;
+use super::recognize;
+use crate::diag::Diagnostic;
+use crate::event::Event;
+use crate::kql::ast::Query;
+use crate::kql::rule::KqlRule;
+use crate::kql::{Catalog, Database, Table};
+use chrono::{DateTime, Utc};
+use std::path::PathBuf;
+
+/// One loaded query.
+#[derive(Debug)]
+pub struct ScanQuery {
+    /// The rule file as loaded.
+    pub rule: KqlRule,
+    /// The parsed query.
+    pub query: Query,
+    /// The tables it reads.
+    pub tables: Vec<String>,
+}
+
+impl ScanQuery {
+    /// The rule's key in reports: its id, or its name.
+    pub fn key(&self) -> String {
+        self.rule
+            .id
+            .clone()
+            .unwrap_or_else(|| self.rule.name.clone())
+    }
+}
+
+/// The KQL rules of a scan.
+#[derive(Debug, Default)]
+pub struct KqlRules {
+    /// The usable queries.
+    pub queries: Vec<ScanQuery>,
+    /// Rule files that failed to load, parse or resolve.
+    pub failed: usize,
+}
+
+/// What one query found.
+#[derive(Debug)]
+pub struct QueryResult {
+    /// The query's index in [`KqlRules::queries`].
+    pub query: usize,
+    /// The result table (rows keep their provenance); `None` when the query failed.
+    pub table: Option<Table>,
+    /// Errors and warnings of the run.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl KqlRules {
+    /// Loads KQL rule files. A file that does not load, parse, or resolve against the catalog
+    /// (unknown table, column or function) is counted in `failed` with its diagnostics.
+    pub fn load(files: &[PathBuf]) -> (KqlRules, Vec<Diagnostic>) {
+        let mut rules = KqlRules::default();
+        let mut diagnostics = Vec::new();
+        for path in files {
+            let rule = match crate::kql::rule::load(path) {
+                Ok(rule) => rule,
+                Err(errors) => {
+                    rules.failed += 1;
+                    diagnostics.extend(errors);
+                    continue;
+                }
+            };
+            let (query, mut found) = rule.parse();
+            if let Some(query) = &query
+                && !found.iter().any(Diagnostic::is_error)
+            {
+                // Resolving over empty tables: unknown columns and functions are load errors.
+                let run = crate::kql::evaluate_full(
+                    query,
+                    &Database::new(DateTime::UNIX_EPOCH),
+                    Some((&rule.file(), &rule.query)),
+                );
+                found.extend(run.diagnostics.into_iter().map(|d| rule.relocate(d)));
+            }
+            let usable = !found.iter().any(Diagnostic::is_error);
+            diagnostics.extend(found);
+            match query.filter(|_| usable) {
+                Some(query) => rules.queries.push(ScanQuery {
+                    tables: query.tables_read(),
+                    rule,
+                    query,
+                }),
+                None => rules.failed += 1,
+            }
+        }
+        (rules, diagnostics)
+    }
+
+    /// True when there are no usable queries.
+    pub fn is_empty(&self) -> bool {
+        self.queries.is_empty()
+    }
+
+    /// The tables the queries read, in first-use order.
+    pub fn tables(&self) -> Vec<String> {
+        let mut tables: Vec<String> = Vec::new();
+        for name in self.queries.iter().flat_map(|q| &q.tables) {
+            if !tables.contains(name) {
+                tables.push(name.clone());
+            }
+        }
+        tables
+    }
+
+    /// The fields reading must keep for the queries: every catalog column of the tables they
+    /// read, and what recognising a row's table needs; everything when a query reads a table
+    /// the catalog does not know.
+    pub fn field_filter(&self) -> FieldFilter {
+        let mut names: Vec<String> = recognize::TABLE_HINTS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for table in self.tables() {
+            match Catalog::builtin().get(&table) {
+                Some(schema) => names.extend(schema.columns.iter().map(|c| c.name.clone())),
+                None => return FieldFilter::All,
+            }
+        }
+        FieldFilter::only(names)
+    }
+
+    /// Runs every query over `tables` (table name → its rows, in scan order) with `now()` at
+    /// `now`.
+    pub fn run(&self, tables: &[(String, Vec<Event>)], now: DateTime<Utc>) -> Vec<QueryResult> {
+        let mut db = Database::new(now);
+        for (name, events) in tables {
+            db.bind(name, events);
+        }
+        self.queries
+            .iter()
+            .enumerate()
+            .map(|(index, query)| {
+                let file = query.rule.file();
+                let run =
+                    crate::kql::evaluate_full(&query.query, &db, Some((&file, &query.rule.query)));
+                QueryResult {
+                    query: index,
+                    table: run.table,
+                    diagnostics: run
+                        .diagnostics
+                        .into_iter()
+                        .map(|d| query.rule.relocate(d))
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+}
