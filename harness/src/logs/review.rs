@@ -1,8 +1,10 @@
 //! The false-positive review of a scan: the versioned report model (`format_version: 1`), how it
 //! is aggregated from matches, the allowlist of known false positives, and the JSON, Markdown
-//! and HTML writers (pure functions of the model).
+//! and HTML writers (pure functions of the model, built from the page shell, stylesheet,
+//! escaping and tables `firedrill run`'s report uses: [`crate::report::page`]).
 
 use crate::diag::Diagnostic;
+use crate::report::page::{self, esc};
 use chrono::{DateTime, SecondsFormat, Utc};
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -312,17 +314,16 @@ pub fn to_json(report: &ScanReport) -> String {
     serde_json::to_string_pretty(report).unwrap_or_default()
 }
 
+/// A Markdown cell of at most 160 characters.
 fn md_cell(text: &str) -> String {
     let text: String = text.chars().take(160).collect();
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    page::md_cell(&text)
 }
 
-/// The report as Markdown: totals, then per rule its counts, times and top values.
-pub fn to_markdown(report: &ScanReport) -> String {
-    let s = &report.summary;
-    let mut out = String::from("# firedrill scan\n\n");
-    out += &format!(
-        "{} events in {} files; {} rules ({} failed to load); {} matches, {} allowlisted; {} bad records, {} damaged chunks skipped, {} unreadable files.\n\n",
+/// The one-line totals, as text.
+fn totals(s: &ScanSummary) -> String {
+    format!(
+        "{} events in {} files; {} rules ({} failed to load); {} matches, {} allowlisted; {} bad records, {} damaged chunks skipped, {} unreadable files.",
         s.events,
         s.files,
         s.rules,
@@ -332,22 +333,85 @@ pub fn to_markdown(report: &ScanReport) -> String {
         s.bad_records,
         s.skipped_chunks,
         s.unreadable_files
-    );
+    )
+}
+
+/// Where a match came from: its index, or the indices of the events that made it (with their
+/// file's name when it is not the match's `source`).
+fn indices(m: &MatchRecord) -> String {
+    match (&m.index, &m.indices) {
+        (Some(i), _) => i.to_string(),
+        (None, Some(all)) => all
+            .iter()
+            .map(|(file, i)| {
+                if *file == m.source {
+                    i.to_string()
+                } else {
+                    let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
+                    format!("{name}:{i}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => String::new(),
+    }
+}
+
+/// A KQL result row as `column=value` pairs.
+fn row_text(m: &MatchRecord) -> String {
+    m.row
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The columns of the table of rules (`#`: numeric).
+const RULE_COLUMNS: [&str; 6] = [
+    "rule",
+    "level",
+    "#hits",
+    "#allowlisted",
+    "first seen",
+    "last seen",
+];
+
+/// How many matches per rule the Markdown and HTML reviews list.
+const LISTED: usize = 50;
+
+/// The matches of `rule`, the first [`LISTED`] of them.
+fn listed<'a>(report: &'a ScanReport, rule: &RuleSummary) -> Vec<&'a MatchRecord> {
+    report
+        .matches
+        .iter()
+        .filter(|m| m.rule_id == rule.rule_id)
+        .take(LISTED)
+        .collect()
+}
+
+/// The report as Markdown: totals, then per rule its counts, times, top values and first
+/// matches (with the result row of a KQL rule).
+pub fn to_markdown(report: &ScanReport) -> String {
+    let mut out = String::from("# firedrill scan\n\n");
+    out += &totals(&report.summary);
+    out += "\n\n";
     if report.rules.is_empty() {
         out += "No rule matched.\n";
     } else {
-        out += "| rule | level | hits | allowlisted | first seen | last seen |\n|---|---|---:|---:|---|---|\n";
-        for rule in &report.rules {
-            out += &format!(
-                "| {} | {} | {} | {} | {} | {} |\n",
-                md_cell(&rule.rule_title),
-                rule.level.as_deref().unwrap_or(""),
-                rule.hits,
-                rule.allowlisted,
-                rule.first_seen.as_deref().unwrap_or(""),
-                rule.last_seen.as_deref().unwrap_or("")
-            );
-        }
+        out += &page::md_table(
+            &RULE_COLUMNS,
+            report.rules.iter().map(|rule| {
+                [
+                    md_cell(&rule.rule_title),
+                    md_cell(rule.level.as_deref().unwrap_or("")),
+                    rule.hits.to_string(),
+                    rule.allowlisted.to_string(),
+                    rule.first_seen.clone().unwrap_or_default(),
+                    rule.last_seen.clone().unwrap_or_default(),
+                ]
+            }),
+        );
     }
     for rule in &report.rules {
         out += &format!("\n## {}\n\n", rule.rule_title);
@@ -365,6 +429,22 @@ pub fn to_markdown(report: &ScanReport) -> String {
                     md_cell(&value.value).replace('`', "'")
                 );
             }
+        }
+        let matches = listed(report, rule);
+        if !matches.is_empty() {
+            out += "\n<details><summary>first matches</summary>\n\n";
+            out += &page::md_table(
+                &["time", "source", "index", "row"],
+                matches.iter().map(|m| {
+                    [
+                        m.timestamp.clone().unwrap_or_default(),
+                        format!("`{}`", md_cell(&m.source).replace('`', "'")),
+                        indices(m),
+                        md_cell(&row_text(m)),
+                    ]
+                }),
+            );
+            out += "\n</details>\n";
         }
     }
     if !report.diagnostics.is_empty() {
@@ -386,30 +466,18 @@ pub fn to_markdown(report: &ScanReport) -> String {
     out
 }
 
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// The scan page's own rules, beside the shared stylesheet.
+const STYLE: &str =
+    "td.n { text-align: right; } details { margin: .5em 0; } code { word-break: break-all; }\n";
 
-/// The report as one self-contained HTML review page: a table of rules, and per rule its top
-/// values and its first matches.
+/// The report as one self-contained HTML review page, in the shell and style of `firedrill
+/// run`'s report: totals, a table of rules, and per rule its top values and first matches.
 pub fn to_html(report: &ScanReport) -> String {
     let s = &report.summary;
-    let mut out = String::from(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>firedrill scan</title>\n<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}code{word-break:break-all}.n{text-align:right}details{margin:.5em 0}</style></head><body>\n<h1>firedrill scan</h1>\n",
-    );
+    let mut out = page::head("firedrill scan", STYLE, None);
+    out += "<h1>firedrill scan</h1>\n";
     out += &format!(
-        "<p>{} events in {} files; {} rules ({} failed to load); <strong>{} matches</strong>, {} allowlisted; {} bad records, {} damaged chunks skipped, {} unreadable files.</p>\n",
+        "<p class=\"counts\"><span><b>{}</b> events</span><span><b>{}</b> files</span><span><b>{}</b> rules ({} failed to load)</span><span><b>{}</b> matches</span><span><b>{}</b> allowlisted</span><span><b>{}</b> bad records</span><span><b>{}</b> damaged chunks skipped</span><span><b>{}</b> unreadable files</span></p>\n",
         s.events,
         s.files,
         s.rules,
@@ -420,19 +488,24 @@ pub fn to_html(report: &ScanReport) -> String {
         s.skipped_chunks,
         s.unreadable_files
     );
-    out += "<table><thead><tr><th>rule</th><th>level</th><th>hits</th><th>allowlisted</th><th>first seen</th><th>last seen</th></tr></thead><tbody>\n";
-    for (i, rule) in report.rules.iter().enumerate() {
-        out += &format!(
-            "<tr><td><a href=\"#r{i}\">{}</a></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>\n",
-            esc(&rule.rule_title),
-            esc(rule.level.as_deref().unwrap_or("")),
-            rule.hits,
-            rule.allowlisted,
-            esc(rule.first_seen.as_deref().unwrap_or("")),
-            esc(rule.last_seen.as_deref().unwrap_or(""))
+    if report.rules.is_empty() {
+        out += "<p class=\"muted\">No rule matched.</p>\n";
+    } else {
+        out += &page::html_table(
+            "data",
+            &RULE_COLUMNS,
+            report.rules.iter().enumerate().map(|(i, rule)| {
+                [
+                    format!("<a href=\"#r{i}\">{}</a>", esc(&rule.rule_title)),
+                    esc(rule.level.as_deref().unwrap_or("")),
+                    rule.hits.to_string(),
+                    rule.allowlisted.to_string(),
+                    esc(rule.first_seen.as_deref().unwrap_or("")),
+                    esc(rule.last_seen.as_deref().unwrap_or("")),
+                ]
+            }),
         );
     }
-    out += "</tbody></table>\n";
     for (i, rule) in report.rules.iter().enumerate() {
         out += &format!(
             "<h2 id=\"r{i}\">{}</h2>\n<p><code>{}</code>",
@@ -444,42 +517,35 @@ pub fn to_html(report: &ScanReport) -> String {
         }
         out += "</p>\n";
         for (field, values) in &rule.top_values {
-            out += &format!("<details open><summary>{}</summary><table>", esc(field));
-            for value in values {
-                out += &format!(
-                    "<tr><td class=\"n\">{}</td><td><code>{}</code></td></tr>",
-                    value.count,
-                    esc(&value.value)
-                );
-            }
-            out += "</table></details>\n";
+            out += &format!("<details open><summary>{}</summary>", esc(field));
+            out += &page::html_table(
+                "data",
+                &["#count", "value"],
+                values.iter().map(|v| {
+                    [
+                        v.count.to_string(),
+                        format!("<code>{}</code>", esc(&v.value)),
+                    ]
+                }),
+            );
+            out += "</details>\n";
         }
-        let listed: Vec<&MatchRecord> = report
-            .matches
-            .iter()
-            .filter(|m| m.rule_id == rule.rule_id)
-            .take(50)
-            .collect();
-        if !listed.is_empty() {
-            out += "<details><summary>first matches</summary><table><tr><th>time</th><th>source</th><th>index</th></tr>";
-            for m in listed {
-                let index = match (&m.index, &m.indices) {
-                    (Some(i), _) => i.to_string(),
-                    (None, Some(all)) => all
-                        .iter()
-                        .map(|(_, i)| i.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    _ => String::new(),
-                };
-                out += &format!(
-                    "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-                    esc(m.timestamp.as_deref().unwrap_or("")),
-                    esc(&m.source),
-                    esc(&index)
-                );
-            }
-            out += "</table></details>\n";
+        let matches = listed(report, rule);
+        if !matches.is_empty() {
+            out += "<details><summary>first matches</summary>";
+            out += &page::html_table(
+                "data",
+                &["time", "source", "index", "row"],
+                matches.iter().map(|m| {
+                    [
+                        esc(m.timestamp.as_deref().unwrap_or("")),
+                        format!("<code>{}</code>", esc(&m.source)),
+                        esc(&indices(m)),
+                        format!("<code>{}</code>", esc(&row_text(m))),
+                    ]
+                }),
+            );
+            out += "</details>\n";
         }
     }
     if !report.diagnostics.is_empty() {
@@ -489,7 +555,7 @@ pub fn to_html(report: &ScanReport) -> String {
         }
         out += "</pre>\n";
     }
-    out += "</body></html>\n";
+    out += page::FOOT;
     out
 }
 

@@ -4,37 +4,9 @@
 //! drill-down: the expectation, the outcome per rendering, the engine's explain traces and the
 //! events that matter, field by field. Load errors, coverage and the baseline diff follow.
 
+use super::page::{self, esc};
 use super::{CheckReport, EventRecord, RunReport, ScenarioReport, Status, describe_check, worst};
 use std::fmt::Write as _;
-
-const STYLE: &str = r#"
-:root { --pass:#2e7d32; --fail:#c62828; --warn:#ef6c00; --na:#9e9e9e; --silent:#e0e0e0; --error:#6a1b9a; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 2rem 3rem; color:#1b1b1b; }
-h1 { margin: 1.2rem 0 .3rem; } h2 { margin-top: 2rem; border-bottom: 1px solid #ddd; }
-.verdict { display:inline-block; padding:.15rem .6rem; border-radius:4px; color:#fff; font-weight:600; }
-.verdict.passed { background: var(--pass); } .verdict.failed { background: var(--fail); }
-.counts span { margin-right: 1.2rem; }
-table { border-collapse: collapse; }
-table.matrix th.rule { writing-mode: vertical-rl; transform: rotate(180deg); text-align:left; max-height: 16rem;
-  white-space: nowrap; overflow: hidden; text-overflow: ellipsis; font-weight: 500; padding: .3rem .1rem; }
-table.matrix td, table.matrix th { border: 1px solid #fff; }
-table.matrix th.scenario { text-align: right; font-weight: 500; padding-right: .5rem; white-space: nowrap; }
-td.cell { width: 1.6rem; height: 1.6rem; text-align: center; font-weight: 700; color: #fff; }
-td.cell a { color: inherit; text-decoration: none; display:block; }
-.pass { background: var(--pass); } .fail { background: var(--fail); } .warn { background: var(--warn); }
-.not-applicable { background: var(--na); } .silent { background: var(--silent); color:#777 !important; }
-.error { background: var(--error); }
-.badge { padding: 0 .4rem; border-radius: 3px; color:#fff; font-size: 12px; }
-.legend span.badge { margin-right: .6rem; }
-details.check { border: 1px solid #ddd; border-radius: 4px; margin: .4rem 0; padding: .3rem .6rem; }
-details.check > summary { cursor: pointer; }
-details.check:target { outline: 3px solid #1565c0; }
-pre { background: #f6f8fa; padding: .5rem .7rem; overflow-x: auto; font-size: 12.5px; }
-table.data td, table.data th { border: 1px solid #ddd; padding: .2rem .45rem; vertical-align: top; text-align:left; }
-table.fields td:first-child { color:#555; white-space: nowrap; }
-code { font-size: 12.5px; }
-.muted { color: #666; }
-"#;
 
 const SCRIPT: &str = r#"
 function openTarget() {
@@ -45,22 +17,6 @@ function openTarget() {
 window.addEventListener('hashchange', openTarget);
 window.addEventListener('DOMContentLoaded', openTarget);
 "#;
-
-/// Escapes text for HTML content and attribute values.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn class(status: Status) -> &'static str {
     match status {
@@ -96,11 +52,7 @@ fn check_id(scenario: usize, rule: usize) -> String {
 pub fn render(report: &RunReport) -> String {
     let s = &report.summary;
     let verdict = if s.ok() { "passed" } else { "failed" };
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>firedrill report: {verdict}</title>\n<style>{STYLE}</style>\n<script>{SCRIPT}</script>\n</head>\n<body>\n"
-    );
+    let mut out = page::head(&format!("firedrill report: {verdict}"), "", Some(SCRIPT));
     let _ = writeln!(
         out,
         "<h1>firedrill report <span class=\"verdict {verdict}\">{verdict}</span></h1>\n<p class=\"muted\">{}{} · seed {}</p>",
@@ -132,7 +84,7 @@ pub fn render(report: &RunReport) -> String {
     }
     coverage(report, &mut out);
     baseline(report, &mut out);
-    out.push_str("</body>\n</html>\n");
+    out.push_str(page::FOOT);
     out
 }
 
@@ -306,22 +258,19 @@ fn check_details(
         let _ = writeln!(out, "<p class=\"note\">note: {}</p>", esc(note));
     }
     if !check.renderings.is_empty() {
-        let _ = writeln!(
-            out,
-            "<table class=\"data\"><tr><th>rendering</th><th>result</th><th>matches</th><th>fired on</th><th>why</th></tr>"
-        );
-        for r in &check.renderings {
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                r.schema,
-                badge(r.status),
-                r.matches,
-                esc(&r.fired_on.join(", ")),
-                esc(r.reason.as_deref().unwrap_or(""))
-            );
-        }
-        out.push_str("</table>\n");
+        out.push_str(&page::html_table(
+            "data",
+            &["rendering", "result", "matches", "fired on", "why"],
+            check.renderings.iter().map(|r| {
+                [
+                    r.schema.to_string(),
+                    badge(r.status),
+                    r.matches.to_string(),
+                    esc(&r.fired_on.join(", ")),
+                    esc(r.reason.as_deref().unwrap_or("")),
+                ]
+            }),
+        ));
     }
     for r in &check.renderings {
         for e in &r.explain {

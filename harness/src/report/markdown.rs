@@ -4,6 +4,7 @@
 //! the baseline diff; a per-scenario table follows; the full traces of failures sit in a
 //! collapsed `<details>` block so the comment stays short.
 
+use super::page::{md_cell as cell, md_table};
 use super::{RunReport, Status, describe_check};
 use std::fmt::Write as _;
 
@@ -147,28 +148,26 @@ pub fn render(report: &RunReport) -> String {
         out.push('\n');
     }
 
-    let _ = writeln!(
-        out,
-        "### Scenarios\n\n| scenario | result | pass | fail | warn |\n|---|---|---|---|---|"
-    );
-    for scenario in &report.scenarios {
-        let count = |status| {
-            scenario
-                .checks
-                .iter()
-                .filter(|c| c.status == status)
-                .count()
-        };
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | {} | {} | {} |",
-            scenario.slug,
-            scenario.status(),
-            count(Status::Pass),
-            count(Status::Fail) + count(Status::Error),
-            count(Status::Warn),
-        );
-    }
+    out.push_str("### Scenarios\n\n");
+    out.push_str(&md_table(
+        &["scenario", "result", "pass", "fail", "warn"],
+        report.scenarios.iter().map(|scenario| {
+            let count = |status| {
+                scenario
+                    .checks
+                    .iter()
+                    .filter(|c| c.status == status)
+                    .count()
+            };
+            [
+                format!("`{}`", scenario.slug),
+                scenario.status().to_string(),
+                count(Status::Pass).to_string(),
+                (count(Status::Fail) + count(Status::Error)).to_string(),
+                count(Status::Warn).to_string(),
+            ]
+        }),
+    ));
     if !failures.is_empty() {
         let _ = writeln!(
             out,
@@ -228,11 +227,6 @@ fn what_happened(check: &super::CheckReport) -> String {
     } else {
         format!("{}; {}", check.message, reasons.join("; "))
     }
-}
-
-/// Escapes a table cell.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
 }
 
 #[cfg(test)]

@@ -623,7 +623,10 @@ fn scan_writes_markdown_and_html_reviews() {
         "fixtures/logs/jsonl/sysmon-winlogbeat-raw.jsonl",
     ]);
     assert_eq!(code, 0);
-    assert!(html.starts_with("<!doctype html>") && html.contains("cmd.exe /c whoami /all"));
+    // The same page shell and stylesheet as `firedrill run`'s report.html.
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("cmd.exe /c whoami /all"));
+    assert!(html.contains(firedrill::report::page::STYLE));
+    assert!(html.trim_end().ends_with("</html>"));
 }
 
 #[test]
