@@ -77,49 +77,37 @@ impl Evaluator<'_> {
         let axis_name = super::derived_name(spec.on).unwrap_or_else(|| "Column1".to_string());
         let step_c = self.compile(spec.step, &[])?;
         let step = step_c.eval_const(self)?;
-        let Some(step_n) = axis_number(&step).filter(|s| *s > 0.0) else {
-            return Err(EvalError::new(
-                "KQL0205",
-                "the make-series step must be a positive timespan or number",
-                spec.step.span,
-            ));
-        };
-        let mut bound = |e: Option<&Expr>| -> R<Option<f64>> {
+        let mut bound = |e: Option<&Expr>| -> R<Option<Value>> {
             match e {
                 Some(e) => {
                     let c = self.compile(e, &[])?;
-                    let v = c.eval_const(self)?;
-                    axis_number(&v).map(Some).ok_or_else(|| {
-                        EvalError::new(
-                            "KQL0205",
-                            "make-series bounds must be datetimes or numbers like the axis",
-                            e.span,
-                        )
-                    })
+                    Ok(Some(c.eval_const(self)?))
                 }
                 None => Ok(None),
             }
         };
         let from = bound(spec.from)?;
         let to = bound(spec.to)?;
-        // Axis values of the rows, then the range of bins.
         let mut positions = Vec::with_capacity(t.rows.len());
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for r in &t.rows {
-            let p = axis_number(&axis.eval(&r.values, &self.ctx)?);
-            if let Some(p) = p {
-                lo = lo.min(p);
-                hi = hi.max(p);
-            }
-            positions.push(p);
+            positions.push(axis.eval(&r.values, &self.ctx)?);
         }
-        let start = from.unwrap_or_else(|| (lo / step_n).floor() * step_n);
-        let end = to.unwrap_or_else(|| ((hi / step_n).floor() + 1.0) * step_n);
-        let bins = if start.is_finite() && end.is_finite() && end > start {
-            ((end - start) / step_n).ceil() as usize
-        } else {
-            0
-        };
+        let grid =
+            Grid::new(axis.ty, &step, from.as_ref(), to.as_ref(), &positions).map_err(|what| {
+                match what {
+                    GridError::Step => EvalError::new(
+                        "KQL0205",
+                        "the make-series step must be a positive timespan or number",
+                        spec.step.span,
+                    ),
+                    GridError::Bound => EvalError::new(
+                        "KQL0205",
+                        "make-series bounds must be datetimes or numbers like the axis",
+                        spec.from.or(spec.to).map_or(spec.span, |e| e.span),
+                    ),
+                }
+            })?;
+        let bins = grid.bins;
         if bins > MAX_BINS {
             return Err(EvalError::new(
                 "KQL0206",
@@ -130,12 +118,7 @@ impl Evaluator<'_> {
         // Group rows and feed each bin's states.
         let mut groups: IndexMap<Vec<GroupKey>, SeriesGroup> = IndexMap::new();
         for (r, p) in t.rows.iter().zip(&positions) {
-            let Some(p) = p else { continue };
-            let k = ((p - start) / step_n).floor();
-            if k < 0.0 || k >= bins as f64 {
-                continue;
-            }
-            let k = k as usize;
+            let Some(k) = grid.index(p) else { continue };
             let mut key_values = Vec::with_capacity(key_cols.len());
             for (_, c) in &key_cols {
                 key_values.push(c.eval(&r.values, &self.ctx)?);
@@ -181,9 +164,7 @@ impl Evaluator<'_> {
             unique_name(axis_name, &mut used),
             ScalarType::Dynamic,
         ));
-        let axis_values: Vec<Value> = (0..bins)
-            .map(|k| axis_value(start + k as f64 * step_n, axis.ty))
-            .collect();
+        let axis_values: Vec<Value> = (0..bins).map(|k| grid.value(k, axis.ty)).collect();
         let axis_array = Value::array(axis_values);
         let mut rows = Vec::with_capacity(groups.len());
         for (_, g) in groups {
@@ -216,22 +197,171 @@ impl Evaluator<'_> {
     }
 }
 
-/// A datetime, timespan or number as a position on the axis (ticks for time).
-fn axis_number(v: &Value) -> Option<f64> {
-    match v {
-        Value::DateTime(t) | Value::TimeSpan(t) => Some(*t as f64),
-        Value::Long(n) => Some(*n as f64),
-        Value::Real(f) if f.is_finite() => Some(*f),
-        _ => None,
+/// Positions on the axis: exact integers (ticks for datetimes and timespans, longs) unless the
+/// axis, the step or a bound is real.
+#[derive(Clone, Copy, Debug)]
+enum Num {
+    Int(i128),
+    Real(f64),
+}
+
+impl Num {
+    fn of(v: &Value, integral: bool) -> Option<Num> {
+        match v {
+            Value::DateTime(t) | Value::TimeSpan(t) | Value::Long(t) => Some(if integral {
+                Num::Int(i128::from(*t))
+            } else {
+                Num::Real(*t as f64)
+            }),
+            Value::Real(f) if f.is_finite() && !integral => Some(Num::Real(*f)),
+            _ => None,
+        }
     }
 }
 
-/// A position back as a value of the axis type.
-fn axis_value(p: f64, ty: ScalarType) -> Value {
-    match ty {
-        ScalarType::DateTime => Value::DateTime(p.round() as i64),
-        ScalarType::TimeSpan => Value::TimeSpan(p.round() as i64),
-        ScalarType::Int | ScalarType::Long => Value::Long(p.round() as i64),
-        _ => Value::Real(p),
+enum GridError {
+    Step,
+    Bound,
+}
+
+/// The bins: `bins` of width `step` from `start`; axis values from `end` on fall outside.
+struct Grid {
+    start: Num,
+    step: Num,
+    bins: usize,
+    end: Option<Num>,
+}
+
+impl Grid {
+    fn new(
+        axis: ScalarType,
+        step: &Value,
+        from: Option<&Value>,
+        to: Option<&Value>,
+        positions: &[Value],
+    ) -> Result<Grid, GridError> {
+        let exact =
+            |v: &Value| matches!(v, Value::DateTime(_) | Value::TimeSpan(_) | Value::Long(_));
+        let integral = matches!(
+            axis,
+            ScalarType::DateTime | ScalarType::TimeSpan | ScalarType::Int | ScalarType::Long
+        ) && exact(step)
+            && from.into_iter().chain(to).all(exact);
+        let step = match Num::of(step, integral) {
+            Some(Num::Int(n)) if n > 0 => Num::Int(n),
+            Some(Num::Real(f)) if f > 0.0 => Num::Real(f),
+            _ => return Err(GridError::Step),
+        };
+        let bound = |v: Option<&Value>| match v {
+            Some(v) => Num::of(v, integral).map(Some).ok_or(GridError::Bound),
+            None => Ok(None),
+        };
+        let (from, to) = (bound(from)?, bound(to)?);
+        let data: Vec<Num> = positions
+            .iter()
+            .filter_map(|p| Num::of(p, integral))
+            .collect();
+        // In integral mode every `Num` is `Int`, otherwise every one is `Real`.
+        match step {
+            Num::Int(w) => {
+                let int = |n: &Num| match n {
+                    Num::Int(i) => Some(*i),
+                    Num::Real(_) => None,
+                };
+                let start = from.as_ref().and_then(int).or_else(|| {
+                    data.iter()
+                        .filter_map(int)
+                        .min()
+                        .map(|lo| lo.div_euclid(w) * w)
+                });
+                let end = to.as_ref().and_then(int).or_else(|| {
+                    let hi = data.iter().filter_map(int).max()?;
+                    Some((hi.div_euclid(w) + 1) * w)
+                });
+                let bins = match (start, end) {
+                    (Some(a), Some(b)) if b > a => {
+                        usize::try_from((b - a + w - 1) / w).unwrap_or(usize::MAX)
+                    }
+                    _ => 0,
+                };
+                Ok(Grid {
+                    start: Num::Int(start.unwrap_or(0)),
+                    step,
+                    bins,
+                    end: end.map(Num::Int),
+                })
+            }
+            Num::Real(w) => {
+                let real = |n: &Num| match n {
+                    Num::Real(f) => Some(*f),
+                    Num::Int(_) => None,
+                };
+                let start = from.as_ref().and_then(real).or_else(|| {
+                    let lo = data.iter().filter_map(real).reduce(f64::min)?;
+                    Some((lo / w).floor() * w)
+                });
+                let end = to.as_ref().and_then(real).or_else(|| {
+                    let hi = data.iter().filter_map(real).reduce(f64::max)?;
+                    Some(((hi / w).floor() + 1.0) * w)
+                });
+                let bins = match (start, end) {
+                    (Some(a), Some(b)) if b > a => {
+                        ((b - a) / w).ceil().min(usize::MAX as f64) as usize
+                    }
+                    _ => 0,
+                };
+                Ok(Grid {
+                    start: Num::Real(start.unwrap_or(0.0)),
+                    step,
+                    bins,
+                    end: end.map(Num::Real),
+                })
+            }
+        }
+    }
+
+    /// The bin `p` falls into, if any.
+    fn index(&self, p: &Value) -> Option<usize> {
+        let k = match (self.start, self.step) {
+            (Num::Int(a), Num::Int(w)) => match Num::of(p, true)? {
+                Num::Int(x) if !matches!(self.end, Some(Num::Int(e)) if x >= e) => {
+                    (x - a).div_euclid(w)
+                }
+                _ => return None,
+            },
+            (Num::Real(a), Num::Real(w)) => match Num::of(p, false)? {
+                Num::Real(x) if !matches!(self.end, Some(Num::Real(e)) if x >= e) => {
+                    let k = ((x - a) / w).floor();
+                    if !k.is_finite() {
+                        return None;
+                    }
+                    k as i128
+                }
+                _ => return None,
+            },
+            _ => return None,
+        };
+        usize::try_from(k).ok().filter(|k| *k < self.bins)
+    }
+
+    /// Bin `k`'s start, as a value of the axis type.
+    fn value(&self, k: usize, ty: ScalarType) -> Value {
+        let (whole, real) = match (self.start, self.step) {
+            (Num::Int(a), Num::Int(w)) => {
+                let v = a + k as i128 * w;
+                (i64::try_from(v).unwrap_or(i64::MAX), v as f64)
+            }
+            (Num::Real(a), Num::Real(w)) => {
+                let v = a + k as f64 * w;
+                (v.round() as i64, v)
+            }
+            _ => (0, 0.0),
+        };
+        match ty {
+            ScalarType::DateTime => Value::DateTime(whole),
+            ScalarType::TimeSpan => Value::TimeSpan(whole),
+            ScalarType::Int | ScalarType::Long => Value::Long(whole),
+            _ => Value::Real(real),
+        }
     }
 }
