@@ -196,7 +196,14 @@ fn main() {
     let threads = rayon::current_num_threads();
     let one_thread = |f: &(dyn Fn(usize, &mut firedrill::sigma::Session) -> usize + Sync)| {
         let mut session = engine.session();
-        timed(false, || (0..n).map(|i| f(i, &mut session)).sum::<usize>())
+        let out = timed(false, || (0..n).map(|i| f(i, &mut session)).sum::<usize>());
+        let (hits, misses) = session.memo_figures();
+        println!(
+            "  prefilter memo: {:.1}% of field texts found memoised ({hits} of {})",
+            100.0 * hits as f64 / (hits + misses).max(1) as f64,
+            hits + misses
+        );
+        out
     };
     let all_cores = |f: &(dyn Fn(usize, &mut firedrill::sigma::Session) -> usize + Sync)| {
         timed(true, || {

@@ -15,9 +15,14 @@
 //! - A comparison on an absent or null field is false, except [`Op::Null`] (true) and
 //!   [`Op::Exists`]`(false)` (true).
 
+mod atoms;
 mod matcher;
 mod trace;
 
+pub use atoms::{
+    AtomHits, AtomRef, Atoms, HIT_ANY, HIT_PREFIX, HIT_SUFFIX, HIT_WHOLE, assign_atoms, atoms_of,
+    hit_flags,
+};
 pub use matcher::{Glob, GlobPart, IpNet, lower, number, parse_time, push_lower};
 pub use trace::{Trace, TraceKind};
 
@@ -243,6 +248,7 @@ impl FieldTable {
 #[derive(Clone, Debug, Default)]
 pub struct RegexCache {
     built: HashMap<String, Arc<regex::Regex>>,
+    needles: HashMap<String, Option<Arc<str>>>,
 }
 
 impl RegexCache {
@@ -258,6 +264,102 @@ impl RegexCache {
         let re = Arc::new(re);
         self.built.insert(pattern.to_string(), re.clone());
         Ok(re)
+    }
+}
+
+impl RegexCache {
+    /// A lowercase literal every match of `pattern` contains (`(?i)\.exe\s+werfault\.exe` →
+    /// `werfault.exe`), the longest one found; computed once per pattern. A text without it,
+    /// after lowercasing, cannot match, which lets a scanner rule the regex out unrun.
+    pub fn needle(&mut self, pattern: &str) -> Option<Arc<str>> {
+        if let Some(needle) = self.needles.get(pattern) {
+            return needle.clone();
+        }
+        let needle = regex_syntax::parse(pattern)
+            .ok()
+            .and_then(|hir| regex_literal(&hir).longest())
+            .filter(|n| !n.is_empty())
+            .map(Arc::from);
+        self.needles.insert(pattern.to_string(), needle.clone());
+        needle
+    }
+}
+
+/// What a regex (sub)pattern says about the lowercase text of its matches.
+enum RegexLiteral {
+    /// Every match is exactly this text, up to case.
+    Exact(String),
+    /// Every match contains this text (the longest known), or nothing is known.
+    Contains(Option<String>),
+}
+
+impl RegexLiteral {
+    fn longest(self) -> Option<String> {
+        match self {
+            RegexLiteral::Exact(s) => Some(s),
+            RegexLiteral::Contains(s) => s,
+        }
+    }
+}
+
+/// See [`RegexCache::needle`]. Case-insensitive letters are classes whose members lowercase
+/// alike (`[Ee]`); a class whose members lowercase apart (`[Ssſ]`, `[a-z]`) ends a literal.
+fn regex_literal(hir: &regex_syntax::hir::Hir) -> RegexLiteral {
+    use regex_syntax::hir::{Class, HirKind};
+    let longer = |a: Option<String>, b: Option<String>| match (a, b) {
+        (Some(a), Some(b)) => Some(if b.len() > a.len() { b } else { a }),
+        (a, b) => a.or(b),
+    };
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => RegexLiteral::Exact(String::new()),
+        HirKind::Literal(lit) => match std::str::from_utf8(&lit.0) {
+            Ok(text) => RegexLiteral::Exact(lower(text)),
+            Err(_) => RegexLiteral::Contains(None),
+        },
+        HirKind::Class(Class::Unicode(class)) => {
+            let mut folded: Option<String> = None;
+            let mut members = 0;
+            for range in class.ranges() {
+                for c in range.start()..=range.end() {
+                    members += 1;
+                    let low: String = c.to_lowercase().collect();
+                    if members > 4 || folded.as_ref().is_some_and(|f| *f != low) {
+                        return RegexLiteral::Contains(None);
+                    }
+                    folded = Some(low);
+                }
+            }
+            folded.map_or(RegexLiteral::Contains(None), RegexLiteral::Exact)
+        }
+        HirKind::Class(Class::Bytes(_)) | HirKind::Alternation(_) => RegexLiteral::Contains(None),
+        HirKind::Capture(capture) => regex_literal(&capture.sub),
+        HirKind::Repetition(rep) => match (rep.min, rep.max, regex_literal(&rep.sub)) {
+            (1, Some(1), inner) => inner,
+            (0, ..) => RegexLiteral::Contains(None),
+            (_, _, inner) => RegexLiteral::Contains(inner.longest()),
+        },
+        HirKind::Concat(items) => {
+            let mut best: Option<String> = None;
+            let mut run = Some(String::new());
+            let mut exact = true;
+            for item in items {
+                match regex_literal(item) {
+                    RegexLiteral::Exact(text) => match &mut run {
+                        Some(run) => run.push_str(&text),
+                        None => run = Some(text),
+                    },
+                    RegexLiteral::Contains(inner) => {
+                        exact = false;
+                        best = longer(best, run.take().filter(|r| !r.is_empty()));
+                        best = longer(best, inner);
+                    }
+                }
+            }
+            match run {
+                Some(run) if exact => RegexLiteral::Exact(run),
+                run => RegexLiteral::Contains(longer(best, run.filter(|r| !r.is_empty()))),
+            }
+        }
     }
 }
 
@@ -291,8 +393,14 @@ pub enum Node {
     Or(Vec<Node>),
     /// Negation.
     Not(Box<Node>),
-    /// A comparison.
-    Cmp(Box<CCmp>),
+    /// A comparison, with its needle atom once a scanner has assigned one ([`assign_atoms`]);
+    /// the atom is inline so that evaluating long lists of comparisons stays in cache.
+    Cmp {
+        /// The needle atom.
+        atom: Option<AtomRef>,
+        /// The comparison.
+        cmp: Box<CCmp>,
+    },
     /// A named node.
     Group(Arc<str>, Box<Node>),
 }
@@ -328,11 +436,14 @@ pub fn compile_node(
                 Target::Any => None,
             };
             let matcher = matcher::Matcher::build(cmp, fields, regexes)?;
-            Node::Cmp(Box::new(CCmp {
-                slot,
-                matcher,
-                source: cmp.clone(),
-            }))
+            Node::Cmp {
+                atom: None,
+                cmp: Box::new(CCmp {
+                    slot,
+                    matcher,
+                    source: cmp.clone(),
+                }),
+            }
         }
     })
 }
@@ -342,6 +453,8 @@ pub fn compile_node(
 pub struct Scratch {
     generation: u32,
     entries: Vec<Entry>,
+    /// Needle occurrences found by a scanner for this event.
+    pub atoms: AtomHits,
 }
 
 #[derive(Debug, Default)]
@@ -350,6 +463,8 @@ struct Entry {
     state: u8,
     /// Index of the field in the event's top-level map, or `u32::MAX` (nested or absent).
     index: u32,
+    /// True once `lower` holds this event's lowercase text (computed on first use).
+    lowered: bool,
     lower: String,
 }
 
@@ -360,6 +475,7 @@ const OTHER: u8 = 2;
 impl Scratch {
     /// Starts a new event: forgets every cached value (in O(1)).
     pub fn reset(&mut self) {
+        self.atoms.clear();
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             self.entries
@@ -395,7 +511,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Looks the field in `slot` up once per event: its position and its lowercase text.
+    /// Looks the field in `slot` up once per event: its position and kind.
     fn load(&mut self, slot: usize) {
         let generation = self.scratch.generation;
         let entry = &mut self.scratch.entries[slot];
@@ -403,7 +519,7 @@ impl<'a> Ctx<'a> {
             return;
         }
         entry.generation = generation;
-        entry.lower.clear();
+        entry.lowered = false;
         let name = self.fields.name(slot);
         let (index, value) = match self.event.fields.get_full(name) {
             Some((i, _, v)) => (u32::try_from(i).unwrap_or(u32::MAX), Some(v)),
@@ -412,16 +528,7 @@ impl<'a> Ctx<'a> {
         entry.index = index;
         entry.state = match value {
             None => ABSENT,
-            Some(Value::String(s)) => {
-                matcher::push_lower(&mut entry.lower, s);
-                TEXT
-            }
-            Some(v @ (Value::Int(_) | Value::Float(_) | Value::Bool(_))) => {
-                if let Some(t) = v.to_text() {
-                    matcher::push_lower(&mut entry.lower, &t);
-                }
-                TEXT
-            }
+            Some(Value::String(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)) => TEXT,
             Some(_) => OTHER,
         };
     }
@@ -446,8 +553,19 @@ impl<'a> Ctx<'a> {
     /// The lowercase text of the field in `slot` (scalar values only), computed once per event.
     pub fn lower(&mut self, slot: usize) -> Option<&str> {
         self.load(slot);
-        let entry = &self.scratch.entries[slot];
-        (entry.state == TEXT).then_some(entry.lower.as_str())
+        if self.scratch.entries[slot].state != TEXT {
+            return None;
+        }
+        if !self.scratch.entries[slot].lowered {
+            let value = self.value(slot);
+            let entry = &mut self.scratch.entries[slot];
+            entry.lower.clear();
+            if let Some(text) = value.and_then(Value::to_text) {
+                matcher::push_lower(&mut entry.lower, &text);
+            }
+            entry.lowered = true;
+        }
+        Some(self.scratch.entries[slot].lower.as_str())
     }
 }
 
@@ -484,7 +602,10 @@ pub fn eval(node: &Node, ctx: &mut Ctx<'_>) -> bool {
         Node::Or(items) => items.iter().any(|n| eval(n, ctx)),
         Node::Not(inner) => !eval(inner, ctx),
         Node::Group(_, inner) => eval(inner, ctx),
-        Node::Cmp(cmp) => cmp.matcher.eval(cmp.slot, ctx),
+        Node::Cmp { atom, cmp } => match atom.and_then(|a| ctx.scratch.atoms.answer(a)) {
+            Some(answer) => answer,
+            None => cmp.matcher.eval(cmp.slot, ctx),
+        },
     }
 }
 
@@ -528,7 +649,7 @@ pub fn explain(node: &Node, ctx: &mut Ctx<'_>) -> Trace {
                 vec![child],
             )
         }
-        Node::Cmp(cmp) => {
+        Node::Cmp { cmp, .. } => {
             let (result, reason) = cmp.matcher.explain(cmp.slot, ctx);
             Trace::leaf(
                 TraceKind::Cmp,
@@ -546,42 +667,7 @@ pub fn reads_any(node: &Node) -> bool {
         Node::Const(_) => false,
         Node::And(items) | Node::Or(items) => items.iter().any(reads_any),
         Node::Not(inner) | Node::Group(_, inner) => reads_any(inner),
-        Node::Cmp(cmp) => cmp.slot.is_none(),
-    }
-}
-
-/// How selective a needle is likely to be: its length, halved for executable names, which
-/// recur all through a process-creation stream (`\cmd.exe`) while command-line fragments do not.
-fn selectivity(needle: &str) -> usize {
-    if needle.ends_with(".exe") {
-        needle.len() / 2
-    } else {
-        needle.len()
-    }
-}
-
-/// Literal needles one of which must occur in an event for `node` to hold, as
-/// `(slot or None for any field, lowercase needle)`; `None` when no such set is known.
-pub fn needles(node: &Node) -> Option<Vec<(Option<usize>, String)>> {
-    match node {
-        Node::Const(true) => None,
-        Node::Const(false) => Some(Vec::new()),
-        Node::Not(_) => None,
-        Node::Group(_, inner) => needles(inner),
-        Node::Cmp(cmp) => cmp.matcher.needle().map(|n| vec![(cmp.slot, n)]),
-        Node::Or(items) => {
-            let mut all = Vec::new();
-            for item in items {
-                all.extend(needles(item)?);
-            }
-            Some(all)
-        }
-        Node::And(items) => items.iter().filter_map(needles).max_by_key(|set| {
-            set.iter()
-                .map(|(_, n)| selectivity(n))
-                .min()
-                .unwrap_or(usize::MAX)
-        }),
+        Node::Cmp { cmp, .. } => cmp.slot.is_none(),
     }
 }
 
@@ -624,6 +710,28 @@ mod tests {
     }
 
     #[test]
+    fn regex_needles_are_literals_every_match_contains() {
+        let needle = |p: &str| RegexCache::default().needle(p).map(|n| n.to_string());
+        // Case-insensitive `s` is `[Ssſ]`, which breaks the literal: the longest run remains.
+        assert_eq!(
+            needle(r#"(?i)\.exe[\"']?\s+[^\"]{0,64}werfaultsecure\.exe[\"']?\s+\d{2,10}"#)
+                .as_deref(),
+            Some("ecure.exe")
+        );
+        assert_eq!(needle(r"net\s+User\s+").as_deref(), Some("user"));
+        assert_eq!(needle(r"(?i)cmd.{0,5}/c").as_deref(), Some("cmd"));
+        assert_eq!(needle(r"\$PSHome\[").as_deref(), Some("$pshome["));
+        assert_eq!(needle(r"(?:abc)+x").as_deref(), Some("abc"));
+        // Nothing every match contains: alternatives, optional parts, wide classes.
+        assert_eq!(needle(r"abc|abd"), None);
+        assert_eq!(needle(r"(?:abc)?[a-z]+"), None);
+        // `ſ` folds to `s` in a case-insensitive regex but lowercases to itself: no needle.
+        assert_eq!(needle(r"(?i)s"), None);
+        // ...while the Kelvin sign lowercases to `k`, so `(?i)k` keeps one.
+        assert_eq!(needle(r"(?i)k").as_deref(), Some("k"));
+    }
+
+    #[test]
     fn absent_null_and_empty_are_distinct() {
         assert!(holds(Expr::field("Missing", Op::Null)));
         assert!(!holds(Expr::field("Empty", Op::Null)));
@@ -644,21 +752,5 @@ mod tests {
         let text = trace.render();
         assert!(text.contains("field `Missing` absent"), "{text}");
         assert!(text.contains("does not end with"), "{text}");
-    }
-
-    #[test]
-    fn needles_pick_one_conjunct_and_every_disjunct() {
-        let expr = Expr::And(vec![
-            Expr::field("Image", Op::EndsWith("\\CMD.exe".into())),
-            Expr::Or(vec![
-                Expr::field("CommandLine", Op::Contains("/c".into())),
-                Expr::field("CommandLine", Op::Contains("/k".into())),
-            ]),
-        ]);
-        let compiled = expr.compile().unwrap();
-        let set = needles(&compiled.root).unwrap();
-        assert_eq!(set, vec![(Some(0), "\\cmd.exe".to_string())]);
-        let negated = Expr::Not(Box::new(expr)).compile().unwrap();
-        assert_eq!(needles(&negated.root), None);
     }
 }

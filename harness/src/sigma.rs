@@ -23,6 +23,7 @@ pub mod logsource;
 pub mod lower;
 pub mod modifier;
 pub mod pipeline;
+mod prefilter;
 pub mod rule;
 
 pub use engine::{Engine, Match, RuleInfo, RuleKind, Session, Stream};

@@ -241,8 +241,8 @@ pub enum Matcher {
     },
     /// A glob; literals lowercase when insensitive.
     Glob(Glob, Case),
-    /// A regex, built once.
-    Regex(Arc<regex::Regex>),
+    /// A regex, built once, with a lowercase literal every match contains, when one is known.
+    Regex(Arc<regex::Regex>, Option<Arc<str>>),
     /// A network.
     Cidr(IpNet),
     /// A numeric comparison.
@@ -292,7 +292,7 @@ impl Matcher {
                 Case::Insensitive => Matcher::Glob(glob.lowered(), cmp.case),
                 Case::Sensitive => Matcher::Glob(glob.clone(), cmp.case),
             },
-            Op::Regex(pattern) => Matcher::Regex(regexes.get(pattern)?),
+            Op::Regex(pattern) => Matcher::Regex(regexes.get(pattern)?, regexes.needle(pattern)),
             Op::Cidr(net) => Matcher::Cidr(*net),
             Op::Num(op, n) => Matcher::Num(*op, *n),
             Op::Exists(b) => Matcher::Exists(*b),
@@ -318,7 +318,7 @@ impl Matcher {
                     _ => None,
                 })
                 .max_by_key(String::len)?,
-            Matcher::Never(_) => return None,
+            Matcher::Regex(_, needle) => needle.as_deref()?.to_string(),
             _ => return None,
         };
         (!needle.is_empty()).then_some(needle)
@@ -395,7 +395,7 @@ impl Matcher {
                 },
                 None => false,
             },
-            Matcher::Regex(re) => value.to_text().is_some_and(|t| re.is_match(&t)),
+            Matcher::Regex(re, _) => value.to_text().is_some_and(|t| re.is_match(&t)),
             Matcher::Cidr(net) => value
                 .to_text()
                 .and_then(|t| t.trim().parse::<IpAddr>().ok())
@@ -496,7 +496,7 @@ impl Matcher {
                 }
                 out
             }
-            Matcher::Regex(re) => format!(
+            Matcher::Regex(re, _) => format!(
                 "{shown} {} /{}/",
                 verb("matches", "does not match"),
                 re.as_str()

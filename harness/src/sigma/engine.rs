@@ -2,19 +2,22 @@
 //! streaming evaluation with correlations, and explanations.
 //!
 //! Compile once: each detection rule is lowered to [`Expr`] once per pipeline it needs, compiled
-//! into [`Node`]s over one shared field table (regexes built once and shared). Per routing class
-//! a prefilter holds the literal needles one of which each rule needs (`expr::needles`); an event
-//! scans only the fields those needles live in, and only rules whose needle was seen (plus the
-//! rules with no needle) are evaluated.
+//! into [`Node`]s over one shared field table (regexes built once and shared), and its text
+//! comparisons get needle atoms (`expr::atoms`). Per routing class a [`Prefilter`] scans an
+//! event's fields for every atom of the class's rules at once; only rules whose trigger needle
+//! occurred (plus the rules without one) are evaluated, and their text comparisons answer from
+//! the scan.
 
 use super::correlation::{self, CorrDef, Occurrence};
 use super::logsource::{Router, applies};
 use super::lower::{Config, lower_detection};
+use super::prefilter::{AutomatonCache, Prefilter, ScanState};
 use super::rule::{Rule, RuleBody, RuleIndex, RuleSet};
 use crate::diag::Diagnostic;
 use crate::event::{Event, Value};
-use crate::expr::{self, Ctx, Expr, FieldTable, Node, RegexCache, Scratch, Trace, TraceKind};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use crate::expr::{
+    self, Atoms, Ctx, Expr, FieldTable, Node, RegexCache, Scratch, Trace, TraceKind,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -79,24 +82,6 @@ pub struct Match {
     pub group: Option<Vec<(String, String)>>,
 }
 
-/// One automaton over the needles of one field (or of keyword searches, `slot: None`).
-#[derive(Debug)]
-struct FieldScan {
-    slot: Option<usize>,
-    ac: Arc<AhoCorasick>,
-    /// Per pattern: the rule positions (in the bucket) that need it.
-    targets: Vec<Vec<u32>>,
-}
-
-#[derive(Debug)]
-struct Prefilter {
-    scans: Vec<FieldScan>,
-    /// Rules with no needle: always evaluated.
-    always: Vec<u32>,
-    /// Distinct needles.
-    needles: usize,
-}
-
 #[derive(Debug)]
 struct Bucket {
     rules: Vec<(RuleIndex, Arc<Node>)>,
@@ -108,6 +93,7 @@ struct Bucket {
 pub struct Engine {
     rules: Vec<RuleInfo>,
     fields: FieldTable,
+    atoms: Atoms,
     router: Router,
     buckets: Vec<Option<Bucket>>,
     nodes: HashMap<(RuleIndex, String), Arc<Node>>,
@@ -127,7 +113,14 @@ pub struct Session {
     scratch: Scratch,
     marks: Vec<u64>,
     hits: Vec<RuleIndex>,
-    lower: String,
+    scan: ScanState,
+}
+
+impl Session {
+    /// How often a field's text was found in the prefilter's memo, and how often scanned.
+    pub fn memo_figures(&self) -> (u64, u64) {
+        (self.scan.memo_hits, self.scan.memo_misses)
+    }
 }
 
 fn info(rule: &Rule) -> RuleInfo {
@@ -294,6 +287,8 @@ impl Engine {
         let mut nodes: HashMap<(RuleIndex, String), Arc<Node>> = HashMap::new();
         let mut buckets = Vec::new();
         let mut automata = AutomatonCache::new();
+        let mut atoms = Atoms::default();
+        let mut memos = 0;
         for class in router.classes() {
             let mut bucket_rules = Vec::new();
             for (i, rule) in set.rules.iter().enumerate() {
@@ -342,7 +337,8 @@ impl Engine {
                     }
                 }
                 let expr = Expr::Group(format!("rule `{}`", rule.title), Box::new(expr));
-                if let Ok(node) = expr::compile_node(&expr, &mut fields, &mut regexes) {
+                if let Ok(mut node) = expr::compile_node(&expr, &mut fields, &mut regexes) {
+                    expr::assign_atoms(&mut node, &mut atoms);
                     let node = Arc::new(node);
                     nodes.insert(key, node.clone());
                     bucket_rules.push((i, node));
@@ -351,7 +347,7 @@ impl Engine {
             buckets.push(if bucket_rules.is_empty() {
                 None
             } else {
-                let prefilter = build_prefilter(&bucket_rules, &mut automata);
+                let prefilter = Prefilter::build(&bucket_rules, &atoms, &mut automata, &mut memos);
                 Some(Bucket {
                     rules: bucket_rules,
                     prefilter,
@@ -453,6 +449,7 @@ impl Engine {
         let engine = Engine {
             rules,
             fields,
+            atoms,
             router,
             buckets,
             nodes,
@@ -484,12 +481,13 @@ impl Engine {
             .zip(self.router.classes())
             .filter_map(|(b, class)| {
                 let b = b.as_ref()?;
+                let stats = b.prefilter.stats();
                 Some((
                     class.to_string(),
                     b.rules.len(),
-                    b.prefilter.needles,
-                    b.prefilter.always.len(),
-                    b.prefilter.scans.len(),
+                    stats.needles,
+                    stats.always,
+                    stats.fields,
                 ))
             })
             .collect()
@@ -528,34 +526,11 @@ impl Engine {
             scratch,
             marks,
             hits,
-            lower,
+            scan,
         } = session;
+        scratch.atoms.reserve(self.atoms.len());
         let mut ctx = Ctx::new(event, &self.fields, scratch);
-        let pf = &bucket.prefilter;
-        for scan in &pf.scans {
-            match scan.slot {
-                Some(slot) => match ctx.value(slot) {
-                    Some(Value::List(items)) => {
-                        for item in items {
-                            if let Some(t) = item.to_text() {
-                                scan_text(scan, &t, lower, marks);
-                            }
-                        }
-                    }
-                    Some(Value::String(text)) => scan_text(scan, text, lower, marks),
-                    Some(other) => {
-                        if let Some(t) = other.to_text() {
-                            scan_text(scan, &t, lower, marks);
-                        }
-                    }
-                    None => {}
-                },
-                None => for_each_leaf(&event.fields, &mut |t| scan_text(scan, t, lower, marks)),
-            }
-        }
-        for &pos in &pf.always {
-            marks[pos as usize / 64] |= 1 << (pos % 64);
-        }
+        bucket.prefilter.scan(&mut ctx, scan, marks);
         for (w, &word) in marks.iter().enumerate() {
             let mut bits = word;
             while bits != 0 {
@@ -702,7 +677,7 @@ impl Engine {
                 Node::Const(_) => false,
                 Node::And(items) | Node::Or(items) => items.iter().any(searches_every_value),
                 Node::Not(inner) | Node::Group(_, inner) => searches_every_value(inner),
-                Node::Cmp(cmp) => cmp.slot.is_none(),
+                Node::Cmp { cmp, .. } => cmp.slot.is_none(),
             }
         }
         if !self.correlations.is_empty() || self.nodes.values().any(|n| searches_every_value(n)) {
@@ -726,109 +701,6 @@ fn reaches(
     feeds[rule].iter().any(|&c| {
         c == start || (depth < defs.len() && reaches(defs, feeds, defs[c].rule, start, depth + 1))
     })
-}
-
-/// Scans one value: ASCII text as it is (the automata match ASCII case-insensitively, and the
-/// needles are lowercase), other text after Unicode lowercasing into `buffer`.
-fn scan_text(scan: &FieldScan, text: &str, buffer: &mut String, marks: &mut [u64]) {
-    if text.is_ascii() {
-        mark(scan, text, marks);
-    } else {
-        buffer.clear();
-        crate::expr::push_lower(buffer, text);
-        mark(scan, buffer, marks);
-    }
-}
-
-fn mark(scan: &FieldScan, text: &str, marks: &mut [u64]) {
-    for m in scan.ac.find_overlapping_iter(text) {
-        for &pos in &scan.targets[m.pattern().as_usize()] {
-            marks[pos as usize / 64] |= 1 << (pos % 64);
-        }
-    }
-}
-
-fn for_each_leaf(fields: &crate::event::Fields, f: &mut dyn FnMut(&str)) {
-    fn walk(v: &Value, f: &mut dyn FnMut(&str)) {
-        match v {
-            Value::List(items) => items.iter().for_each(|i| walk(i, f)),
-            Value::Map(m) => m.values().for_each(|i| walk(i, f)),
-            Value::Null => {}
-            scalar => {
-                if let Some(t) = scalar.to_text() {
-                    f(&t);
-                }
-            }
-        }
-    }
-    fields.values().for_each(|v| walk(v, f));
-}
-
-/// Automata already built, by pattern list: buckets that differ only in field names (the same
-/// rules through another pipeline) share them.
-type AutomatonCache = HashMap<Vec<String>, Option<Arc<AhoCorasick>>>;
-
-fn build_prefilter(rules: &[(RuleIndex, Arc<Node>)], cache: &mut AutomatonCache) -> Prefilter {
-    // Per field: patterns, their index, and the rules needing each.
-    type Group = (Vec<String>, HashMap<String, usize>, Vec<Vec<u32>>);
-    let mut groups: Vec<(Option<usize>, Group)> = Vec::new();
-    let mut always = Vec::new();
-    for (pos, (_, node)) in rules.iter().enumerate() {
-        let pos = pos as u32;
-        let Some(needles) = expr::needles(node) else {
-            always.push(pos);
-            continue;
-        };
-        for (slot, needle) in needles {
-            let g = match groups.iter().position(|(s, _)| *s == slot) {
-                Some(g) => g,
-                None => {
-                    groups.push((slot, Default::default()));
-                    groups.len() - 1
-                }
-            };
-            let (patterns, index, targets) = &mut groups[g].1;
-            let p = *index.entry(needle.clone()).or_insert_with(|| {
-                patterns.push(needle);
-                targets.push(Vec::new());
-                patterns.len() - 1
-            });
-            if targets[p].last() != Some(&pos) {
-                targets[p].push(pos);
-            }
-        }
-    }
-    groups.sort_by_key(|(slot, _)| *slot);
-    let mut scans = Vec::new();
-    let mut needles = 0;
-    for (slot, (patterns, _, targets)) in groups {
-        needles += patterns.len();
-        let built = cache
-            .entry(patterns)
-            .or_insert_with_key(|patterns| {
-                // Small automata as DFAs (fast to scan, cheap to build); large ones as NFAs.
-                let kind = (patterns.len() <= 300).then_some(AhoCorasickKind::DFA);
-                AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::Standard)
-                    .ascii_case_insensitive(true)
-                    .kind(kind)
-                    .build(patterns)
-                    .ok()
-                    .map(Arc::new)
-            })
-            .clone();
-        match built {
-            Some(ac) => scans.push(FieldScan { slot, ac, targets }),
-            None => always.extend(targets.into_iter().flatten()),
-        }
-    }
-    always.sort_unstable();
-    always.dedup();
-    Prefilter {
-        scans,
-        always,
-        needles,
-    }
 }
 
 /// Streaming evaluation with correlation state; see [`Engine::stream`].

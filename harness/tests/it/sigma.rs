@@ -372,3 +372,73 @@ fn the_specifications_example_rules_all_load() {
     assert_eq!(kinds(firedrill::sigma::RuleKind::Filter), 2);
     assert_eq!(kinds(firedrill::sigma::RuleKind::Detection), 2);
 }
+
+/// Every bundled scenario rendered in `schema`, background included.
+fn scenario_events(schema: LogSchema) -> Vec<Event> {
+    let mut files = Vec::new();
+    let mut dirs = vec![root().join("scenarios")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+        .iter()
+        .filter_map(|f| scenario::load(f).ok())
+        .flat_map(|s| generate::render(&generate::timeline(&s, &Options::default()), schema))
+        .collect()
+}
+
+/// The prefilter answers text comparisons from its scan and skips rules whose needles are
+/// absent; explain evaluates every comparison itself. The two must agree on every rule and
+/// event: over the corpus's Windows process_creation rules where ../shared is present, and
+/// over the bundled rules always.
+#[test]
+fn prefilter_verdicts_agree_with_plain_evaluation() {
+    let corpus = root().join("../shared/corpora/sigma/rules/windows/process_creation");
+    let mut paths = vec![
+        root().join("fixtures/sigma/sigmahq"),
+        root().join("fixtures/rules/sigma"),
+    ];
+    if corpus.is_dir() {
+        paths.push(corpus);
+    } else {
+        println!(
+            "notice: {} is absent; checking the bundled rules only",
+            corpus.display()
+        );
+    }
+    let (set, _) = RuleSet::load_paths(&paths);
+    let (engine, _) = Engine::compile(&set, &Config::default());
+    let mut session = engine.session();
+    let mut checked = 0;
+    for schema in [LogSchema::Sysmon, LogSchema::Security4688] {
+        let events = scenario_events(schema);
+        // A spread of events keeps the debug-build cost of explaining every rule modest.
+        let step = (events.len() / 40).max(1);
+        for event in events.iter().step_by(step) {
+            let fast = engine.matches_with(event, &mut session).to_vec();
+            for (rule, info) in engine.rules().iter().enumerate() {
+                if !info.usable || !engine.applies(rule, event) {
+                    continue;
+                }
+                let plain = engine.explain(rule, event).result;
+                assert_eq!(
+                    fast.contains(&rule),
+                    plain,
+                    "rule {} on {schema} event {:?}",
+                    info.path,
+                    event.to_json().to_string()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} verdicts compared");
+}
