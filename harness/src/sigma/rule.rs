@@ -387,7 +387,8 @@ impl RuleSet {
             }
             previous = Some(map.clone());
             let mut doc_diags = Vec::new();
-            let rule = parse_rule(&map, &source, offset, document, &mut doc_diags);
+            let end = offset + chunk.len();
+            let rule = parse_rule(&map, &source, (offset, end), document, &mut doc_diags);
             if let Some(first) = doc_diags.iter().find(|d| d.is_error()) {
                 self.failed.push((path.to_string(), first.clone()));
             } else if let Some(rule) = rule {
@@ -480,34 +481,104 @@ pub fn locate(text: &str, offset: usize, key: &str, value: &str) -> Span {
     if key.is_empty() {
         return Span::new(offset, offset);
     }
-    let mut search_from = 0;
-    while let Some(found) = doc[search_from..].find(key) {
-        let at = search_from + found;
-        let rest = &doc[at + key.len()..];
-        let boundary_before = at == 0
-            || doc[..at]
-                .chars()
-                .next_back()
-                .is_some_and(|c| c.is_whitespace() || c == '\'' || c == '"' || c == '-');
-        if boundary_before
-            && (rest.starts_with(':') || rest.starts_with("':") || rest.starts_with("\":"))
-        {
-            let line_end = rest.find('\n').unwrap_or(rest.len());
-            if !value.is_empty()
-                && let Some(v) = rest[..line_end].find(value)
-            {
-                let start = offset + at + key.len() + v;
-                return Span::new(start, start + value.len());
-            }
-            return Span::new(offset + at, offset + at + key.len());
-        }
-        search_from = at + key.len();
+    if let Some(found) = find_key(text, Span::new(offset, text.len()), key, None) {
+        return value_or_key(text, found, value);
     }
     // Not a key: a list item or a value (a referenced rule id, say).
     match doc.find(key) {
         Some(at) => Span::new(offset + at, offset + at + key.len()),
         None => Span::new(offset, offset),
     }
+}
+
+/// A key found in the text: the key itself and the block that holds its value (the rest of the
+/// key's line and every following line indented deeper than the key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct KeySpan {
+    key: Span,
+    block: Span,
+}
+
+/// The first `key:` in `text[within]` at a word boundary (bare or quoted, block or flow style).
+/// With `indent`, only a key that starts its line (after `- ` list markers) at exactly that
+/// many columns counts.
+fn find_key(text: &str, within: Span, key: &str, indent: Option<usize>) -> Option<KeySpan> {
+    let area = &text[within.start.min(text.len())..within.end.min(text.len())];
+    let mut search_from = 0;
+    while let Some(found) = area[search_from..].find(key) {
+        let at = search_from + found;
+        search_from = at + key.len();
+        let rest = &area[at + key.len()..];
+        let before = area[..at].chars().next_back();
+        let quoted = matches!(before, Some('\'' | '"'));
+        let boundary_before = at == 0
+            || before
+                .is_some_and(|c| c.is_whitespace() || matches!(c, '\'' | '"' | '-' | '{' | ','));
+        let colon = rest.starts_with(':')
+            || (quoted && (rest.starts_with("':") || rest.starts_with("\":")));
+        if !boundary_before || !colon {
+            continue;
+        }
+        let start = within.start + at;
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let column = start - line_start - usize::from(quoted);
+        if let Some(indent) = indent {
+            let lead = &text[line_start..start - usize::from(quoted)];
+            let lead_ok = lead.trim_start_matches([' ', '-']).is_empty();
+            if !lead_ok || column != indent {
+                continue;
+            }
+        }
+        let end = block_end(text, start, column).min(within.end);
+        return Some(KeySpan {
+            key: Span::new(start, start + key.len()),
+            block: Span::new(start + key.len(), end),
+        });
+    }
+    None
+}
+
+/// Where the block of a key at `column` (starting at byte `start`) ends: at the first later
+/// line with content that is indented no deeper than the key.
+fn block_end(text: &str, start: usize, column: usize) -> usize {
+    let Some(newline) = text[start..].find('\n') else {
+        return text.len();
+    };
+    let mut offset = start + newline + 1;
+    for line in text[offset..].split_inclusive('\n') {
+        let content = line.trim_start_matches(' ');
+        let blank = content.trim().is_empty() || content.starts_with('#');
+        if !blank && line.len() - content.len() <= column {
+            return offset;
+        }
+        offset += line.len();
+    }
+    text.len()
+}
+
+/// The span of `value` on the line of `found`'s key, else of the key.
+fn value_or_key(text: &str, found: KeySpan, value: &str) -> Span {
+    let rest = &text[found.key.end..];
+    let line_end = rest.find('\n').unwrap_or(rest.len());
+    if !value.is_empty()
+        && let Some(v) = rest[..line_end].find(value)
+    {
+        let start = found.key.end + v;
+        return Span::new(start, start + value.len());
+    }
+    found.key
+}
+
+/// The indentation of the first line with content in `block` after its first line (the
+/// column the keys of a nested block mapping start at).
+fn child_indent(text: &str, block: Span) -> Option<usize> {
+    let area = &text[block.start..block.end];
+    let first_newline = area.find('\n')?;
+    area[first_newline + 1..]
+        .lines()
+        .map(|l| (l, l.trim_start_matches(' ')))
+        .find(|(_, content)| !content.trim().is_empty() && !content.starts_with('#'))
+        .map(|(l, content)| l.len() - content.len())
 }
 
 fn scalar_string(v: &Yaml) -> Option<String> {
@@ -530,19 +601,64 @@ fn string_list(v: Option<&Yaml>) -> Vec<String> {
 struct Ctx<'a> {
     source: &'a Source,
     offset: usize,
+    /// The byte offset one past the document's end.
+    end: usize,
     diags: &'a mut Vec<Diagnostic>,
+    /// The selection being parsed, when its key was found in this document.
+    scope: Option<Scope>,
+}
+
+/// Where a selection is written: field keys are searched in its block, from `cursor` on (items
+/// are parsed in the order written, so a key repeated across alternatives is found in turn).
+#[derive(Clone, Copy)]
+struct Scope {
+    key: Span,
+    block: Span,
+    cursor: usize,
 }
 
 impl Ctx<'_> {
+    /// The document's own text range.
+    fn document(&self) -> Span {
+        Span::new(self.offset, self.end)
+    }
+
+    /// The span of `key: value` in the selection being parsed (or anywhere in the document,
+    /// outside a selection or when the key is not written in it).
+    fn locate(&self, key: &str, value: &str) -> Span {
+        let text = &self.source.text;
+        if let Some(scope) = self.scope
+            && !key.is_empty()
+        {
+            let found = find_key(text, Span::new(scope.cursor, scope.block.end), key, None)
+                .or_else(|| find_key(text, scope.block, key, None));
+            if let Some(found) = found {
+                return value_or_key(text, found, value);
+            }
+        }
+        locate(text, self.offset, key, value)
+    }
+
+    /// The span of the key of the selection being parsed (`name` located anywhere when the
+    /// selection is not written in this document).
+    fn selection_span(&self, name: &str) -> Span {
+        self.scope
+            .map_or_else(|| self.locate(name, ""), |scope| scope.key)
+    }
+
     fn error(&mut self, code: &str, message: String, key: &str, value: &str) -> Diagnostic {
-        let span = locate(&self.source.text, self.offset, key, value);
+        let span = self.locate(key, value);
+        self.error_at(code, message, span)
+    }
+
+    fn error_at(&mut self, code: &str, message: String, span: Span) -> Diagnostic {
         let d = Diagnostic::error(code, message).at(&self.source.path, &self.source.text, span);
         self.diags.push(d.clone());
         d
     }
 
     fn warn(&mut self, code: &str, message: String, key: &str, value: &str) {
-        let span = locate(&self.source.text, self.offset, key, value);
+        let span = self.locate(key, value);
         self.diags.push(Diagnostic::warning(code, message).at(
             &self.source.path,
             &self.source.text,
@@ -554,14 +670,16 @@ impl Ctx<'_> {
 fn parse_rule(
     map: &serde_yaml::Mapping,
     source: &Arc<Source>,
-    offset: usize,
+    (offset, end): (usize, usize),
     document: usize,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Rule> {
     let mut cx = Ctx {
         source,
         offset,
+        end,
         diags,
+        scope: None,
     };
     let title = match map.get("title") {
         Some(Yaml::String(t)) if !t.trim().is_empty() => t.clone(),
@@ -653,7 +771,7 @@ fn parse_rule(
         detection_map.remove("rules");
         RuleBody::Filter(Filter {
             rules,
-            detection: parse_detection(&detection_map, &mut cx)?,
+            detection: parse_detection(&detection_map, "filter", &mut cx)?,
         })
     } else if let Some(detection) = map.get("detection") {
         if map.get("logsource").is_none() {
@@ -669,7 +787,7 @@ fn parse_rule(
             );
             return None;
         };
-        RuleBody::Detection(parse_detection(detection, &mut cx)?)
+        RuleBody::Detection(parse_detection(detection, "detection", &mut cx)?)
     } else {
         cx.error(
             "SIG0002",
@@ -697,7 +815,21 @@ fn parse_rule(
     })
 }
 
-fn parse_detection(map: &serde_yaml::Mapping, cx: &mut Ctx<'_>) -> Option<Detection> {
+/// Parses a `detection` (or a filter rule's `filter`) mapping; `section` names the key it sits
+/// under, so that diagnostics point into this document's section rather than at the first
+/// occurrence of a key anywhere in the file.
+fn parse_detection(
+    map: &serde_yaml::Mapping,
+    section: &str,
+    cx: &mut Ctx<'_>,
+) -> Option<Detection> {
+    let source = cx.source;
+    let text = &source.text;
+    let section = find_key(text, cx.document(), section, Some(0));
+    let child = |name: &str| {
+        let section = section?;
+        find_key(text, section.block, name, child_indent(text, section.block))
+    };
     let mut selections = IndexMap::new();
     let mut ok = true;
     for (key, value) in map {
@@ -714,7 +846,14 @@ fn parse_detection(map: &serde_yaml::Mapping, cx: &mut Ctx<'_>) -> Option<Detect
         if name == "condition" || name == "timeframe" {
             continue;
         }
-        match parse_selection(&name, value, cx) {
+        cx.scope = child(&name).map(|found| Scope {
+            key: found.key,
+            block: found.block,
+            cursor: found.block.start,
+        });
+        let parsed = parse_selection(&name, value, cx);
+        cx.scope = None;
+        match parsed {
             Some(sel) => {
                 selections.insert(name, sel);
             }
@@ -768,16 +907,21 @@ fn parse_detection(map: &serde_yaml::Mapping, cx: &mut Ctx<'_>) -> Option<Detect
             return None;
         }
     };
+    let condition_key = child("condition");
     let mut conditions = Vec::new();
     for text in &texts {
-        let base = locate(&cx.source.text, cx.offset, "condition", text);
+        let base = match condition_key {
+            Some(found) => value_or_key(&cx.source.text, found, text),
+            None => locate(&cx.source.text, cx.offset, "condition", text),
+        };
         let base = if base.len() == text.len() {
             base.start
         } else {
             // Block scalars and lists: search the text itself after the key.
-            cx.source.text[cx.offset..]
+            let from = condition_key.map_or(cx.offset, |found| found.key.end);
+            cx.source.text[from..]
                 .find(text.as_str())
-                .map_or(base.start, |i| cx.offset + i)
+                .map_or(base.start, |i| from + i)
         };
         match condition::parse(text) {
             Ok(node) => {
@@ -885,11 +1029,11 @@ fn parse_selection(name: &str, value: &Yaml, cx: &mut Ctx<'_>) -> Option<Selecti
             let mut ok = true;
             for (k, v) in map {
                 let Some(key) = scalar_string(k) else {
-                    cx.error(
+                    let span = cx.selection_span(name);
+                    cx.error_at(
                         "SIG0005",
                         format!("selection `{name}` has a non-string key"),
-                        name,
-                        "",
+                        span,
                     );
                     ok = false;
                     continue;
@@ -900,18 +1044,19 @@ fn parse_selection(name: &str, value: &Yaml, cx: &mut Ctx<'_>) -> Option<Selecti
                 }
             }
             if items.is_empty() && ok {
-                cx.error("SIG0005", format!("selection `{name}` is empty"), name, "");
+                let span = cx.selection_span(name);
+                cx.error_at("SIG0005", format!("selection `{name}` is empty"), span);
                 return None;
             }
             ok.then_some(Selection::Map(items))
         }
         Yaml::Sequence(list) => {
             if list.is_empty() {
-                cx.error(
+                let span = cx.selection_span(name);
+                cx.error_at(
                     "SIG0005",
                     format!("selection `{name}` is an empty list"),
-                    name,
-                    "",
+                    span,
                 );
                 return None;
             }
@@ -941,11 +1086,11 @@ fn parse_selection(name: &str, value: &Yaml, cx: &mut Ctx<'_>) -> Option<Selecti
             parse_item(name, "", value, cx).map(Selection::Keywords)
         }
         _ => {
-            cx.error(
+            let span = cx.selection_span(name);
+            cx.error_at(
                 "SIG0005",
                 format!("selection `{name}` must be a map or a list"),
-                name,
-                "",
+                span,
             );
             None
         }
@@ -956,12 +1101,17 @@ fn parse_item(selection: &str, key: &str, value: &Yaml, cx: &mut Ctx<'_>) -> Opt
     let mut parts = key.split('|');
     let field = parts.next().unwrap_or("").to_string();
     // Keyword lists have no key of their own: point at the selection.
-    let span = locate(
-        &cx.source.text,
-        cx.offset,
-        if key.is_empty() { selection } else { key },
-        "",
-    );
+    let span = if key.is_empty() {
+        cx.selection_span(selection)
+    } else {
+        cx.locate(key, "")
+    };
+    if let Some(scope) = &mut cx.scope
+        && scope.block.start <= span.start
+        && span.end <= scope.block.end
+    {
+        scope.cursor = span.end;
+    }
     let mut modifiers = Vec::new();
     let mut ok = true;
     for name in parts {
@@ -992,24 +1142,22 @@ fn parse_item(selection: &str, key: &str, value: &Yaml, cx: &mut Ctx<'_>) -> Opt
                 match rule_value(item) {
                     Some(v) => values.push(v),
                     None => {
-                        cx.error(
+                        cx.error_at(
                             "SIG0005",
                             format!(
                                 "field `{key}` in selection `{selection}` has a nested list or map value"
                             ),
-                            key,
-                            "",
+                            span,
                         );
                         ok = false;
                     }
                 }
             }
             if values.is_empty() && ok {
-                cx.error(
+                cx.error_at(
                     "SIG0005",
                     format!("field `{key}` in selection `{selection}` has an empty list"),
-                    key,
-                    "",
+                    span,
                 );
                 ok = false;
             }
@@ -1018,11 +1166,10 @@ fn parse_item(selection: &str, key: &str, value: &Yaml, cx: &mut Ctx<'_>) -> Opt
         other => match rule_value(other) {
             Some(v) => vec![v],
             None => {
-                cx.error(
+                cx.error_at(
                     "SIG0005",
                     format!("field `{key}` in selection `{selection}` has a map value"),
-                    key,
-                    "",
+                    span,
                 );
                 return None;
             }

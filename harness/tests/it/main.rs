@@ -11,4 +11,5 @@ mod reports;
 mod scenario;
 mod seed_oracle;
 mod sigma;
+mod support;
 mod tidy;

@@ -1,5 +1,6 @@
 //! The scenario format: the example loads as written, and the model answers questions about nodes.
 
+use crate::support::check_expected_renderings;
 use firedrill::scenario::{self, Check};
 
 const EXAMPLE: &str = include_str!("../../../scenarios/arcgis/soe-webshell-powershell.yaml");
@@ -31,47 +32,19 @@ fn the_arcsoc_example_loads_as_written() {
 /// diagnostics in the `.expected` file next to it. `FIREDRILL_BLESS=1` rewrites the expected files.
 #[test]
 fn malformed_scenarios_get_their_expected_diagnostics() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios-bad");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir)
-        .expect("fixtures/scenarios-bad exists")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    cases.sort();
-    assert!(
-        cases.len() >= 12,
-        "only {} malformed scenarios",
-        cases.len()
-    );
-    let bless = std::env::var_os("FIREDRILL_BLESS").is_some();
-    let mut failures = Vec::new();
-    for case in &cases {
-        let name = format!(
-            "fixtures/scenarios-bad/{}",
-            case.file_name().unwrap().to_string_lossy()
-        );
-        let text = std::fs::read_to_string(case).expect("readable");
-        let rendered = match scenario::parse(&name, &text) {
+    check_expected_renderings(
+        "scenarios-bad",
+        "yaml",
+        12,
+        |name, text| match scenario::parse(name, text) {
             Ok(_) => "(no diagnostics: the scenario loaded)\n".to_string(),
             Err(diagnostics) => diagnostics
                 .iter()
                 .map(|d| d.render())
                 .collect::<Vec<_>>()
                 .join("\n"),
-        };
-        let expected_path = case.with_extension("expected");
-        if bless {
-            std::fs::write(&expected_path, &rendered).expect("writable");
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if rendered != expected {
-            failures.push(format!(
-                "{name}\n--- expected\n{expected}--- actual\n{rendered}"
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+        },
+    );
 }
 
 #[test]

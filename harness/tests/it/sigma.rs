@@ -303,6 +303,27 @@ fn run_case(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Every malformed rule file under `fixtures/sigma-bad/` gets exactly the rendered diagnostics
+/// (loading, then compiling) in the `.expected` file next to it: each case writes the key at
+/// fault a second time, after a valid twin, and the caret must land on the faulty one.
+/// `FIREDRILL_BLESS=1` rewrites the expected files.
+#[test]
+fn sigma_diagnostics_point_at_the_item_at_fault() {
+    crate::support::check_expected_renderings("sigma-bad", "yml", 8, |name, text| {
+        let mut set = RuleSet::new();
+        let mut diags = set.add_source(name, text);
+        diags.extend(Engine::compile(&set, &Config::default()).1);
+        if diags.is_empty() {
+            return "(no diagnostics: the rules loaded and compiled)\n".to_string();
+        }
+        diags
+            .iter()
+            .map(|d| d.render())
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+}
+
 #[test]
 fn conformance_suite_from_the_specification() {
     let mut files = Vec::new();
