@@ -22,7 +22,7 @@ use std::fmt;
 
 /// Parses one JSON document into an event; `Err` carries serde_json's message.
 pub fn parse_document(bytes: &[u8], opts: &ReadOptions) -> Result<Event, String> {
-    let mut parts = Parts::with_capacity(32);
+    let mut parts = Parts::default();
     let mut de = serde_json::Deserializer::from_slice(bytes);
     TopSeed {
         parts: &mut parts,
@@ -189,10 +189,7 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
                             parts.offer_time(rank, &value);
                         }
                         if keep {
-                            if parts.top.capacity() == 0 {
-                                parts.top.reserve(24);
-                            }
-                            parts.top.insert(key.into_owned(), value);
+                            parts.insert_top(key.into_owned(), value);
                         }
                     } else {
                         map.next_value::<IgnoredAny>()?;
@@ -304,7 +301,7 @@ impl<'de> Visitor<'de> for SystemSeed<'_, '_> {
                 }
                 other if self.opts.fields.wants_data(other) => {
                     let value = unwrap_text(map.next_value_seed(ValueSeed)?);
-                    parts.data.insert(key.into_owned(), value);
+                    parts.insert_data(key.into_owned(), value);
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -349,7 +346,7 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_> {
             items.push(item);
         }
         if self.opts.fields.wants_data("Data") {
-            self.parts.data.insert("Data".into(), Value::List(items));
+            self.parts.insert_data("Data".into(), Value::List(items));
         }
         Ok(())
     }
@@ -379,7 +376,7 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_> {
                     parts.offer_time(rank, &value);
                 }
                 if keep {
-                    parts.data.insert(key.into_owned(), value);
+                    parts.insert_data(key.into_owned(), value);
                 }
             } else {
                 map.next_value::<IgnoredAny>()?;

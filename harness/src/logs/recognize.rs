@@ -55,6 +55,10 @@ pub(crate) struct Parts {
     has_process_object: bool,
 }
 
+/// How many fields a document's map makes room for when its first field arrives (one
+/// allocation instead of several as it grows; only the map that gets fields pays).
+const FIELDS_HINT: usize = 24;
+
 /// The rank of `Event.System.TimeCreated.SystemTime`.
 pub(crate) const SYSTEM_TIME_RANK: u8 = 1;
 
@@ -81,19 +85,27 @@ pub(crate) fn time_rank(opts: &ReadOptions, key: &str) -> Option<u8> {
 }
 
 impl Parts {
-    /// Empty parts, with room for `fields` event-data fields.
-    pub(crate) fn with_capacity(fields: usize) -> Parts {
-        Parts {
-            data: Fields::with_capacity(fields),
-            ..Parts::default()
-        }
-    }
-
     /// Puts a System field straight into the event's fields (evtx_dump layout).
     pub(crate) fn put_system(&mut self, name: &str, value: &Option<Value>) {
         if let Some(value) = value {
-            self.data.insert(name.to_string(), value.clone());
+            self.insert_data(name.to_string(), value.clone());
         }
+    }
+
+    /// Adds an event-data field (room for a typical event made on the first).
+    pub(crate) fn insert_data(&mut self, name: String, value: Value) {
+        if self.data.capacity() == 0 {
+            self.data.reserve(FIELDS_HINT);
+        }
+        self.data.insert(name, value);
+    }
+
+    /// Adds a top-level field (room for a typical event made on the first).
+    pub(crate) fn insert_top(&mut self, name: String, value: Value) {
+        if self.top.capacity() == 0 {
+            self.top.reserve(FIELDS_HINT);
+        }
+        self.top.insert(name, value);
     }
 
     /// Offers a parsed timestamp of `rank`; kept when it beats the current one.

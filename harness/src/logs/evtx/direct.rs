@@ -82,7 +82,8 @@ type SharedPlans = HashMap<([u8; 16], u32), Option<Arc<Plan>>>;
 pub(crate) struct Plans {
     shared: Arc<Mutex<SharedPlans>>,
     local: Vec<(u32, Option<Arc<Plan>>)>,
-    chunk: usize,
+    /// The chunk `local` belongs to: its buffer, first record id and header checksum.
+    chunk: (usize, u64, u32),
     /// Slot tables to reuse (one per nesting level).
     buffers: Vec<Vec<(u8, usize, usize)>>,
     opts: Arc<ReadOptions>,
@@ -94,7 +95,7 @@ impl Plans {
         Plans {
             shared: Arc::default(),
             local: Vec::new(),
-            chunk: 0,
+            chunk: (0, 0, 0),
             buffers: Vec::new(),
             opts,
         }
@@ -102,9 +103,20 @@ impl Plans {
 
     /// The event of `record`, or `None` when it must be rendered instead.
     pub(crate) fn event(&mut self, record: &EvtxRecord<'_>) -> Option<Event> {
+        // Definition offsets are per chunk: another chunk starts a new local cache.
+        let header = record.chunk.header;
+        let chunk = (
+            record.chunk.data.as_ptr() as usize,
+            header.first_event_record_id,
+            header.header_chunk_checksum,
+        );
+        if chunk != self.chunk {
+            self.chunk = chunk;
+            self.local.clear();
+        }
         let start = usize::try_from(record.binxml_offset).ok()?;
         let end = start.checked_add(record.binxml_size as usize)?;
-        let mut parts = Parts::with_capacity(32);
+        let mut parts = Parts::default();
         parts.layout = Layout::EvtxDump;
         self.instance(record.chunk.data, start, end, &mut parts, true)?;
         Some(recognize::assemble(parts))
@@ -189,7 +201,7 @@ impl Plans {
                 Target::Provider => {
                     let provider = value(source?)?;
                     parts.system.provider = Some(provider.clone());
-                    parts.data.insert("Provider_Name".into(), provider);
+                    parts.insert_data("Provider_Name".into(), provider);
                 }
                 Target::TimeCreated => {
                     let time = match source? {
@@ -208,22 +220,22 @@ impl Plans {
                 Target::EventId => {
                     let id = recognize::normalise_number(value(source?)?);
                     parts.system.event_id = Some(id.clone());
-                    parts.data.insert("EventID".into(), id);
+                    parts.insert_data("EventID".into(), id);
                 }
                 Target::Channel => {
                     let channel = value(source?)?;
                     parts.system.channel = Some(channel.clone());
-                    parts.data.insert("Channel".into(), channel);
+                    parts.insert_data("Channel".into(), channel);
                 }
                 Target::Computer => {
-                    parts.data.insert("Computer".into(), value(source?)?);
+                    parts.insert_data("Computer".into(), value(source?)?);
                 }
                 Target::RecordId => {
                     let id = recognize::normalise_number(value(source?)?);
-                    parts.data.insert("EventRecordID".into(), id);
+                    parts.insert_data("EventRecordID".into(), id);
                 }
                 Target::System(name) => {
-                    parts.data.insert(name.clone(), value(source?)?);
+                    parts.insert_data(name.clone(), value(source?)?);
                 }
                 Target::SystemAttributes(name, attributes) => {
                     // NULL attributes are left out, and an element with none left is null.
@@ -243,7 +255,7 @@ impl Plans {
                         element.insert("#attributes".into(), Value::Map(attrs));
                         Value::Map(element)
                     };
-                    parts.data.insert(name.clone(), element);
+                    parts.insert_data(name.clone(), element);
                 }
                 Target::Data {
                     name,
@@ -265,7 +277,7 @@ impl Plans {
                         parts.offer_time(*rank, &value);
                     }
                     if *keep {
-                        parts.data.insert(name.clone(), value);
+                        parts.insert_data(name.clone(), value);
                     }
                 }
                 Target::Nested => {
@@ -285,12 +297,6 @@ impl Plans {
 
     /// The plan of the template defined at `def_offset` of the chunk `data`.
     fn plan(&mut self, data: &[u8], def_offset: u32) -> Option<Arc<Plan>> {
-        // A new chunk (another buffer) starts a new local cache.
-        let chunk = data.as_ptr() as usize;
-        if chunk != self.chunk {
-            self.chunk = chunk;
-            self.local.clear();
-        }
         if let Some((_, plan)) = self.local.iter().find(|(at, _)| *at == def_offset) {
             return plan.clone();
         }
