@@ -97,20 +97,8 @@ pub static SCALARS: &[ScalarFn] = &[
         a[0].text().chars().count() as i64
     ))),
     f!("substring", 2, 3, Ret::Fixed(T::String), substring),
-    f!("iff", 3, 3, Ret::Common(1, 1), |a, _| Ok(
-        if truthy(&a[0]) {
-            a[1].clone()
-        } else {
-            a[2].clone()
-        }
-    )),
-    f!("iif", 3, 3, Ret::Common(1, 1), |a, _| Ok(
-        if truthy(&a[0]) {
-            a[1].clone()
-        } else {
-            a[2].clone()
-        }
-    )),
+    f!("iff", 3, 3, Ret::Common(1, 1), iff),
+    f!("iif", 3, 3, Ret::Common(1, 1), iff),
     f!("case", 3, V, Ret::Common(1, 2), |a, _| {
         for pair in a[..a.len() - 1].chunks(2) {
             if truthy(&pair[0]) {
@@ -127,72 +115,34 @@ pub static SCALARS: &[ScalarFn] = &[
     f!("isempty", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
         Value::Bool(a[0].is_empty())
     )),
-    f!("isnotempty", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
-        Value::Bool(!a[0].is_empty())
-    )),
-    f!("notempty", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
-        Value::Bool(!a[0].is_empty())
-    )),
+    f!("isnotempty", 1, 1, Ret::Fixed(T::Bool), isnotempty),
+    f!("notempty", 1, 1, Ret::Fixed(T::Bool), isnotempty),
     f!("isnull", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(Value::Bool(
         a[0].is_null()
     ))),
-    f!("isnotnull", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
-        Value::Bool(!a[0].is_null())
-    )),
-    f!("notnull", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
-        Value::Bool(!a[0].is_null())
-    )),
+    f!("isnotnull", 1, 1, Ret::Fixed(T::Bool), isnotnull),
+    f!("notnull", 1, 1, Ret::Fixed(T::Bool), isnotnull),
     f!("tostring", 1, 1, Ret::Fixed(T::String), |a, _| Ok(
         Value::str(a[0].to_kql_string())
     )),
-    f!("toint", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(
-        a[0].convert(T::Int)
-    )),
-    f!("int", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(
-        a[0].convert(T::Int)
-    )),
-    f!("tolong", 1, 1, Ret::Fixed(T::Long), |a, _| Ok(
-        a[0].convert(T::Long)
-    )),
-    f!("long", 1, 1, Ret::Fixed(T::Long), |a, _| Ok(
-        a[0].convert(T::Long)
-    )),
-    f!("todouble", 1, 1, Ret::Fixed(T::Real), |a, _| Ok(
-        a[0].convert(T::Real)
-    )),
-    f!("toreal", 1, 1, Ret::Fixed(T::Real), |a, _| Ok(
-        a[0].convert(T::Real)
-    )),
-    f!("real", 1, 1, Ret::Fixed(T::Real), |a, _| Ok(
-        a[0].convert(T::Real)
-    )),
-    f!("double", 1, 1, Ret::Fixed(T::Real), |a, _| Ok(
-        a[0].convert(T::Real)
-    )),
+    f!("toint", 1, 1, Ret::Fixed(T::Int), to_int),
+    f!("int", 1, 1, Ret::Fixed(T::Int), to_int),
+    f!("tolong", 1, 1, Ret::Fixed(T::Long), to_long),
+    f!("long", 1, 1, Ret::Fixed(T::Long), to_long),
+    f!("todouble", 1, 1, Ret::Fixed(T::Real), to_real),
+    f!("toreal", 1, 1, Ret::Fixed(T::Real), to_real),
+    f!("real", 1, 1, Ret::Fixed(T::Real), to_real),
+    f!("double", 1, 1, Ret::Fixed(T::Real), to_real),
     f!("todecimal", 1, 1, Ret::Fixed(T::Decimal), |a, _| Ok(
         a[0].convert(T::Decimal)
     )),
-    f!("tobool", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
-        a[0].convert(T::Bool)
-    )),
-    f!("toboolean", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
-        a[0].convert(T::Bool)
-    )),
-    f!("bool", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
-        a[0].convert(T::Bool)
-    )),
-    f!("todatetime", 1, 1, Ret::Fixed(T::DateTime), |a, _| Ok(
-        a[0].convert(T::DateTime)
-    )),
-    f!("datetime", 1, 1, Ret::Fixed(T::DateTime), |a, _| Ok(
-        a[0].convert(T::DateTime)
-    )),
-    f!("totimespan", 1, 1, Ret::Fixed(T::TimeSpan), |a, _| Ok(
-        a[0].convert(T::TimeSpan)
-    )),
-    f!("timespan", 1, 1, Ret::Fixed(T::TimeSpan), |a, _| Ok(
-        a[0].convert(T::TimeSpan)
-    )),
+    f!("tobool", 1, 1, Ret::Fixed(T::Bool), to_bool),
+    f!("toboolean", 1, 1, Ret::Fixed(T::Bool), to_bool),
+    f!("bool", 1, 1, Ret::Fixed(T::Bool), to_bool),
+    f!("todatetime", 1, 1, Ret::Fixed(T::DateTime), to_datetime),
+    f!("datetime", 1, 1, Ret::Fixed(T::DateTime), to_datetime),
+    f!("totimespan", 1, 1, Ret::Fixed(T::TimeSpan), to_timespan),
+    f!("timespan", 1, 1, Ret::Fixed(T::TimeSpan), to_timespan),
     f!("toguid", 1, 1, Ret::Fixed(T::Guid), |a, _| Ok(
         a[0].convert(T::Guid)
     )),
@@ -264,24 +214,19 @@ pub static SCALARS: &[ScalarFn] = &[
         1,
         1,
         Ret::Fixed(T::String),
-        |a, _| Ok(Value::str(base64_encode(a[0].text().as_bytes())))
+        base64_encode_text
     ),
     f!(
         "base64_encodestring",
         1,
         1,
         Ret::Fixed(T::String),
-        |a, _| Ok(Value::str(base64_encode(a[0].text().as_bytes())))
+        base64_encode_text
     ),
     f!("url_decode", 1, 1, Ret::Fixed(T::String), |a, _| Ok(
         Value::str(url_decode(&a[0].text()))
     )),
-    f!("array_length", 1, 1, Ret::Fixed(T::Long), |a, _| Ok(
-        match &a[0] {
-            Value::Array(items) => Value::Long(items.len() as i64),
-            _ => Value::Null,
-        }
-    )),
+    f!("array_length", 1, 1, Ret::Fixed(T::Long), array_length),
     f!("array_slice", 3, 3, Ret::Fixed(T::Dynamic), array_slice),
     f!("array_concat", 1, 64, Ret::Fixed(T::Dynamic), |a, _| Ok(
         Value::array(
@@ -385,47 +330,37 @@ pub static SCALARS: &[ScalarFn] = &[
     .map_or(Value::Null, |t| Value::TimeSpan(
         i64::from(t.weekday().num_days_from_sunday()) * TICKS_PER_DAY
     )))),
-    f!("dayofmonth", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(dt(&a[0])
-        .and_then(chrono_from_ticks)
-        .map_or(Value::Null, |t| Value::Long(i64::from(t.day()))))),
-    f!("dayofyear", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(dt(&a[0])
-        .and_then(chrono_from_ticks)
-        .map_or(Value::Null, |t| Value::Long(i64::from(
-            t.ordinal()
-        ))))),
-    f!("hourofday", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(dt(&a[0])
-        .and_then(chrono_from_ticks)
-        .map_or(Value::Null, |t| Value::Long(i64::from(t.hour()))))),
-    f!("monthofyear", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(
-        dt(&a[0])
-            .and_then(chrono_from_ticks)
-            .map_or(Value::Null, |t| Value::Long(i64::from(t.month())))
+    f!("dayofmonth", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(
+        datetime_part("day", &a[0])
     )),
-    f!("getyear", 1, 1, Ret::Fixed(T::Long), |a, _| Ok(dt(&a[0])
-        .and_then(chrono_from_ticks)
-        .map_or(Value::Null, |t| Value::Long(i64::from(t.year()))))),
-    f!("getmonth", 1, 1, Ret::Fixed(T::Long), |a, _| Ok(dt(&a[0])
-        .and_then(chrono_from_ticks)
-        .map_or(Value::Null, |t| Value::Long(i64::from(
-            t.month()
-        ))))),
+    f!("dayofyear", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(
+        datetime_part("dayofyear", &a[0])
+    )),
+    f!("hourofday", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(
+        datetime_part("hour", &a[0])
+    )),
+    f!("monthofyear", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(
+        datetime_part("month", &a[0])
+    )),
+    f!("getyear", 1, 1, Ret::Fixed(T::Long), |a, _| Ok(
+        datetime_part("year", &a[0])
+    )),
+    f!("getmonth", 1, 1, Ret::Fixed(T::Long), |a, _| Ok(
+        datetime_part("month", &a[0])
+    )),
     f!(
         "unixtime_seconds_todatetime",
         1,
         1,
         Ret::Fixed(T::DateTime),
-        |a, _| Ok(a[0].to_real().map_or(Value::Null, |s| Value::DateTime(
-            (s * TICKS_PER_SECOND as f64) as i64
-        )))
+        |a, _| Ok(unixtime_todatetime(&a[0], TICKS_PER_SECOND))
     ),
     f!(
         "unixtime_milliseconds_todatetime",
         1,
         1,
         Ret::Fixed(T::DateTime),
-        |a, _| Ok(a[0].to_real().map_or(Value::Null, |s| Value::DateTime(
-            (s * TICKS_PER_MILLI as f64) as i64
-        )))
+        |a, _| Ok(unixtime_todatetime(&a[0], TICKS_PER_MILLI))
     ),
     f!("format_datetime", 2, 2, Ret::Fixed(T::String), |a, _| Ok(
         dt(&a[0]).map_or(Value::empty_string(), |t| Value::str(
@@ -594,56 +529,25 @@ pub static SCALARS: &[ScalarFn] = &[
     f!("new_guid", 0, 0, Ret::Fixed(T::Guid), |_, _| Ok(
         Value::Guid(Arc::from("00000000-0000-0000-0000-000000000000"))
     )),
-    f!("arraylength", 1, 1, Ret::Fixed(T::Long), |a, _| Ok(
-        match &a[0] {
-            Value::Array(items) => Value::Long(items.len() as i64),
-            _ => Value::Null,
-        }
-    )),
+    f!("arraylength", 1, 1, Ret::Fixed(T::Long), array_length),
     f!("extract_json", 2, 3, Ret::Fixed(T::String), extract_json),
     f!("extractjson", 2, 3, Ret::Fixed(T::String), extract_json),
     f!("hash_sha256", 1, 1, Ret::Fixed(T::String), |a, _| Ok(
         Value::str(sha256_hex(a[0].text().as_bytes()))
     )),
-    f!("make_string", 1, 64, Ret::Fixed(T::String), |a, _| {
-        let codes: Vec<i64> = a
-            .iter()
-            .flat_map(|v| -> Vec<i64> {
-                match v {
-                    Value::Array(items) => items.iter().filter_map(Value::to_long).collect(),
-                    other => other.to_long().into_iter().collect(),
-                }
-            })
-            .collect();
-        Ok(Value::str(
-            codes
-                .iter()
-                .filter_map(|c| u32::try_from(*c).ok().and_then(char::from_u32))
-                .collect::<String>(),
-        ))
-    }),
+    f!(
+        "make_string",
+        1,
+        64,
+        Ret::Fixed(T::String),
+        string_from_codepoints
+    ),
     f!(
         "unicode_codepoints_to_string",
         1,
         64,
         Ret::Fixed(T::String),
-        |a, _| {
-            let codes: Vec<i64> = a
-                .iter()
-                .flat_map(|v| -> Vec<i64> {
-                    match v {
-                        Value::Array(items) => items.iter().filter_map(Value::to_long).collect(),
-                        other => other.to_long().into_iter().collect(),
-                    }
-                })
-                .collect();
-            Ok(Value::str(
-                codes
-                    .iter()
-                    .filter_map(|c| u32::try_from(*c).ok().and_then(char::from_u32))
-                    .collect::<String>(),
-            ))
-        }
+        string_from_codepoints
     ),
     f!("to_utf8", 1, 1, Ret::Fixed(T::Dynamic), |a, _| Ok(
         Value::array(
@@ -838,6 +742,84 @@ fn gettype(v: &Value) -> &'static str {
         Value::Array(_) => "array",
         Value::Bag(_) => "dictionary",
     }
+}
+
+fn iff(a: &[Value], _: &Context) -> Result<Value, String> {
+    Ok(if truthy(&a[0]) {
+        a[1].clone()
+    } else {
+        a[2].clone()
+    })
+}
+
+fn isnotempty(a: &[Value], _: &Context) -> Result<Value, String> {
+    Ok(Value::Bool(!a[0].is_empty()))
+}
+
+fn isnotnull(a: &[Value], _: &Context) -> Result<Value, String> {
+    Ok(Value::Bool(!a[0].is_null()))
+}
+
+fn to_int(a: &[Value], _: &Context) -> Result<Value, String> {
+    Ok(a[0].convert(T::Int))
+}
+
+fn to_long(a: &[Value], _: &Context) -> Result<Value, String> {
+    Ok(a[0].convert(T::Long))
+}
+
+fn to_real(a: &[Value], _: &Context) -> Result<Value, String> {
+    Ok(a[0].convert(T::Real))
+}
+
+fn to_bool(a: &[Value], _: &Context) -> Result<Value, String> {
+    Ok(a[0].convert(T::Bool))
+}
+
+fn to_datetime(a: &[Value], _: &Context) -> Result<Value, String> {
+    Ok(a[0].convert(T::DateTime))
+}
+
+fn to_timespan(a: &[Value], _: &Context) -> Result<Value, String> {
+    Ok(a[0].convert(T::TimeSpan))
+}
+
+fn array_length(a: &[Value], _: &Context) -> Result<Value, String> {
+    Ok(match &a[0] {
+        Value::Array(items) => Value::Long(items.len() as i64),
+        _ => Value::Null,
+    })
+}
+
+fn base64_encode_text(a: &[Value], _: &Context) -> Result<Value, String> {
+    Ok(Value::str(base64_encode(a[0].text().as_bytes())))
+}
+
+/// `make_string` / `unicode_codepoints_to_string`: code points (numbers or arrays of numbers)
+/// to text; values that are not code points are skipped.
+fn string_from_codepoints(a: &[Value], _: &Context) -> Result<Value, String> {
+    let codes: Vec<i64> = a
+        .iter()
+        .flat_map(|v| -> Vec<i64> {
+            match v {
+                Value::Array(items) => items.iter().filter_map(Value::to_long).collect(),
+                other => other.to_long().into_iter().collect(),
+            }
+        })
+        .collect();
+    Ok(Value::str(
+        codes
+            .iter()
+            .filter_map(|c| u32::try_from(*c).ok().and_then(char::from_u32))
+            .collect::<String>(),
+    ))
+}
+
+/// A Unix time in units of `ticks_per_unit` ticks as a datetime.
+fn unixtime_todatetime(v: &Value, ticks_per_unit: i64) -> Value {
+    v.to_real().map_or(Value::Null, |s| {
+        Value::DateTime((s * ticks_per_unit as f64) as i64)
+    })
 }
 
 fn substring(a: &[Value], _: &Context) -> Result<Value, String> {

@@ -1,17 +1,12 @@
 //! `firedrill run` end to end: exit codes 0/1/2, failure messages, and `cargo test` in the example
 //! rule repository through `firedrill::testing::main()`.
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::{firedrill, root};
+use std::path::Path;
 
 /// `firedrill run` in `fixtures/harness/<case>`, writing reports into `reports`.
 pub fn run_fixture(case: &str, reports: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
-    Command::cargo_bin("firedrill")
-        .unwrap()
+    firedrill()
         .current_dir(root().join("fixtures/harness").join(case))
         .arg("run")
         .arg("--report")

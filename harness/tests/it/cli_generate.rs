@@ -1,14 +1,6 @@
 //! `firedrill generate` and `firedrill schema scenario` as a user runs them.
 
-use assert_cmd::Command;
-
-fn firedrill() -> Command {
-    Command::cargo_bin("firedrill").expect("binary builds")
-}
-
-fn root() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::{firedrill, root};
 
 #[test]
 fn generate_prints_one_json_event_per_line_with_its_origin() {

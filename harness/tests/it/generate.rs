@@ -1,5 +1,6 @@
 //! The generator: roles of parent and grandparent in every schema, determinism, bundled scenarios.
 
+use crate::support::bundled_scenarios;
 use firedrill::event::{Event, LogSchema, Value};
 use firedrill::generate::{self, AsimSource, Options};
 use firedrill::scenario;
@@ -227,7 +228,7 @@ fn events_are_in_time_order_and_the_timeline_ends_at_the_last_one() {
 
 #[test]
 fn every_bundled_scenario_renders_in_all_six_schemas() {
-    for path in crate::seed_oracle::bundled_scenarios() {
+    for path in bundled_scenarios() {
         let scenario = scenario::load(&path).expect("bundled scenario loads");
         let timeline = generate::timeline(&scenario, &Options::default());
         let emitting: Vec<&str> = scenario

@@ -1,37 +1,15 @@
 //! KQL evaluation: the conformance suite in fixtures/kql/eval/, the seed queries, the CLI, and run
 //! coverage of the shared corpus (../shared/corpora/kql) over empty tables of the right schema.
 
-use firedrill::diag::Diagnostic;
+use crate::support::{files_with_ext, firedrill, render, root};
 use firedrill::kql::{self, Database, Table};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use std::path::Path;
 
 fn clock() -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339("2024-05-02T00:00:00Z")
         .expect("fixed clock")
         .with_timezone(&chrono::Utc)
-}
-
-fn render(diags: &[Diagnostic]) -> String {
-    diags.iter().map(Diagnostic::render).collect()
-}
-
-fn files_with_ext(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files_with_ext(&path, ext, out);
-        } else if path.extension().is_some_and(|e| e == ext) {
-            out.push(path);
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,9 +186,7 @@ fn compare(table: &Table, expect: &Expected) -> Result<(), String> {
 
 #[test]
 fn conformance_cases_match_the_kusto_documentation() {
-    let mut files = Vec::new();
-    files_with_ext(&root().join("fixtures/kql/eval"), "yaml", &mut files);
-    files.sort();
+    let files = files_with_ext(&root().join("fixtures/kql/eval"), "yaml");
     assert!(
         files.len() >= 40,
         "expected the conformance suite, found {} cases",
@@ -323,8 +299,7 @@ fn run_cli(query: &str, flag: &str, spec: &str, lines: &str) -> serde_json::Valu
     std::fs::write(&query_file, query).expect("write");
     let data = dir.path().join("data.jsonl");
     std::fs::write(&data, lines).expect("write");
-    let out = assert_cmd::Command::cargo_bin("firedrill")
-        .expect("binary")
+    let out = firedrill()
         .args(["kql", "--query"])
         .arg(&query_file)
         .arg(flag)
@@ -373,8 +348,7 @@ fn cli_reports_unknown_columns_with_exit_code_2() {
     let dir = tempfile::tempdir().expect("temp dir");
     let query = dir.path().join("q.kql");
     std::fs::write(&query, "DeviceProcessEvents | where FileNam == 'x'").expect("write");
-    let out = assert_cmd::Command::cargo_bin("firedrill")
-        .expect("binary")
+    let out = firedrill()
         .args(["kql", "--query"])
         .arg(&query)
         .output()
@@ -402,9 +376,7 @@ fn corpus_run_coverage_over_empty_tables() {
         println!("notice: ../shared/corpora/kql is absent; skipping KQL corpus run coverage");
         return;
     }
-    let mut files = Vec::new();
-    files_with_ext(&dir, "kql", &mut files);
-    files.sort();
+    let files = files_with_ext(&dir, "kql");
     let mut db = Database::new(clock());
     // The ASIM parser sources read the parser parameter `disabled`, which Sentinel declares.
     db.declare("disabled", firedrill::kql::Value::Bool(false));
@@ -511,9 +483,7 @@ fn result_columns_match_kusto_language() {
             tables: Some(tables),
         });
     };
-    let mut files = Vec::new();
-    files_with_ext(&root().join("fixtures/kql/eval"), "yaml", &mut files);
-    files.sort();
+    let files = files_with_ext(&root().join("fixtures/kql/eval"), "yaml");
     for f in &files {
         let text = std::fs::read_to_string(f).expect("readable case");
         let case: Case = serde_yaml::from_str(&text).expect("valid case");
@@ -533,9 +503,7 @@ fn result_columns_match_kusto_language() {
     let corpus = root().join("../shared/corpora/kql");
     let mut db = Database::new(clock());
     db.declare("disabled", firedrill::kql::Value::Bool(false));
-    let mut corpus_files = Vec::new();
-    files_with_ext(&corpus, "kql", &mut corpus_files);
-    corpus_files.sort();
+    let corpus_files = files_with_ext(&corpus, "kql");
     // Queries firedrill rejects go to the oracle too, to see whether Kusto.Language binds them.
     let mut rejected: Vec<(String, String)> = Vec::new();
     for f in &corpus_files {

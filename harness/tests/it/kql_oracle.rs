@@ -12,36 +12,17 @@
     reason = "tests print skip notices and the agreement summary"
 )]
 
+use crate::support::{files_with_ext, root};
 use firedrill::kql;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn collect(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect(&path, ext, out);
-        } else if path.extension().is_some_and(|e| e == ext) {
-            out.push(path);
-        }
-    }
-}
 
 /// (id, query text): ids are paths relative to the repository (fixtures) or `corpus/...`.
 fn cases() -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut files = Vec::new();
-    collect(&root().join("fixtures/kql/parse"), "kql", &mut files);
-    collect(&root().join("fixtures/rules/kql"), "kql", &mut files);
+    let mut files = files_with_ext(&root().join("fixtures/kql/parse"), "kql");
+    files.extend(files_with_ext(&root().join("fixtures/rules/kql"), "kql"));
     files.sort();
     for f in files {
         let id = f
@@ -51,9 +32,7 @@ fn cases() -> Vec<(String, String)> {
             .to_string();
         out.push((id, std::fs::read_to_string(&f).expect("readable")));
     }
-    let mut yaml = Vec::new();
-    collect(&root().join("fixtures/rules/kql"), "yaml", &mut yaml);
-    for f in yaml {
+    for f in files_with_ext(&root().join("fixtures/rules/kql"), "yaml") {
         let r = kql::rule::load(&f).expect("the seed rule loads");
         let id = f
             .strip_prefix(root())
@@ -64,10 +43,7 @@ fn cases() -> Vec<(String, String)> {
     }
     let corpus = root().join("../shared/corpora/kql");
     if corpus.is_dir() {
-        let mut files = Vec::new();
-        collect(&corpus, "kql", &mut files);
-        files.sort();
-        for f in files {
+        for f in files_with_ext(&corpus, "kql") {
             let id = format!(
                 "corpus/{}",
                 f.strip_prefix(&corpus).expect("under corpus").display()
@@ -327,9 +303,7 @@ fn result_columns_agree_with_kusto_language_over_the_corpus() {
         );
         return;
     }
-    let mut files = Vec::new();
-    collect(&corpus, "kql", &mut files);
-    files.sort();
+    let files = files_with_ext(&corpus, "kql");
     let now = chrono::DateTime::parse_from_rfc3339("2024-06-01T00:00:00Z")
         .expect("a time")
         .with_timezone(&chrono::Utc);

@@ -6,35 +6,11 @@
     reason = "tests print skip notices and the corpus coverage table"
 )]
 
+use crate::support::{files_with_ext, firedrill, render, root};
 use firedrill::Diagnostic;
 use firedrill::kql::{self, ast::Query, rule};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn files_with_ext(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files_with_ext(&path, ext, out);
-        } else if path.extension().is_some_and(|e| e == ext) {
-            out.push(path);
-        }
-    }
-}
-
-fn sorted_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    files_with_ext(dir, ext, &mut out);
-    out.sort();
-    out
-}
 
 /// The AST as JSON with every `span` removed: what "the same tree" means for round trips.
 fn shape(q: &Query) -> serde_json::Value {
@@ -51,10 +27,6 @@ fn shape(q: &Query) -> serde_json::Value {
     let mut v = serde_json::to_value(q).expect("the AST serializes");
     strip(&mut v);
     v
-}
-
-fn render(diags: &[Diagnostic]) -> String {
-    diags.iter().map(Diagnostic::render).collect()
 }
 
 /// Parses `text`, prints it, parses the print, and checks both trees agree.
@@ -93,7 +65,7 @@ fn case_name(path: &Path, kind: &str) -> String {
 
 #[test]
 fn ok_fixtures_parse_cleanly_round_trip_and_match_their_snapshots() {
-    let files = sorted_files(&root().join("fixtures/kql/parse/ok"), "kql");
+    let files = files_with_ext(&root().join("fixtures/kql/parse/ok"), "kql");
     assert!(
         files.len() >= 20,
         "expected the ok fixtures, found {files:?}"
@@ -114,7 +86,7 @@ fn ok_fixtures_parse_cleanly_round_trip_and_match_their_snapshots() {
 
 #[test]
 fn err_fixtures_report_located_diagnostics_that_match_their_snapshots() {
-    let files = sorted_files(&root().join("fixtures/kql/parse/err"), "kql");
+    let files = files_with_ext(&root().join("fixtures/kql/parse/err"), "kql");
     assert!(
         files.len() >= 10,
         "expected the err fixtures, found {files:?}"
@@ -142,9 +114,9 @@ fn err_fixtures_report_located_diagnostics_that_match_their_snapshots() {
 
 #[test]
 fn seed_rules_parse_exactly_as_written() {
-    let files = sorted_files(&root().join("fixtures/rules/kql"), "kql")
+    let files = files_with_ext(&root().join("fixtures/rules/kql"), "kql")
         .into_iter()
-        .chain(sorted_files(&root().join("fixtures/rules/kql"), "yaml"))
+        .chain(files_with_ext(&root().join("fixtures/rules/kql"), "yaml"))
         .collect::<Vec<_>>();
     assert_eq!(files.len(), 2, "the two seed rules: {files:?}");
     for path in files {
@@ -228,7 +200,7 @@ fn corpus() -> Option<Vec<PathBuf>> {
         );
         return None;
     }
-    Some(sorted_files(&dir, "kql"))
+    Some(files_with_ext(&dir, "kql"))
 }
 
 /// What a failed parse is blamed on, for the coverage table.
@@ -344,7 +316,7 @@ fn mangle(text: &str, rng: &mut Rng) -> String {
 
 #[test]
 fn mangled_queries_never_panic_and_what_parses_round_trips() {
-    let mut inputs: Vec<String> = sorted_files(&root().join("fixtures/kql/parse"), "kql")
+    let mut inputs: Vec<String> = files_with_ext(&root().join("fixtures/kql/parse"), "kql")
         .iter()
         .map(|p| std::fs::read_to_string(p).expect("readable"))
         .collect();
@@ -463,7 +435,7 @@ fn check_kind(kind: &serde_json::Map<String, serde_json::Value>, text: &str, pat
 
 #[test]
 fn every_node_span_points_at_its_own_text() {
-    let mut files = sorted_files(&root().join("fixtures/kql/parse/ok"), "kql");
+    let mut files = files_with_ext(&root().join("fixtures/kql/parse/ok"), "kql");
     files.extend(corpus().unwrap_or_default());
     let mut checked = 0;
     for path in files {
@@ -613,11 +585,7 @@ fn printed_random_expression_trees_parse_back_to_the_same_tree() {
 
 #[test]
 fn help_kql_prints_the_subset_reference() {
-    let out = assert_cmd::Command::cargo_bin("firedrill")
-        .expect("the binary")
-        .args(["help", "kql"])
-        .output()
-        .expect("runs");
+    let out = firedrill().args(["help", "kql"]).output().expect("runs");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -628,8 +596,8 @@ fn help_kql_prints_the_subset_reference() {
 
 fn rule_fixtures(kind: &str) -> Vec<(String, String)> {
     let dir = root().join("fixtures/kql/rules").join(kind);
-    let mut files = sorted_files(&dir, "yaml");
-    files.extend(sorted_files(&dir, "kql"));
+    let mut files = files_with_ext(&dir, "yaml");
+    files.extend(files_with_ext(&dir, "kql"));
     files.sort();
     files
         .into_iter()

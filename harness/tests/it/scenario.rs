@@ -1,6 +1,6 @@
 //! The scenario format: the example loads as written, and the model answers questions about nodes.
 
-use crate::support::check_expected_renderings;
+use crate::support::{bundled_scenarios, check_expected_renderings};
 use firedrill::scenario::{self, Check};
 
 const EXAMPLE: &str = include_str!("../../../scenarios/arcgis/soe-webshell-powershell.yaml");
@@ -131,7 +131,7 @@ fn expectation_locations_point_at_their_rule_line() {
 #[test]
 fn mangled_scenarios_give_diagnostics_never_panics() {
     let mut inputs = Vec::new();
-    for path in crate::seed_oracle::bundled_scenarios().iter().step_by(4) {
+    for path in bundled_scenarios().iter().step_by(4) {
         let text = std::fs::read_to_string(path).expect("readable");
         let lines: Vec<&str> = text.lines().collect();
         for cut in (0..text.len())

@@ -5,11 +5,11 @@
 //! plain Rust predicate, transcribed clause by clause from `fixtures/rules/`, over the generated
 //! events, and compares the matched nodes with what every scenario expects.
 
+use crate::support::bundled_scenarios;
 use firedrill::event::{Event, LogSchema, Value};
 use firedrill::generate::{self, Options};
 use firedrill::scenario::{self, Check, Scenario};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 
 const SIGMA: &str = "8e95e73e-ba02-4a87-b4d7-0929b8053038";
 const ASIM: &str = "suspicious-arcsoc-child-process";
@@ -92,26 +92,6 @@ fn soft_cell(e: &Event, now: chrono::DateTime<chrono::Utc>) -> bool {
     ];
     let command = cl.to_lowercase().contains("%temp%") || terms.iter().any(|t| has(cl, t));
     timestamp > now - chrono::TimeDelta::days(7) && pivot && file && command
-}
-
-pub fn bundled_scenarios() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).expect("scenarios directory") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "yaml") {
-                out.push(path);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"),
-        &mut out,
-    );
-    out.sort();
-    out
 }
 
 fn matched_nodes(events: &[Event], rule: impl Fn(&Event) -> bool) -> Vec<String> {

@@ -1,15 +1,14 @@
 //! The Sigma engine through its public API and the CLI: the seed rule, explain, lint.
 #![allow(clippy::print_stdout, reason = "tests print skip notices")]
 
+use crate::support::{
+    bundled_scenarios, check_expected_renderings, files_with_ext, firedrill, root,
+};
 use firedrill::event::{Event, LogSchema};
 use firedrill::generate::{self, Options};
 use firedrill::scenario;
 use firedrill::sigma::{Config, Engine, RuleSet};
 use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
-}
 
 const SEED: &str = "fixtures/rules/sigma/proc_creation_win_arcsoc_susp_child_process.yml";
 
@@ -101,8 +100,7 @@ fn explain_shows_the_filter_suppressing_cmd_ver() {
 #[test]
 fn cli_explain_prints_the_filter_at_work() {
     let event = r#"{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\Windows\\System32\\cmd.exe","ParentImage":"C:\\Program Files\\ArcGIS\\Server\\framework\\runtime\\ArcSOC.exe","CommandLine":"cmd.exe /c \"ver\""}"#;
-    let output = assert_cmd::Command::cargo_bin("firedrill")
-        .unwrap()
+    let output = firedrill()
         .current_dir(root())
         .args(["explain", "--rule", SEED, "--event", event])
         .output()
@@ -114,6 +112,17 @@ fn cli_explain_prints_the_filter_at_work() {
     assert!(text.contains("✗ not: operand matched"), "{text}");
 }
 
+/// `firedrill lint --format json DIR`: the exit code and the parsed report.
+fn lint_json(dir: &Path) -> (Option<i32>, serde_json::Value) {
+    let output = firedrill()
+        .args(["lint", "--format", "json"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    (output.status.code(), json)
+}
+
 #[test]
 fn cli_lint_reports_json_counts_and_fails_on_bad_rules() {
     let dir = tempfile::tempdir().unwrap();
@@ -123,14 +132,8 @@ fn cli_lint_reports_json_counts_and_fails_on_bad_rules() {
         "title: Bad\nlogsource: {product: windows}\ndetection:\n  sel:\n    Image|sometimes: x\n  condition: sel\n",
     )
     .unwrap();
-    let output = assert_cmd::Command::cargo_bin("firedrill")
-        .unwrap()
-        .args(["lint", "--format", "json"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (code, json) = lint_json(dir.path());
+    assert_eq!(code, Some(1));
     assert_eq!(json["format_version"], 1);
     assert_eq!(json["rules"], 2);
     assert_eq!(json["loaded"], 1);
@@ -153,16 +156,7 @@ fn cli_lint_checks_kql_and_sentinel_rules_beside_sigma_ones() {
         let name = Path::new(file).file_name().unwrap();
         std::fs::copy(root().join(file), dir.path().join(name)).unwrap();
     }
-    let lint = || {
-        let output = assert_cmd::Command::cargo_bin("firedrill")
-            .unwrap()
-            .args(["lint", "--format", "json"])
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-        (output.status.code(), json)
-    };
+    let lint = || lint_json(dir.path());
     let (code, json) = lint();
     assert_eq!(code, Some(0), "{json}");
     assert_eq!(
@@ -213,17 +207,6 @@ struct Expected {
     events: Vec<usize>,
     #[serde(default)]
     group: Option<std::collections::BTreeMap<String, String>>,
-}
-
-fn conformance_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("conformance directory") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            conformance_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "yaml") {
-            out.push(path);
-        }
-    }
 }
 
 fn run_case(path: &Path) -> Result<(), String> {
@@ -309,7 +292,7 @@ fn run_case(path: &Path) -> Result<(), String> {
 /// `FIREDRILL_BLESS=1` rewrites the expected files.
 #[test]
 fn sigma_diagnostics_point_at_the_item_at_fault() {
-    crate::support::check_expected_renderings("sigma-bad", "yml", 8, |name, text| {
+    check_expected_renderings("sigma-bad", "yml", 8, |name, text| {
         let mut set = RuleSet::new();
         let mut diags = set.add_source(name, text);
         diags.extend(Engine::compile(&set, &Config::default()).1);
@@ -326,9 +309,7 @@ fn sigma_diagnostics_point_at_the_item_at_fault() {
 
 #[test]
 fn conformance_suite_from_the_specification() {
-    let mut files = Vec::new();
-    conformance_files(&root().join("fixtures/sigma/conformance"), &mut files);
-    files.sort();
+    let files = files_with_ext(&root().join("fixtures/sigma/conformance"), "yaml");
     assert!(files.len() >= 30, "only {} conformance cases", files.len());
     let failures: Vec<String> = files
         .iter()
@@ -396,20 +377,7 @@ fn the_specifications_example_rules_all_load() {
 
 /// Every bundled scenario rendered in `schema`, background included.
 fn scenario_events(schema: LogSchema) -> Vec<Event> {
-    let mut files = Vec::new();
-    let mut dirs = vec![root().join("scenarios")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "yaml") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
+    bundled_scenarios()
         .iter()
         .filter_map(|f| scenario::load(f).ok())
         .flat_map(|s| generate::render(&generate::timeline(&s, &Options::default()), schema))

@@ -1,10 +1,50 @@
-//! Helpers the integration tests share: the repository root and fixture walking.
+//! Helpers the integration tests share: the repository root, the binary, walking fixture and
+//! scenario directories, rendering diagnostics, and checking rendered-diagnostic fixtures.
 
+use firedrill::diag::Diagnostic;
 use std::path::{Path, PathBuf};
 
 /// The repository root (where `Cargo.toml`, `fixtures/` and `scenarios/` are).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `firedrill` binary, ready for arguments.
+pub fn firedrill() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("firedrill").expect("binary builds")
+}
+
+/// Every file ending in `.ext` below `dir` (recursively), sorted; none when `dir` is absent.
+pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, ext, out);
+            } else if path.extension().is_some_and(|e| e == ext) {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, ext, &mut out);
+    out.sort();
+    out
+}
+
+/// Every bundled scenario (`scenarios/**/*.yaml`), sorted.
+pub fn bundled_scenarios() -> Vec<PathBuf> {
+    let files = files_with_ext(&root().join("scenarios"), "yaml");
+    assert!(!files.is_empty(), "no bundled scenarios under scenarios/");
+    files
+}
+
+/// Diagnostics rendered one after another, as the CLI prints them.
+pub fn render(diags: &[Diagnostic]) -> String {
+    diags.iter().map(Diagnostic::render).collect()
 }
 
 /// Checks every file ending in `.ext` under `fixtures/<dir>` against the `.expected` file next
@@ -17,13 +57,7 @@ pub fn check_expected_renderings(
     min: usize,
     render: impl Fn(&str, &str) -> String,
 ) {
-    let full = root().join("fixtures").join(dir);
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&full)
-        .unwrap_or_else(|e| panic!("fixtures/{dir}: {e}"))
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == ext))
-        .collect();
-    cases.sort();
+    let cases: Vec<PathBuf> = files_with_ext(&root().join("fixtures").join(dir), ext);
     assert!(
         cases.len() >= min,
         "only {} cases in fixtures/{dir}",
@@ -32,7 +66,7 @@ pub fn check_expected_renderings(
     let bless = std::env::var_os("FIREDRILL_BLESS").is_some();
     let mut failures = Vec::new();
     for case in &cases {
-        let name = format!("fixtures/{dir}/{}", file_name(case));
+        let name = relative(case);
         let text = std::fs::read_to_string(case).expect("readable");
         let rendered = render(&name, &text);
         let expected_path = case.with_extension("expected");
@@ -50,8 +84,12 @@ pub fn check_expected_renderings(
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+/// `path` relative to the repository root, with `/` separators (the label fixtures render with).
+pub fn relative(path: &Path) -> String {
+    let relative = path.strip_prefix(root()).unwrap_or(path);
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }

@@ -1,25 +1,11 @@
 //! Repository hygiene: every module documents itself, and no test hides behind `should_panic` or `ignore`.
 
-use std::path::{Path, PathBuf};
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("readable source directory") {
-        let path = entry.expect("directory entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
+use crate::support::{files_with_ext, root};
+use std::path::PathBuf;
 
 fn sources(under: &str) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    rust_files(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join(under),
-        &mut files,
-    );
-    files.sort();
+    let files = files_with_ext(&root().join(under), "rs");
+    assert!(!files.is_empty(), "no Rust sources under {under}");
     files
 }
 

@@ -192,29 +192,18 @@ impl Evaluator<'_> {
                 }
             }
         }
-        let kind = match kind {
-            "anti" | "leftantisemi" => "leftanti",
-            "rightantisemi" => "rightanti",
-            k => k,
-        };
-        let known = [
-            "innerunique",
-            "inner",
-            "leftouter",
-            "rightouter",
-            "fullouter",
-            "leftanti",
-            "rightanti",
-            "leftsemi",
-            "rightsemi",
-        ];
-        if !known.contains(&kind) {
+        if !crate::kql::parse::JOIN_KINDS.contains(&kind) {
             return Err(EvalError::new(
                 "KQL0204",
                 format!("join kind `{kind}` is not supported"),
                 span,
             ));
         }
+        let kind = match kind {
+            "anti" | "leftantisemi" => "leftanti",
+            "rightantisemi" => "rightanti",
+            k => k,
+        };
         let key = |row: &Row, side_left: bool| -> Option<Vec<GroupKey>> {
             let mut k = Vec::with_capacity(pairs.len());
             for (l, r) in &pairs {
