@@ -1,4 +1,4 @@
-//! The command line: argument structs for every subcommand and their dispatch.
+//! The command line: the top-level parser, the list of subcommands and their dispatch.
 //!
 //! This is the edge of the program: the only place besides `main.rs` that reads arguments,
 //! prints, or decides exit codes. Each subcommand lives in its own file under `cli/` with its

@@ -1,6 +1,6 @@
 //! A KQL lexer, parser and interpreter for the part of the language hunting queries use.
 //!
-//! Front end: [`lex`] turns text into tokens with spans, [`parse`] builds an [`ast::Query`]
+//! Front end: [`lex`] turns text into tokens with spans, [`parse()`] builds an [`ast::Query`]
 //! (every node spanned, `Display` round-trips), [`rule`] loads `.kql` files and Sentinel rule
 //! YAML. `docs/kql-subset.md` is the reference for the supported language. Front-end
 //! diagnostic codes are `KQL0001`–`KQL0099` (query text) and `KQL0100`–`KQL0149` (rule files).

@@ -1,7 +1,7 @@
 //! The KQL syntax tree: statements, tabular operators and scalar expressions, each with a span.
 //!
 //! Every node carries the byte [`Span`] of the text it was parsed from (into the query text
-//! given to [`crate::kql::parse`]); nodes the parser supplies itself (the default `string` type
+//! given to [`crate::kql::parse()`]); nodes the parser supplies itself (the default `string` type
 //! of a `parse` column, the rows source of `mv-apply`) have an empty span. `Display` prints canonical KQL that parses back to the same
 //! tree (spans aside): `parse(q.to_string()) == q`. Canonical form: one statement per line,
 //! operators joined with ` | `, `filter` printed as `where`, `order` as `sort`, `limit` as

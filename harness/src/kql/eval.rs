@@ -12,11 +12,11 @@
 //! join/lookup keys, KQL0210 unknown ASIM parameter, KQL0211 a column an open (data-dependent)
 //! table did not produce, read as null (warning).
 //!
-//! This file holds the [`Evaluator`] (scopes, `let`, user functions, the operator dispatch);
+//! This file holds the `Evaluator` (scopes, `let`, user functions, the operator dispatch);
 //! the operators live by family in `source` (where rows come from), `rows` (row and column
-//! operators), `summarize`, `join` (join, lookup, union) and `expand` (mv-expand, mv-apply,
-//! parse, plugins, invoke); scalar expressions are resolved in `compile` into the
-//! [`Compiled`] form that `scalar` evaluates.
+//! operators), `summarize`, `series` (make-series), `join` (join, lookup, union), `expand`
+//! (mv-expand, mv-apply, parse) and `plugin` (`evaluate` plugins, invoke); scalar expressions
+//! are resolved in `compile` into the [`Compiled`] form that `scalar` evaluates.
 
 use super::ast::{
     Arg, Expr, ExprKind, FunctionDef, Ident, LetValue, Literal, OpParam, Operator, OperatorKind,

@@ -1,4 +1,4 @@
-//! The KQL parser: tokens → [`ast::Query`], recursive descent for statements and operators,
+//! The KQL parser: tokens → [`ast::Query`](super::ast::Query), recursive descent for statements and operators,
 //! Pratt for scalar expressions.
 //!
 //! All errors are collected: a bad operator is reported and skipped to the next `|` or `;`,

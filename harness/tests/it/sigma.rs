@@ -1,4 +1,5 @@
-//! The Sigma engine through its public API and the CLI: the seed rule, explain, lint.
+//! The Sigma engine through its public API and the CLI: the seed rule, explain, lint, the
+//! conformance suite, located diagnostics, and the SigmaHQ corpus.
 #![allow(clippy::print_stdout, reason = "tests print skip notices")]
 
 use crate::support::{

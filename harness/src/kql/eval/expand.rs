@@ -1,5 +1,5 @@
-//! Operators that reshape rows: `mv-expand`, `mv-apply`, `parse`, `evaluate` plugins and
-//! `invoke`.
+//! Operators that reshape rows: `mv-expand`, `mv-apply` and `parse` (the `evaluate` plugins
+//! and `invoke` are in `plugin`).
 
 use super::join::union_all;
 use super::scalar::Compiled;
