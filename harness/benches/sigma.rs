@@ -14,7 +14,8 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Events per measurement (`SIGMA_BENCH_EVENTS` overrides, for quick runs).
+/// Events per measurement (`SIGMA_BENCH_EVENTS` overrides, for quick runs;
+/// `SIGMA_BENCH_PHASES=pre-parsed` stops after the pre-parsed figures, for profiling).
 fn events() -> usize {
     std::env::var("SIGMA_BENCH_EVENTS")
         .ok()
@@ -235,6 +236,10 @@ fn main() {
         "pre-parsed, {threads} threads: {} ({hits} matches)",
         rate(n, wall, cpu)
     );
+
+    if std::env::var("SIGMA_BENCH_PHASES").is_ok_and(|p| p == "pre-parsed") {
+        return;
+    }
 
     // 4. From JSON lines (parsed by the logs reader, every field materialised).
     let lines: Vec<Vec<u8>> = pool

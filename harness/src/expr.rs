@@ -463,6 +463,9 @@ struct Entry {
     state: u8,
     /// Index of the field in the event's top-level map, or `u32::MAX` (nested or absent).
     index: u32,
+    /// Where the field was last found, kept across events: events from one source list their
+    /// fields in one order, so checking there first usually saves hashing the name.
+    hint: u32,
     /// True once `lower` holds this event's lowercase text (computed on first use).
     lowered: bool,
     lower: String,
@@ -521,11 +524,21 @@ impl<'a> Ctx<'a> {
         entry.generation = generation;
         entry.lowered = false;
         let name = self.fields.name(slot);
-        let (index, value) = match self.event.fields.get_full(name) {
-            Some((i, _, v)) => (u32::try_from(i).unwrap_or(u32::MAX), Some(v)),
-            None => (u32::MAX, self.event.get(name)),
+        let fields = &self.event.fields;
+        let hinted = fields
+            .get_index(entry.hint as usize)
+            .filter(|(key, _)| key.as_str() == name);
+        let (index, value) = match hinted {
+            Some((_, v)) => (entry.hint, Some(v)),
+            None => match fields.get_full(name) {
+                Some((i, _, v)) => (u32::try_from(i).unwrap_or(u32::MAX), Some(v)),
+                None => (u32::MAX, self.event.get(name)),
+            },
         };
         entry.index = index;
+        if index != u32::MAX {
+            entry.hint = index;
+        }
         entry.state = match value {
             None => ABSENT,
             Some(Value::String(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)) => TEXT,

@@ -2,10 +2,11 @@
 //! of the class's rules in an event; a rule is evaluated only when a needle it cannot match
 //! without occurred, and its text comparisons then answer from the scan (`expr::atoms`).
 //!
-//! Each rule has a *trigger*: a set of atoms one of which must occur (with the right flag) for
-//! the rule to hold, chosen from its condition: every alternative of an `or`, the most
-//! selective operand of an `and`, nothing under a `not`. Rules without one are evaluated on
-//! every event of the class.
+//! Each rule has *triggers*: sets of atoms, one of each of which must occur (with the right
+//! flag) for the rule to hold, read off its condition: every operand of an `and` contributes
+//! its own, an `or` one set holding the best of each alternative, a `not` nothing. A rule is
+//! evaluated only when all its (up to [`MAX_TRIGGERS`] most selective) sets were hit; rules
+//! without any are evaluated on every event of the class.
 //!
 //! Logs repeat themselves: the same image paths, users, hashes and most command lines recur
 //! all day. A session therefore memoises what the scan of a field's text found, in a small
@@ -16,11 +17,15 @@
 use super::rule::RuleIndex;
 use crate::event::Value;
 use crate::expr::{self, AtomHits, Atoms, Ctx, Node, hit_flags};
+use crate::hash::FxHasher;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::hash::{BuildHasher, BuildHasherDefault};
 use std::sync::Arc;
+
+/// Trigger sets kept per rule (the most selective ones; fewer is still sound).
+pub(super) const MAX_TRIGGERS: usize = 8;
 
 /// Memo slots per scanned field (a power of two).
 const MEMO_SLOTS: usize = 2048;
@@ -42,6 +47,9 @@ struct FieldScan {
     memo: usize,
     /// For keyword scans: true when no needle contains NUL, so texts can be joined by it.
     joinable: bool,
+    /// False when no needle could occur in a number's text (`-1.5e3`, `NaN`, `inf`), so
+    /// numbers need not be formatted for scanning.
+    numbers: bool,
 }
 
 /// One memoised scan: the text and the atoms it holds, with their flags.
@@ -61,6 +69,10 @@ pub(super) struct ScanState {
     number: String,
     /// What the current text's scan found.
     found: Vec<(u32, u8)>,
+    /// Per rule position: the trigger sets hit by this event.
+    hit_sets: Vec<u8>,
+    /// The rule positions with a set hit.
+    hit_rules: Vec<u32>,
     /// Memo table per scan, allocated on first use.
     memo: Vec<Vec<Option<MemoEntry>>>,
     /// Memo lookups that hit and missed, for the benchmark's figures.
@@ -72,10 +84,12 @@ pub(super) struct ScanState {
 #[derive(Debug)]
 pub(super) struct Prefilter {
     scans: Vec<FieldScan>,
-    /// Atom id → range of `trigger_list`: the rule positions the atom triggers.
+    /// Atom id → range of `trigger_list`: the rule trigger sets the atom belongs to.
     trigger_start: Vec<u32>,
-    /// `(flag needed, rule position)`.
-    trigger_list: Vec<(u8, u32)>,
+    /// `(flag needed, rule position, the set's bit)`.
+    trigger_list: Vec<(u8, u32, u8)>,
+    /// Per rule position: the bits of all its trigger sets.
+    required: Vec<u8>,
     /// Rules with no trigger: evaluated on every event.
     always: Vec<u32>,
     /// Distinct needles scanned.
@@ -103,31 +117,53 @@ fn selectivity(needle: &str) -> usize {
     }
 }
 
-/// Atoms one of which must occur with its flag for `node` to hold; `None` when no such set is
-/// known.
-fn trigger(node: &Node, atoms: &Atoms) -> Option<Vec<(u32, u8)>> {
+/// One trigger set: atoms one of which must occur with its flag.
+type Trigger = Vec<(u32, u8)>;
+
+/// How selective a trigger set is: that of its weakest needle.
+fn set_selectivity(set: &Trigger, atoms: &Atoms) -> usize {
+    set.iter()
+        .map(|&(id, _)| selectivity(atoms.get(id).1))
+        .min()
+        .unwrap_or(usize::MAX)
+}
+
+/// Trigger sets all of which `node` needs to hold (empty when nothing is known).
+fn triggers(node: &Node, atoms: &Atoms) -> Vec<Trigger> {
     match node {
-        Node::Const(true) | Node::Not(_) => None,
-        Node::Const(false) => Some(Vec::new()),
-        Node::Group(_, inner) => trigger(inner, atoms),
-        Node::Cmp { atom, .. } => atom.map(|a| vec![(a.id, a.need)]),
+        Node::Const(true) | Node::Not(_) => Vec::new(),
+        // Never true: a set that no event can hit.
+        Node::Const(false) => vec![Vec::new()],
+        Node::Group(_, inner) => triggers(inner, atoms),
+        Node::Cmp { atom, .. } => atom.map_or_else(Vec::new, |a| vec![vec![(a.id, a.need)]]),
+        Node::And(items) => items.iter().flat_map(|n| triggers(n, atoms)).collect(),
         Node::Or(items) => {
-            let mut all = Vec::new();
+            let mut union = Vec::new();
             for item in items {
-                all.extend(trigger(item, atoms)?);
+                let best = triggers(item, atoms)
+                    .into_iter()
+                    .max_by_key(|set| set_selectivity(set, atoms));
+                match best {
+                    Some(set) => union.extend(set),
+                    None => return Vec::new(),
+                }
             }
-            Some(all)
+            vec![union]
         }
-        Node::And(items) => items
-            .iter()
-            .filter_map(|n| trigger(n, atoms))
-            .max_by_key(|set| {
-                set.iter()
-                    .map(|&(id, _)| selectivity(atoms.get(id).1))
-                    .min()
-                    .unwrap_or(usize::MAX)
-            }),
     }
+}
+
+/// A rule's trigger sets: the [`MAX_TRIGGERS`] most selective, without repeats.
+fn rule_triggers(node: &Node, atoms: &Atoms) -> Vec<Trigger> {
+    let mut sets = triggers(node, atoms);
+    for set in &mut sets {
+        set.sort_unstable();
+        set.dedup();
+    }
+    sets.sort_by_key(|set| std::cmp::Reverse(set_selectivity(set, atoms)));
+    sets.dedup();
+    sets.truncate(MAX_TRIGGERS);
+    sets
 }
 
 impl Prefilter {
@@ -178,12 +214,19 @@ impl Prefilter {
             match built {
                 Some(ac) => {
                     let joinable = ids.iter().all(|&id| !atoms.get(id).1.contains('\0'));
+                    let numbers = ids.iter().any(|&id| {
+                        let needle = atoms.get(id).1;
+                        needle
+                            .chars()
+                            .all(|c| c.is_ascii_digit() || "-+.einfa".contains(c))
+                    });
                     scans.push(FieldScan {
                         slot,
                         ac,
                         atoms: ids,
                         memo: *memos,
                         joinable,
+                        numbers,
                     });
                     *memos += 1;
                 }
@@ -191,18 +234,24 @@ impl Prefilter {
             }
         }
 
-        // Triggers, as a compressed table from atom to rule positions.
-        let mut per_atom: Vec<Vec<(u8, u32)>> = vec![Vec::new(); atoms.len()];
+        // Triggers, as a compressed table from atom to rule trigger sets.
+        let mut per_atom: Vec<Vec<(u8, u32, u8)>> = vec![Vec::new(); atoms.len()];
         let mut always = Vec::new();
+        let mut required = Vec::with_capacity(rules.len());
         for (pos, (_, node)) in rules.iter().enumerate() {
             let pos = pos as u32;
-            match trigger(node, atoms) {
-                Some(set) if !set.iter().any(|(id, _)| unscanned.contains(id)) => {
-                    for (id, need) in set {
-                        per_atom[id as usize].push((need, pos));
-                    }
+            let sets: Vec<Trigger> = rule_triggers(node, atoms)
+                .into_iter()
+                .filter(|set| !set.iter().any(|(id, _)| unscanned.contains(id)))
+                .collect();
+            required.push(((1u16 << sets.len()) - 1) as u8);
+            if sets.is_empty() {
+                always.push(pos);
+            }
+            for (bit, set) in sets.into_iter().enumerate() {
+                for (id, need) in set {
+                    per_atom[id as usize].push((need, pos, 1 << bit));
                 }
-                _ => always.push(pos),
             }
         }
         let mut trigger_start = Vec::with_capacity(atoms.len() + 1);
@@ -218,6 +267,7 @@ impl Prefilter {
             scans,
             trigger_start,
             trigger_list,
+            required,
             always,
             needles: used.len(),
             exact: unscanned.is_empty(),
@@ -236,6 +286,9 @@ impl Prefilter {
     /// Scans the event in `ctx`, recording its atoms in the context's scratch, and sets in
     /// `marks` (one bit per rule position) the rules worth evaluating.
     pub(super) fn scan(&self, ctx: &mut Ctx<'_>, state: &mut ScanState, marks: &mut [u64]) {
+        if state.hit_sets.len() < self.required.len() {
+            state.hit_sets.resize(self.required.len(), 0);
+        }
         let event = ctx.event;
         for scan in &self.scans {
             if let Some(slot) = scan.slot {
@@ -250,7 +303,7 @@ impl Prefilter {
                 let mut joined = std::mem::take(&mut state.buffer);
                 joined.clear();
                 for value in event.fields.values() {
-                    join_leaves(value, &mut joined, &mut state.number);
+                    join_leaves(value, scan.numbers, &mut joined, &mut state.number);
                 }
                 scan_text(scan, &joined, &mut state.found, hits);
                 state.buffer = joined;
@@ -261,14 +314,28 @@ impl Prefilter {
             }
         }
         let hits = &mut ctx.scratch.atoms;
+        let ScanState {
+            hit_sets,
+            hit_rules,
+            ..
+        } = state;
         for &id in hits.touched() {
             let flags = hits.flags(id);
             let range = self.trigger_start[id as usize] as usize
                 ..self.trigger_start[id as usize + 1] as usize;
-            for &(need, pos) in &self.trigger_list[range] {
+            for &(need, pos, bit) in &self.trigger_list[range] {
                 if flags & need != 0 {
-                    marks[pos as usize / 64] |= 1 << (pos % 64);
+                    let sets = &mut hit_sets[pos as usize];
+                    if *sets == 0 {
+                        hit_rules.push(pos);
+                    }
+                    *sets |= bit;
                 }
+            }
+        }
+        for pos in hit_rules.drain(..) {
+            if std::mem::take(&mut hit_sets[pos as usize]) == self.required[pos as usize] {
+                marks[pos as usize / 64] |= 1 << (pos % 64);
             }
         }
         for &pos in &self.always {
@@ -295,6 +362,7 @@ fn scan_value(scan: &FieldScan, value: &Value, state: &mut ScanState, hits: &mut
             &mut state.found,
             hits,
         ),
+        Value::Int(_) | Value::Float(_) if !scan.numbers => {}
         Value::Int(_) | Value::Float(_) => {
             let mut number = std::mem::take(&mut state.number);
             number.clear();
@@ -314,23 +382,31 @@ fn push_number(value: &Value, out: &mut String) {
     };
 }
 
-/// Appends every leaf text under `value` to `out`, each followed by NUL.
-fn join_leaves(value: &Value, out: &mut String, number: &mut String) {
+/// Appends every leaf text under `value` to `out`, each followed by NUL (numbers only when
+/// `numbers`).
+fn join_leaves(value: &Value, numbers: bool, out: &mut String, number: &mut String) {
     match value {
-        Value::Null => {}
-        Value::List(items) => items.iter().for_each(|item| join_leaves(item, out, number)),
-        Value::Map(map) => map.values().for_each(|item| join_leaves(item, out, number)),
+        Value::Null => return,
+        Value::List(items) => {
+            return items
+                .iter()
+                .for_each(|item| join_leaves(item, numbers, out, number));
+        }
+        Value::Map(map) => {
+            return map
+                .values()
+                .for_each(|item| join_leaves(item, numbers, out, number));
+        }
         Value::String(text) => push_folded(out, text),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(_) | Value::Float(_) if !numbers => return,
         Value::Int(_) | Value::Float(_) => {
             number.clear();
             push_number(value, number);
             out.push_str(number);
         }
     }
-    if !matches!(value, Value::Null | Value::List(_) | Value::Map(_)) {
-        out.push('\0');
-    }
+    out.push('\0');
 }
 
 /// Scans every leaf under `value` one by one, as keyword searches read them (when a needle
@@ -348,15 +424,23 @@ fn scan_leaves(scan: &FieldScan, value: &Value, state: &mut ScanState, hits: &mu
     }
 }
 
-/// ASCII text as it is (the automata match ASCII case-insensitively, the needles are
-/// lowercase, and positions are unchanged), other text after Unicode lowercasing, exactly as
-/// comparisons fold it.
+/// Appends `text` folded for scanning: non-ASCII characters lowercased exactly as comparisons
+/// fold them, ASCII left as it is (the automata match ASCII case-insensitively and the needles
+/// are lowercase), so byte positions agree with the fully lowercased text.
 fn push_folded(out: &mut String, text: &str) {
     if text.is_ascii() {
-        out.push_str(text);
-    } else {
-        expr::push_lower(out, text);
+        return out.push_str(text);
     }
+    let mut rest = text;
+    while let Some(at) = rest.bytes().position(|b| !b.is_ascii()) {
+        out.push_str(&rest[..at]);
+        let mut chars = rest[at..].chars();
+        if let Some(c) = chars.next() {
+            out.extend(c.to_lowercase());
+        }
+        rest = chars.as_str();
+    }
+    out.push_str(rest);
 }
 
 /// Scans one text through the scan's memo table.
@@ -364,7 +448,7 @@ fn scan_memoised(scan: &FieldScan, text: &str, state: &mut ScanState, hits: &mut
     if text.len() > MEMO_MAX_LEN {
         return scan_folded(scan, text, state, hits);
     }
-    let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(text);
+    let hash = BuildHasherDefault::<FxHasher>::default().hash_one(text);
     if state.memo.len() <= scan.memo {
         state.memo.resize_with(scan.memo + 1, Vec::new);
     }
@@ -399,7 +483,7 @@ fn scan_folded(scan: &FieldScan, text: &str, state: &mut ScanState, hits: &mut A
     } else {
         let mut folded = std::mem::take(&mut state.buffer);
         folded.clear();
-        expr::push_lower(&mut folded, text);
+        push_folded(&mut folded, text);
         scan_text(scan, &folded, &mut state.found, hits);
         state.buffer = folded;
     }
@@ -433,22 +517,35 @@ mod tests {
     }
 
     #[test]
-    fn triggers_pick_one_conjunct_and_every_disjunct() {
+    fn every_conjunct_triggers_and_a_disjunction_is_one_set() {
         let expr = Expr::And(vec![
             Expr::field("Image", Op::EndsWith("\\CMD.exe".into())),
             Expr::Or(vec![
                 Expr::field("CommandLine", Op::Contains("/c".into())),
                 Expr::field("CommandLine", Op::Contains("/k".into())),
             ]),
+            Expr::Not(Box::new(Expr::field("User", Op::Contains("system".into())))),
         ]);
         let mut atoms = Atoms::default();
         let node = compiled(&expr, &mut atoms);
-        let set = trigger(&node, &atoms).unwrap();
-        assert_eq!(set.len(), 1);
-        assert_eq!(atoms.get(set[0].0), (Some(0), "\\cmd.exe"));
-        assert_eq!(set[0].1, expr::HIT_SUFFIX);
+        let sets = rule_triggers(&node, &atoms);
+        let named: Vec<Vec<(&str, u8)>> = sets
+            .iter()
+            .map(|set| {
+                set.iter()
+                    .map(|&(id, need)| (atoms.get(id).1, need))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            named,
+            vec![
+                vec![("\\cmd.exe", expr::HIT_SUFFIX)],
+                vec![("/c", HIT_ANY), ("/k", HIT_ANY)],
+            ]
+        );
         let negated = compiled(&Expr::Not(Box::new(expr)), &mut atoms);
-        assert_eq!(trigger(&negated, &atoms), None);
+        assert!(rule_triggers(&negated, &atoms).is_empty());
     }
 
     #[test]
@@ -460,6 +557,6 @@ mod tests {
         );
         let mut atoms = Atoms::default();
         let node = compiled(&expr, &mut atoms);
-        assert_eq!(trigger(&node, &atoms), Some(vec![(0, HIT_ANY)]));
+        assert_eq!(rule_triggers(&node, &atoms), vec![vec![(0, HIT_ANY)]]);
     }
 }
