@@ -11,7 +11,7 @@ use super::condition::{Cond, CondNode, Pattern, pattern_matches};
 use super::modifier::{self, Modifier, Part};
 use super::pipeline::Pipeline;
 use super::rule::{Detection, FieldItem, Rule, RuleValue, Selection};
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Span};
 use crate::expr::{
     Case, Expr, Glob, GlobPart, IpNet, NumOp, Op, RefMode, RegexCache, Target, TimePart,
 };
@@ -166,10 +166,13 @@ fn lower_selection(
     }
 }
 
+#[derive(Clone, Copy)]
 struct ItemCx<'a> {
     rule: &'a Rule,
     selection: &'a str,
     item: &'a FieldItem,
+    /// The value being lowered, when a diagnostic is about one value rather than the key.
+    value: Option<usize>,
 }
 
 impl ItemCx<'_> {
@@ -184,8 +187,22 @@ impl ItemCx<'_> {
                 ),
             )
             .with_note(format!("rule {}", self.rule.label())),
-            self.item.span,
+            self.span(),
         )
+    }
+
+    /// Where a diagnostic points: the value being lowered, else the key.
+    fn span(&self) -> Span {
+        self.value
+            .map_or(self.item.span, |index| self.item.value_span(index))
+    }
+
+    /// The context for value `index` of the item.
+    fn at_value(self, index: usize) -> Self {
+        ItemCx {
+            value: Some(index),
+            ..self
+        }
     }
 }
 
@@ -202,6 +219,7 @@ fn lower_item(
         rule,
         selection,
         item,
+        value: None,
     };
     let mods = &item.modifiers;
     let has = |m: Modifier| mods.contains(&m);
@@ -297,7 +315,9 @@ fn lower_item(
         .collect();
     let cmp = |op: Op| Expr::cmp(target.clone(), op, case);
     let mut per_value: Vec<Expr> = Vec::new();
-    for value in &values {
+    for (index, value) in values.iter().enumerate() {
+        let value_cx = cx.at_value(index);
+        let cx = &value_cx;
         let expr = match kind {
             Some("exists") => {
                 let b = match value {
@@ -388,7 +408,9 @@ fn lower_item(
                     .iter()
                     .any(|m| m.is_encoding() || *m == Modifier::Windash)
                 {
-                    diags.push(cx.error(
+                    // About the modifiers: point at the key.
+                    let key_cx = ItemCx { value: None, ..*cx };
+                    diags.push(key_cx.error(
                         "SIG0021",
                         "`fieldref` cannot be combined with encodings or `windash`".into(),
                     ));
@@ -396,7 +418,7 @@ fn lower_item(
                 }
                 cmp(Op::FieldRef(pipeline.field(&other).into_owned(), mode))
             }
-            _ => match lower_string(&cx, value, mods, config, diags)? {
+            _ => match lower_string(cx, value, mods, config, diags)? {
                 Lowered::Null => cmp(Op::Null),
                 Lowered::Never(reason) => cmp(Op::Never(reason)),
                 Lowered::Alternatives(alts) => {
@@ -510,7 +532,7 @@ fn lower_string(
                                     "placeholder `%{missing}%` has no value in the configuration; the comparison never matches"
                                 ),
                             ),
-                            cx.item.span,
+                            cx.span(),
                         )
                         .with_note(format!("rule {}", cx.rule.label()))
                         .with_help(format!("set placeholder `{missing}` (e.g. `--placeholder {missing}=value`)")),

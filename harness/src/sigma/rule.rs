@@ -85,6 +85,16 @@ pub struct FieldItem {
     pub key: String,
     /// Where the key is in the file.
     pub span: Span,
+    /// Where each value is written, index for index with `values` (the key's span for a value
+    /// that could not be found in the text, such as one written with escapes).
+    pub value_spans: Vec<Span>,
+}
+
+impl FieldItem {
+    /// Where value `index` is written (the key when unknown).
+    pub fn value_span(&self, index: usize) -> Span {
+        self.value_spans.get(index).copied().unwrap_or(self.span)
+    }
 }
 
 /// A search identifier's body.
@@ -567,6 +577,32 @@ fn value_or_key(text: &str, found: KeySpan, value: &str) -> Span {
         return Span::new(start, start + value.len());
     }
     found.key
+}
+
+/// The first occurrence of a scalar `value` in `text[within]` standing on its own: bare, quoted,
+/// a list item or a flow-sequence element (not part of a longer word or a comment's text).
+fn find_value(text: &str, within: Span, value: &str) -> Option<Span> {
+    if value.is_empty() {
+        return None;
+    }
+    let area = &text[within.start.min(text.len())..within.end.min(text.len())];
+    let mut search_from = 0;
+    while let Some(found) = area[search_from..].find(value) {
+        let at = search_from + found;
+        search_from = at + value.len().max(1);
+        let before = area[..at].chars().next_back();
+        let after = area[at + value.len()..].chars().next();
+        let starts =
+            before.is_none_or(|c| c.is_whitespace() || matches!(c, '\'' | '"' | '[' | ',' | ':'));
+        let ends = after
+            .is_none_or(|c| c.is_whitespace() || matches!(c, '\'' | '"' | ']' | '}' | ',' | '#'));
+        let line = &area[area[..at].rfind('\n').map_or(0, |i| i + 1)..at];
+        if starts && ends && !line.contains(" #") && !line.trim_start().starts_with('#') {
+            let start = within.start + at;
+            return Some(Span::new(start, start + value.len()));
+        }
+    }
+    None
 }
 
 /// The indentation of the first line with content in `block` after its first line (the
@@ -1106,11 +1142,13 @@ fn parse_item(selection: &str, key: &str, value: &Yaml, cx: &mut Ctx<'_>) -> Opt
     } else {
         cx.locate(key, "")
     };
+    let in_scope = cx
+        .scope
+        .filter(|scope| scope.block.start <= span.start && span.end <= scope.block.end);
     if let Some(scope) = &mut cx.scope
-        && scope.block.start <= span.start
-        && span.end <= scope.block.end
+        && in_scope.is_some()
     {
-        scope.cursor = span.end;
+        scope.cursor = scope.cursor.max(span.end);
     }
     let mut modifiers = Vec::new();
     let mut ok = true;
@@ -1186,12 +1224,38 @@ fn parse_item(selection: &str, key: &str, value: &Yaml, cx: &mut Ctx<'_>) -> Opt
         );
         ok = false;
     }
+    // The values follow the key (or, for keywords, the selection's key), in order.
+    let text = &cx.source.text;
+    let mut from = in_scope.map_or(span.end, |scope| scope.cursor.max(span.end));
+    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let to = block_end(text, span.start, span.start - line_start);
+    let value_spans: Vec<Span> = values
+        .iter()
+        .map(|v| {
+            let found = v
+                .text()
+                .and_then(|value| find_value(text, Span::new(from, to), &value));
+            match found {
+                Some(found) => {
+                    from = found.end;
+                    found
+                }
+                None => span,
+            }
+        })
+        .collect();
+    if let Some(scope) = &mut cx.scope
+        && in_scope.is_some()
+    {
+        scope.cursor = scope.cursor.max(from);
+    }
     ok.then(|| FieldItem {
         field: (!field.is_empty()).then_some(field),
         modifiers,
         values,
         key: key.to_string(),
         span,
+        value_spans,
     })
 }
 
