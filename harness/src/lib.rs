@@ -10,6 +10,7 @@ pub mod diag;
 pub mod event;
 pub mod expr;
 pub mod generate;
+pub mod glob;
 pub mod hash;
 pub mod kql;
 pub mod logs;

@@ -630,29 +630,7 @@ fn param_name(p: &OpParam) -> String {
 }
 
 /// `*` matches any run of characters; everything else literally (case-sensitive).
-pub fn wildcard_match(pattern: &str, name: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == name;
-    }
-    let mut rest = name;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            match rest.strip_prefix(part) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else {
-            match rest.find(part) {
-                Some(p) => rest = &rest[p + part.len()..],
-                None => return false,
-            }
-        }
-    }
-    true
-}
+pub use crate::glob::matches as wildcard_match;
 
 fn column_or_error(t: &Table, name: &str, span: Span) -> R<usize> {
     t.column_index(name)

@@ -319,28 +319,7 @@ pub fn parse(text: &str) -> Result<CondNode, CondError> {
 }
 
 /// True when a search identifier matches a quantifier pattern (`*` matches any run).
-pub fn pattern_matches(pattern: &str, name: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == name;
-    }
-    let mut rest = name;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            match rest.strip_prefix(part) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else if let Some(found) = rest.find(part) {
-            rest = &rest[found + part.len()..];
-        } else {
-            return false;
-        }
-    }
-    true
-}
+pub use crate::glob::matches as pattern_matches;
 
 #[cfg(test)]
 mod tests {
