@@ -1213,17 +1213,6 @@ fn parse_item(selection: &str, key: &str, value: &Yaml, cx: &mut Ctx<'_>) -> Opt
             }
         },
     };
-    if values.len() > 1 && values.contains(&RuleValue::Null) {
-        cx.diags.push(
-            Diagnostic::error(
-                "SIG0023",
-                format!("`null` inside a value list (field `{key}` in selection `{selection}`)"),
-            )
-            .at(&cx.source.path, &cx.source.text, span)
-            .with_help("put the `null` test in a selection of its own (rules specification, \"Special Field Values\")"),
-        );
-        ok = false;
-    }
     // The values follow the key (or, for keywords, the selection's key), in order.
     let text = &cx.source.text;
     let mut from = in_scope.map_or(span.end, |scope| scope.cursor.max(span.end));
@@ -1232,9 +1221,15 @@ fn parse_item(selection: &str, key: &str, value: &Yaml, cx: &mut Ctx<'_>) -> Opt
     let value_spans: Vec<Span> = values
         .iter()
         .map(|v| {
-            let found = v
-                .text()
-                .and_then(|value| find_value(text, Span::new(from, to), &value));
+            let within = Span::new(from, to);
+            let found = match v.text() {
+                Some(value) => find_value(text, within, &value),
+                // YAML's spellings of null (an empty item has no text to point at).
+                None => ["null", "Null", "NULL", "~"]
+                    .iter()
+                    .filter_map(|null| find_value(text, within, null))
+                    .min_by_key(|found| found.start),
+            };
             match found {
                 Some(found) => {
                     from = found.end;
@@ -1248,6 +1243,19 @@ fn parse_item(selection: &str, key: &str, value: &Yaml, cx: &mut Ctx<'_>) -> Opt
         && in_scope.is_some()
     {
         scope.cursor = scope.cursor.max(from);
+    }
+    if values.len() > 1
+        && let Some(null) = values.iter().position(|v| *v == RuleValue::Null)
+    {
+        cx.diags.push(
+            Diagnostic::error(
+                "SIG0023",
+                format!("`null` inside a value list (field `{key}` in selection `{selection}`)"),
+            )
+            .at(&cx.source.path, &cx.source.text, value_spans[null])
+            .with_help("put the `null` test in a selection of its own (rules specification, \"Special Field Values\")"),
+        );
+        ok = false;
     }
     ok.then(|| FieldItem {
         field: (!field.is_empty()).then_some(field),
