@@ -5,7 +5,8 @@
 //! Each rule has *triggers*: sets of atoms, one of each of which must occur (with the right
 //! flag) for the rule to hold, read off its condition: every operand of an `and` contributes
 //! its own, an `or` one set holding the best of each alternative, a `not` nothing. A rule is
-//! evaluated only when all its (up to [`MAX_TRIGGERS`] most selective) sets were hit; rules
+//! evaluated only when all its (up to [`MAX_TRIGGERS`] most selective) sets were hit: the scan
+//! finds the rules whose most selective set was hit, then checks their other sets; rules
 //! without any are evaluated on every event of the class.
 //!
 //! Logs repeat themselves: the same image paths, users, hashes and most command lines recur
@@ -69,10 +70,8 @@ pub(super) struct ScanState {
     number: String,
     /// What the current text's scan found.
     found: Vec<(u32, u8)>,
-    /// Per rule position: the trigger sets hit by this event.
-    hit_sets: Vec<u8>,
-    /// The rule positions with a set hit.
-    hit_rules: Vec<u32>,
+    /// Rule positions whose first trigger set was hit by this event.
+    candidates: Vec<u32>,
     /// Memo table per scan, allocated on first use.
     memo: Vec<Vec<Option<MemoEntry>>>,
     /// Memo lookups that hit and missed, for the benchmark's figures.
@@ -84,12 +83,14 @@ pub(super) struct ScanState {
 #[derive(Debug)]
 pub(super) struct Prefilter {
     scans: Vec<FieldScan>,
-    /// Atom id → range of `trigger_list`: the rule trigger sets the atom belongs to.
+    /// Atom id → range of `trigger_list`: the rules whose first (most selective) trigger set
+    /// the atom belongs to.
     trigger_start: Vec<u32>,
-    /// `(flag needed, rule position, the set's bit)`.
-    trigger_list: Vec<(u8, u32, u8)>,
-    /// Per rule position: the bits of all its trigger sets.
-    required: Vec<u8>,
+    /// `(flag needed, rule position)`.
+    trigger_list: Vec<(u8, u32)>,
+    /// Per rule position: its other trigger sets, checked only once the first was hit (so
+    /// common needles do not touch every rule that also needs them).
+    others: Vec<Box<[FrozenTrigger]>>,
     /// Rules with no trigger: evaluated on every event.
     always: Vec<u32>,
     /// Distinct needles scanned.
@@ -119,6 +120,9 @@ fn selectivity(needle: &str) -> usize {
 
 /// One trigger set: atoms one of which must occur with its flag.
 type Trigger = Vec<(u32, u8)>;
+
+/// A trigger set as stored for checking: `(atom, flag needed)`.
+type FrozenTrigger = Box<[(u32, u8)]>;
 
 /// How selective a trigger set is: that of its weakest needle.
 fn set_selectivity(set: &Trigger, atoms: &Atoms) -> usize {
@@ -235,24 +239,25 @@ impl Prefilter {
         }
 
         // Triggers, as a compressed table from atom to rule trigger sets.
-        let mut per_atom: Vec<Vec<(u8, u32, u8)>> = vec![Vec::new(); atoms.len()];
+        let mut per_atom: Vec<Vec<(u8, u32)>> = vec![Vec::new(); atoms.len()];
         let mut always = Vec::new();
-        let mut required = Vec::with_capacity(rules.len());
+        let mut others = Vec::with_capacity(rules.len());
         for (pos, (_, node)) in rules.iter().enumerate() {
             let pos = pos as u32;
             let sets: Vec<Trigger> = rule_triggers(node, atoms)
                 .into_iter()
                 .filter(|set| !set.iter().any(|(id, _)| unscanned.contains(id)))
                 .collect();
-            required.push(((1u16 << sets.len()) - 1) as u8);
-            if sets.is_empty() {
-                always.push(pos);
-            }
-            for (bit, set) in sets.into_iter().enumerate() {
-                for (id, need) in set {
-                    per_atom[id as usize].push((need, pos, 1 << bit));
+            let mut sets = sets.into_iter();
+            match sets.next() {
+                Some(first) => {
+                    for (id, need) in first {
+                        per_atom[id as usize].push((need, pos));
+                    }
                 }
+                None => always.push(pos),
             }
+            others.push(sets.map(Vec::into_boxed_slice).collect());
         }
         let mut trigger_start = Vec::with_capacity(atoms.len() + 1);
         let mut trigger_list = Vec::new();
@@ -267,7 +272,7 @@ impl Prefilter {
             scans,
             trigger_start,
             trigger_list,
-            required,
+            others,
             always,
             needles: used.len(),
             exact: unscanned.is_empty(),
@@ -286,9 +291,6 @@ impl Prefilter {
     /// Scans the event in `ctx`, recording its atoms in the context's scratch, and sets in
     /// `marks` (one bit per rule position) the rules worth evaluating.
     pub(super) fn scan(&self, ctx: &mut Ctx<'_>, state: &mut ScanState, marks: &mut [u64]) {
-        if state.hit_sets.len() < self.required.len() {
-            state.hit_sets.resize(self.required.len(), 0);
-        }
         let event = ctx.event;
         for scan in &self.scans {
             if let Some(slot) = scan.slot {
@@ -314,28 +316,27 @@ impl Prefilter {
             }
         }
         let hits = &mut ctx.scratch.atoms;
-        let ScanState {
-            hit_sets,
-            hit_rules,
-            ..
-        } = state;
+        let candidates = &mut state.candidates;
         for &id in hits.touched() {
             let flags = hits.flags(id);
             let range = self.trigger_start[id as usize] as usize
                 ..self.trigger_start[id as usize + 1] as usize;
-            for &(need, pos, bit) in &self.trigger_list[range] {
+            for &(need, pos) in &self.trigger_list[range] {
                 if flags & need != 0 {
-                    let sets = &mut hit_sets[pos as usize];
-                    if *sets == 0 {
-                        hit_rules.push(pos);
-                    }
-                    *sets |= bit;
+                    candidates.push(pos);
                 }
             }
         }
-        for pos in hit_rules.drain(..) {
-            if std::mem::take(&mut hit_sets[pos as usize]) == self.required[pos as usize] {
-                marks[pos as usize / 64] |= 1 << (pos % 64);
+        for pos in candidates.drain(..) {
+            let (word, bit) = (pos as usize / 64, 1u64 << (pos % 64));
+            if marks[word] & bit != 0 {
+                continue;
+            }
+            let all_hit = self.others[pos as usize]
+                .iter()
+                .all(|set| set.iter().any(|&(id, need)| hits.flags(id) & need != 0));
+            if all_hit {
+                marks[word] |= bit;
             }
         }
         for &pos in &self.always {
