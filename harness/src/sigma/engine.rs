@@ -3,7 +3,7 @@
 //!
 //! Compile once: each detection rule is lowered to [`Expr`] once per pipeline it needs, compiled
 //! into [`Node`]s over one shared field table (regexes built once and shared), and its text
-//! comparisons get needle atoms (`expr::atoms`). Per routing class a [`Prefilter`] scans an
+//! comparisons get needle atoms (`expr::atoms`). Per routing class a `prefilter::Prefilter` scans an
 //! event's fields for every atom of the class's rules at once; only rules whose trigger needle
 //! occurred (plus the rules without one) are evaluated, and their text comparisons answer from
 //! the scan.
