@@ -15,29 +15,28 @@
 //! the reader keeping what the rules read (as a scan does), `scan` the whole pipeline (rule
 //! loading timed apart). Rates are per wall-clock second and per CPU-second of the process.
 //!
-//! Last measured (2026-11-26, 1,000,000 events, the 1,183 windows/process_creation rules, a
-//! 2-core machine shared with two other agents' builds (load 4–6), so wall-clock rates are
-//! low and noisy and the 2-thread runs barely get a second core; both engines report the same
-//! 1,316 matches on the JSON lines):
+//! Last measured (2026-11-26, 1,000,000 events, the 1,183 windows/process_creation rules with
+//! the Sigma engine as of main 5815329, on a 2-core machine shared with two other agents'
+//! builds: the 2-thread runs rarely got the second core, so only 1-thread figures are worth
+//! comparing; both engines report the same 1,316 matches on the JSON lines). Interleaved
+//! 1-thread runs while the load was lowest:
 //!
-//! | input | measurement | 1 thread events/s (per CPU-s) | 2 threads | peak MiB |
+//! | input | measurement | events/s, 1 thread | ratio | peak MiB |
 //! |---|---|---:|---:|---:|
-//! | JSON lines | serde_json alone | 76,897 (78,247) | 77,338 | 8 |
-//! | JSON lines | firedrill reader, rules' fields | 118,791 (121,359) | 96,932 | 52 |
-//! | JSON lines | firedrill scan | 40,815 (43,159): **0.53 (0.55)** | 51,212: 0.66 | 54–59 |
-//! | JSON lines | rsigma 0.23 `engine eval` (less its 0.37 s start-up) | 24,580 (27,594) | n/a | 90 |
-//! | EVTX | evtx alone, JSON text | 146,994 (158,730) | 217,711 | 5–6 |
-//! | EVTX | evtx alone, JSON value | 49,388 (50,891) | 41,016 | 5–9 |
-//! | EVTX | firedrill reader, rules' fields | 160,619 (161,812) | 111,292 | 50 |
-//! | EVTX | firedrill scan | 33,346 (48,948): **0.23 (0.31)** of JSON text, 0.68 (0.96) of JSON value | 34,083 | 52–54 |
+//! | JSON lines | serde_json alone | 92,973 | | 7 |
+//! | JSON lines | firedrill scan | 106,887 | **1.15** | 56 |
+//! | JSON lines | rsigma 0.23 `engine eval`, less its start-up (full run, loaded) | 19,801 (30,684 per CPU-s) | scan/rsigma 3.2 (3.1 per CPU-s) | 90 |
+//! | EVTX | evtx alone, JSON text (`records_json`) | 248,000–272,000 | | 5 |
+//! | EVTX | firedrill scan | 139,000 | **0.51–0.56** | 54 |
+//! | EVTX | evtx alone, JSON value (`records_json_value`) | 21,751 (35,336 per CPU-s) | scan/this 3.6 per CPU-s | 5 |
 //! | EVTX | rsigma 0.23 | n/a: the crates.io binary has no `evtx` feature | | |
 //!
-//! Before the direct EVTX reader (records rendered to JSON and reparsed) the EVTX scan ran at
-//! 0.09–0.13 of the JSON-text baseline and the JSON lines scan at 0.47. The reader now costs
-//! less than the crate's own rendering; what remains is Sigma evaluation (about 15 µs per
-//! event for 1,183 rules), which is why the EVTX target (half the JSON-text rate) is not met.
-//! Peak memory is the compiled rules plus bounded batches: 50–60 MiB at 100,000 events as at
-//! 1,000,000.
+//! The full run under load (per CPU-second): JSON lines 0.99 of serde_json, EVTX 0.50 of the
+//! JSON-text baseline; the reader alone keeping the rules' fields runs at 136,426 (JSON lines)
+//! and 152,207 (EVTX) events per CPU-second. Before this session's work the EVTX scan ran at
+//! 0.09–0.13 of the JSON-text baseline (records rendered to JSON and reparsed) and the JSON
+//! lines scan at 0.47. Peak memory is the compiled rules plus bounded batches: 50–60 MiB at
+//! 100,000 events as at 1,000,000.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
