@@ -1,6 +1,6 @@
 //! EVTX files through the `evtx` crate: every record of every channel, on the crate's worker
 //! pipeline. A record is read straight from its template's substitution values when its
-//! template has the usual shape ([`direct`]); otherwise it is rendered to JSON and parsed by
+//! template has the usual shape (`evtx::direct`); otherwise it is rendered to JSON and parsed by
 //! the light parser (evtx_dump layout). Both make the same event.
 //!
 //! Chunk checksums are validated: a damaged chunk is skipped with a `LOG0003` warning naming

@@ -4,7 +4,7 @@
 //! Each scanned event that is a row of a table some query reads (a Defender advanced-hunting
 //! export row, a Sentinel `SecurityEvent`, an ASIM row; [`recognize::table_of`]) is kept, in
 //! file order; after reading, the rows of each table are bound into one
-//! [`Database`](crate::kql::Database) whose `now()` is `--now` or the latest time in the data,
+//! [`crate::kql::Database`] whose `now()` is `--now` or the latest time in the data,
 //! and every query runs once with [`kql::evaluate_full`](crate::kql::evaluate_full). Each result
 //! row is a hit; its provenance names the input events it came from.
 //!

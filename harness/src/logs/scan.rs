@@ -2,7 +2,7 @@
 //! file in batches), every event routed and evaluated on the worker threads, only the matches
 //! kept; then correlations over the matched events in time order, the KQL queries over the
 //! tables the scanned rows make up ([`super::kql`]), and the review
-//! ([`ScanReport`](super::review::ScanReport)), Sigma and KQL hits side by side.
+//! ([`super::review::ScanReport`]), Sigma and KQL hits side by side.
 //!
 //! Memory is bounded by the reader's batches plus the matches: events that match nothing are
 //! dropped where they were parsed. Correlations need the events their rules matched in time
