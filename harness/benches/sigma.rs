@@ -7,12 +7,16 @@
 //! ARCHITECTURE.md, sigma).
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
+#[path = "support.rs"]
+mod support;
+
 use firedrill::event::{Event, LogSchema};
 use firedrill::generate::{self, Options};
 use firedrill::sigma::{Config, Engine, RuleBody, RuleSet};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use support::root;
 
 /// Events per measurement (`SIGMA_BENCH_EVENTS` overrides, for quick runs;
 /// `SIGMA_BENCH_PHASES=pre-parsed` stops after the pre-parsed figures, for profiling).
@@ -26,21 +30,8 @@ fn events() -> usize {
 /// CPU seconds this thread (or, with `process`, the whole process) has used: on a shared machine
 /// wall-clock rates understate the engine, so the bench reports both.
 fn cpu_seconds(process: bool) -> f64 {
-    let path = if process {
-        "/proc/self/stat"
-    } else {
-        "/proc/thread-self/stat"
-    };
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|s| {
-            let rest = s.rsplit_once(')')?.1;
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let utime: f64 = fields.get(11)?.parse().ok()?;
-            let stime: f64 = fields.get(12)?.parse().ok()?;
-            Some((utime + stime) / 100.0)
-        })
-        .unwrap_or(0.0)
+    let task = if process { "self" } else { "thread-self" };
+    support::cpu_time(task).map_or(0.0, |t| t.as_secs_f64())
 }
 
 /// Times `f` in wall-clock and CPU seconds.
@@ -53,21 +44,6 @@ fn timed<T>(process: bool, f: impl FnOnce() -> T) -> (T, f64, f64) {
         start.elapsed().as_secs_f64(),
         cpu_seconds(process) - cpu,
     )
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 fn scenario_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -127,16 +103,10 @@ fn main() {
         println!("skipped: {} is absent", corpus.display());
         return;
     }
-    let dirs: Vec<PathBuf> = [
-        "rules",
-        "rules-emerging-threats",
-        "rules-threat-hunting",
-        "rules-compliance",
-        "rules-placeholder",
-    ]
-    .iter()
-    .map(|d| corpus.join(d))
-    .collect();
+    let dirs: Vec<PathBuf> = firedrill::sigma::SIGMAHQ_RULE_DIRS
+        .iter()
+        .map(|d| corpus.join(d))
+        .collect();
 
     // 1. The whole corpus.
     let ((set, load_diags), load, load_cpu) = timed(false, || RuleSet::load_paths(&dirs));
@@ -156,7 +126,7 @@ fn main() {
         compile * 1e3,
         (load + compile) * 1e3,
         (load_cpu + compile_cpu) * 1e3,
-        peak_rss_mib()
+        support::peak_mib()
     );
     drop(engine);
 

@@ -16,6 +16,15 @@
 //! assert_eq!(engine.evaluate(&[event]).len(), 1);
 //! ```
 
+/// The rule folders of a SigmaHQ repository checkout, the corpus every rule of which loads.
+pub const SIGMAHQ_RULE_DIRS: [&str; 5] = [
+    "rules",
+    "rules-emerging-threats",
+    "rules-threat-hunting",
+    "rules-compliance",
+    "rules-placeholder",
+];
+
 pub mod condition;
 pub mod correlation;
 pub mod engine;

@@ -43,6 +43,8 @@
     reason = "a benchmark prints its figures"
 )]
 
+#[path = "../support.rs"]
+mod support;
 mod synth;
 
 use firedrill::logs::scan::{self, ScanOptions};
@@ -53,10 +55,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::{cpu_time, peak_mib, root};
 
 fn shared() -> PathBuf {
     root().join("../shared/corpora")
@@ -64,18 +63,6 @@ fn shared() -> PathBuf {
 
 fn data_dir() -> PathBuf {
     root().join("target/bench-data")
-}
-
-/// Peak resident memory of this process so far, in MiB.
-fn peak_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
 fn main() {
@@ -197,17 +184,6 @@ impl Run {
     fn cpu_rate(&self) -> f64 {
         self.events as f64 / self.cpu.as_secs_f64()
     }
-}
-
-/// User plus system time of process `pid` (`self` for this one) so far.
-fn cpu_time(pid: &str) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split_whitespace().skip(11);
-    let ticks: u64 = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
-    // Clock ticks are 100 per second on Linux.
-    Some(Duration::from_millis(ticks * 10))
 }
 
 fn print_run(label: &str, threads: usize, run: Option<&Run>) {

@@ -330,16 +330,10 @@ fn every_sigmahq_corpus_rule_loads_and_compiles() {
         println!("skipped: {} is absent", corpus.display());
         return;
     }
-    let dirs: Vec<PathBuf> = [
-        "rules",
-        "rules-emerging-threats",
-        "rules-threat-hunting",
-        "rules-compliance",
-        "rules-placeholder",
-    ]
-    .iter()
-    .map(|d| corpus.join(d))
-    .collect();
+    let dirs: Vec<PathBuf> = firedrill::sigma::SIGMAHQ_RULE_DIRS
+        .iter()
+        .map(|d| corpus.join(d))
+        .collect();
     let (set, diags) = RuleSet::load_paths(&dirs);
     assert!(set.failed.is_empty(), "{:?}", set.failed);
     assert_eq!(set.rules.len(), 3780);
