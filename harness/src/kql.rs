@@ -15,12 +15,14 @@ pub mod parse;
 pub mod read;
 pub mod rule;
 pub mod schema;
+pub mod script;
 pub mod table;
 pub mod value;
 
 pub use bind::Database;
 pub use eval::{Evaluation, evaluate, evaluate_full, run_text};
 pub use schema::{Catalog, Column, TableSchema};
+pub use script::{Parsed, Script, parse_text};
 pub use table::{EventRef, Row, Table};
 pub use value::{ScalarType, Value};
 

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = crate::kql::SUBSET_REFERENCE)]
 pub struct Args {
-    /// The query file (`.kql`, or a Sentinel rule YAML with a `query:` field).
+    /// The query file: `.kql` (one query, or a script of queries separated by blank lines, each
+    /// run on its own), or a Sentinel rule YAML with a `query:` field (one query).
     #[arg(long, value_name = "FILE")]
     pub query: PathBuf,
     /// A table: `NAME=FILE.jsonl`, one JSON object per line (repeatable). Tables the catalog
@@ -82,42 +83,130 @@ pub fn run(args: Args) -> Exit {
             }
         }
     }
-    let (file, text) = match load_query(&args.query) {
-        Ok(loaded) => loaded,
+    let runs = match run_file(&args.query, &db) {
+        Ok(runs) => runs,
         Err(diagnostics) => {
             super::print_diagnostics(&diagnostics);
             return Exit::InputError;
         }
     };
-    let run = kql::run_text(&file, &text, &db);
-    super::print_diagnostics(&run.diagnostics);
-    let Some(table) = run.table else {
-        return Exit::InputError;
-    };
-    match args.format {
-        Format::Json => println!("{}", table.to_json()),
-        Format::Table => print!("{}", render_table(&table)),
+    let ran_all = runs.iter().all(|r| r.evaluation.table.is_some());
+    match (args.format, runs.as_slice()) {
+        (Format::Json, [one]) if one.lines.is_none() => {
+            super::print_diagnostics(&one.evaluation.diagnostics);
+            if let Some(table) = &one.evaluation.table {
+                println!("{}", table.to_json());
+            }
+        }
+        (Format::Json, _) => {
+            let blocks: Vec<serde_json::Value> = runs.iter().map(BlockRun::to_json).collect();
+            println!("{}", serde_json::json!({ "blocks": blocks }));
+        }
+        (Format::Table, _) => {
+            for (i, run) in runs.iter().enumerate() {
+                if let Some((first, last)) = run.lines {
+                    println!(
+                        "{}query {} of {} (lines {first}-{last})",
+                        if i == 0 { "" } else { "\n" },
+                        i + 1,
+                        runs.len()
+                    );
+                }
+                super::print_diagnostics(&run.evaluation.diagnostics);
+                if let Some(table) = &run.evaluation.table {
+                    print!("{}", render_table(table));
+                }
+            }
+        }
     }
-    Exit::Success
+    if ran_all {
+        Exit::Success
+    } else {
+        Exit::InputError
+    }
 }
 
-/// The query text and the name diagnostics use: a `.kql` file as is, a rule YAML's `query:`.
-fn load_query(path: &std::path::Path) -> Result<(String, String), Vec<crate::Diagnostic>> {
+/// One query's outcome; `lines` (first, last) when it is a block of a script.
+struct BlockRun {
+    lines: Option<(usize, usize)>,
+    evaluation: kql::Evaluation,
+}
+
+impl BlockRun {
+    /// `{"lines":[first,last],"columns":...,"rows":...}`, or with `"diagnostics"` when it failed.
+    fn to_json(&self) -> serde_json::Value {
+        let mut out = match &self.evaluation.table {
+            Some(table) => table.to_json(),
+            None => serde_json::json!({}),
+        };
+        if let Some((first, last)) = self.lines {
+            out["lines"] = serde_json::json!([first, last]);
+        }
+        if !self.evaluation.diagnostics.is_empty() {
+            out["diagnostics"] = serde_json::json!(self.evaluation.diagnostics);
+        }
+        out
+    }
+}
+
+/// Parses and runs the query file. A Sentinel rule YAML is one query (a script there is
+/// `KQL0108`); a `.kql` file may be a script of queries separated by blank lines, as query
+/// editors run them ([`kql::script`]): every block runs on its own. `Err` when nothing parses.
+fn run_file(
+    path: &std::path::Path,
+    db: &Database,
+) -> Result<Vec<BlockRun>, Vec<crate::Diagnostic>> {
     let is_yaml = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
     if is_yaml {
         let rule = kql::rule::load(path)?;
-        return Ok((path.display().to_string(), rule.query.clone()));
+        let (query, mut diagnostics) = rule.parse();
+        let Some(query) = query else {
+            return Err(diagnostics);
+        };
+        let mut evaluation = kql::evaluate_full(&query, db, Some(("<query>", &rule.query)));
+        diagnostics.extend(evaluation.diagnostics.drain(..).map(|d| rule.relocate(d)));
+        evaluation.diagnostics = diagnostics;
+        return Ok(vec![BlockRun {
+            lines: None,
+            evaluation,
+        }]);
     }
-    std::fs::read_to_string(path)
-        .map(|text| (path.display().to_string(), text))
-        .map_err(|e| {
-            vec![
-                crate::Diagnostic::error("IO0001", format!("cannot read the query: {e}"))
-                    .in_file(path.display().to_string()),
-            ]
-        })
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![
+            crate::Diagnostic::error("IO0001", format!("cannot read the query: {e}"))
+                .in_file(&file),
+        ]
+    })?;
+    let run = |query: &kql::ast::Query, mut diagnostics: Vec<crate::Diagnostic>| {
+        let mut evaluation = kql::evaluate_full(query, db, Some((&file, &text)));
+        diagnostics.append(&mut evaluation.diagnostics);
+        evaluation.diagnostics = diagnostics;
+        evaluation
+    };
+    match kql::parse_text(&file, &text) {
+        (kql::Parsed::Query(query), diagnostics) => Ok(vec![BlockRun {
+            lines: None,
+            evaluation: run(&query, diagnostics),
+        }]),
+        (kql::Parsed::Script(script), _) => Ok(script
+            .blocks
+            .into_iter()
+            .map(|block| BlockRun {
+                lines: Some(block.lines),
+                evaluation: match &block.query {
+                    Some(query) => run(query, block.diagnostics),
+                    None => kql::Evaluation {
+                        table: None,
+                        diagnostics: block.diagnostics,
+                    },
+                },
+            })
+            .collect()),
+        (kql::Parsed::Invalid, diagnostics) => Err(diagnostics),
+    }
 }
 
 fn read_json_lines(path: &str) -> Result<Vec<Event>, String> {

@@ -1607,7 +1607,11 @@ impl Parser<'_> {
     fn postfix_expr(&mut self) -> PResult<Expr> {
         let mut e = self.primary()?;
         loop {
-            if self.at_punct(".") && self.at_name_n(1) {
+            // `.name` or `.['quoted name']` (a path step whose key is not a plain name).
+            let quoted_step = self.at_punct_n(1, "[")
+                && matches!(self.peek_at(2), TokenKind::String(_))
+                && self.at_punct_n(3, "]");
+            if self.at_punct(".") && (self.at_name_n(1) || quoted_step) {
                 self.bump();
                 let name = self.name()?;
                 let span = e.span.to(name.span);

@@ -318,9 +318,55 @@ impl KqlRule {
     }
 
     /// Parses the rule's query; diagnostics point into the rule file.
+    ///
+    /// A rule runs its whole query text as one query, so a text that only parses as a script
+    /// (queries separated by blank lines, [`crate::kql::script`]) is an error, `KQL0108`,
+    /// naming the blocks; the blocks' own errors follow it.
     pub fn parse(&self) -> (Option<Query>, Vec<Diagnostic>) {
         let (q, diags) = crate::kql::parse(&self.query);
+        if q.is_none()
+            && let Some(script) = crate::kql::script::split("<query>", &self.query, &diags)
+        {
+            let mut out = vec![self.script_error(&script)];
+            out.extend(script.diagnostics().into_iter().map(|d| self.relocate(d)));
+            return (None, out);
+        }
         (q, diags.into_iter().map(|d| self.relocate(d)).collect())
+    }
+
+    /// `KQL0108`: the query text is a script of several queries.
+    fn script_error(&self, script: &crate::kql::Script) -> Diagnostic {
+        let line_in_file = |offset: usize| {
+            let at = self.file_offset(offset).min(self.source.len());
+            self.source[..at].matches('\n').count() + 1
+        };
+        let blocks: Vec<String> = script
+            .blocks
+            .iter()
+            .map(|b| {
+                let (first, last) = (line_in_file(b.span.start), line_in_file(b.span.end));
+                if first == last {
+                    format!("{first}")
+                } else {
+                    format!("{first}-{last}")
+                }
+            })
+            .collect();
+        let second = script.blocks.get(1).map_or(0, |b| b.code_start);
+        let d = Diagnostic::error(
+            "KQL0108",
+            format!(
+                "a rule must be one query, but this query text is {} queries separated by blank lines",
+                script.blocks.len()
+            ),
+        )
+        .at("<query>", &self.query, Span::new(second, second))
+        .with_label("a new query starts here, after a blank line")
+        .with_note(format!("the queries are at lines {}", blocks.join(", ")))
+        .with_help(
+            "a rule runs its whole text as one query: keep one query per rule file, or, if the blocks are one query, end each `let` with `;` and start continued pipeline lines with `|`",
+        );
+        self.relocate(d)
     }
 }
 

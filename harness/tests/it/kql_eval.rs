@@ -361,6 +361,61 @@ fn cli_reports_unknown_columns_with_exit_code_2() {
     );
 }
 
+#[test]
+fn cli_runs_every_query_of_a_script_and_reports_each_block() {
+    let json = run_cli(
+        "// names\nT | project Name\n\n// doubled\nlet k = 2;\nT | project N = N * k\n",
+        "--table",
+        "T",
+        "{\"Name\":\"a\",\"N\":1}\n",
+    );
+    assert_eq!(
+        json,
+        serde_json::json!({"blocks": [
+            {"lines": [1, 2], "columns": [{"name": "Name", "type": "string"}], "rows": [["a"]]},
+            {"lines": [4, 6], "columns": [{"name": "N", "type": "long"}], "rows": [[2]]}
+        ]})
+    );
+}
+
+#[test]
+fn cli_reports_a_failing_script_block_at_its_line_and_still_runs_the_others() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let query = dir.path().join("q.kql");
+    std::fs::write(
+        &query,
+        "DeviceProcessEvents | take 1\n\nDeviceProcessEvents | where FileNam == 'x'\n",
+    )
+    .expect("write");
+    let out = firedrill()
+        .args(["kql", "--format", "json", "--query"])
+        .arg(&query)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let blocks = json["blocks"].as_array().expect("blocks");
+    assert_eq!(blocks.len(), 2);
+    assert!(blocks[0]["rows"].is_array());
+    assert_eq!(blocks[1]["diagnostics"][0]["code"], "KQL0202");
+    assert_eq!(blocks[1]["diagnostics"][0]["location"]["line"], 3);
+}
+
+#[test]
+fn cli_rejects_a_rule_whose_query_is_a_script() {
+    let out = firedrill()
+        .args(["kql", "--query"])
+        .arg(root().join("fixtures/kql/rules/err/0007_script_of_several_queries.yaml"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("KQL0108") && stderr.contains("a rule must be one query"),
+        "{stderr}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Corpus run coverage
 // ---------------------------------------------------------------------------------------------
@@ -381,41 +436,73 @@ fn corpus_run_coverage_over_empty_tables() {
     // The ASIM parser sources read the parser parameter `disabled`, which Sentinel declares.
     db.declare("disabled", firedrill::kql::Value::Bool(false));
     let (mut parsed, mut ran) = (0, 0);
+    // Scripts (queries separated by blank lines): how many, their blocks, how many run.
+    let (mut scripts, mut blocks, mut scripts_ran) = (0, 0, 0);
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let mut failures = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap_or_default();
-        let (query, diags) = kql::parse::parse_named("<corpus>", &text);
-        let Some(query) = query else {
-            if let Some(d) = diags.iter().find(|d| d.is_error()) {
-                let at = d.location.as_ref().map_or(0, |l| l.line);
-                failures.push(format!(
-                    "{}:{at}: does not parse: {}",
-                    file.strip_prefix(&dir).unwrap_or(file).display(),
-                    d.message
-                ));
+        let name = file
+            .strip_prefix(&dir)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        let (parsed_text, diags) = kql::parse_text("<corpus>", &text);
+        // A script runs when every block parses and runs.
+        let queries: Vec<(Option<&kql::ast::Query>, &[firedrill::Diagnostic])> = match &parsed_text
+        {
+            kql::Parsed::Query(q) => vec![(Some(q), &diags[..])],
+            kql::Parsed::Script(script) => {
+                scripts += 1;
+                blocks += script.blocks.len();
+                script
+                    .blocks
+                    .iter()
+                    .map(|b| (b.query.as_ref(), &b.diagnostics[..]))
+                    .collect()
             }
-            continue;
+            kql::Parsed::Invalid => vec![(None, &diags[..])],
         };
-        parsed += 1;
-        let run = kql::evaluate_full(&query, &db, Some(("<corpus>", &text)));
-        if run.table.is_some() {
-            ran += 1;
-        } else if let Some(d) = run.diagnostics.iter().find(|d| d.is_error()) {
-            *reasons
-                .entry(format!("{} {}", d.code, d.message))
-                .or_default() += 1;
-            failures.push(format!(
-                "{}: {}",
-                file.strip_prefix(&dir).unwrap_or(file).display(),
-                d.message
-            ));
+        let is_script = matches!(parsed_text, kql::Parsed::Script(_));
+        let unparsed = queries.iter().find_map(|(q, d)| match q {
+            None => d.iter().find(|d| d.is_error()),
+            Some(_) => None,
+        });
+        if let Some(d) = unparsed {
+            let at = d.location.as_ref().map_or(0, |l| l.line);
+            let what = if is_script {
+                "script block does not parse"
+            } else {
+                "does not parse"
+            };
+            failures.push(format!("{name}:{at}: {what}: {}", d.message));
+            continue;
         }
-        let _ = diags;
+        parsed += 1;
+        let failed = queries.iter().find_map(|(q, _)| {
+            let run = kql::evaluate_full(q.expect("parsed"), &db, Some(("<corpus>", &text)));
+            match run.table {
+                Some(_) => None,
+                None => run.diagnostics.into_iter().find(|d| d.is_error()),
+            }
+        });
+        match failed {
+            None => {
+                ran += 1;
+                scripts_ran += usize::from(is_script);
+            }
+            Some(d) => {
+                *reasons
+                    .entry(format!("{} {}", d.code, d.message))
+                    .or_default() += 1;
+                let at = d.location.as_ref().map_or(0, |l| l.line);
+                failures.push(format!("{name}:{at}: {}", d.message));
+            }
+        }
     }
     let total = files.len();
     println!(
-        "KQL corpus: {total} queries, {parsed} parse, {ran} resolve and run over empty tables ({:.1}% of all, {:.1}% of parsed)",
+        "KQL corpus: {total} queries, {parsed} parse, {ran} resolve and run over empty tables ({:.1}% of all, {:.1}% of parsed); {scripts} scripts of {blocks} blocks, {scripts_ran} run",
         100.0 * ran as f64 / total as f64,
         100.0 * ran as f64 / parsed.max(1) as f64
     );
