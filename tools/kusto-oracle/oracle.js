@@ -1,10 +1,13 @@
 // Runs Microsoft's Kusto parser (Kusto.Language via @kusto/language-service-next) over queries.
-// stdin: a JSON array of {"id": string, "text": string, "tables"?: {"Name": "(col:type, ...)"}},
+// stdin: a JSON array of {"id": string, "text": string, "tables"?: {"Name": "(col:type, ...)"},
+// "script"?: true},
 // or {"tables": {...}, "cases": [...]} where the shared tables apply to every case without its own.
 // stdout: a JSON array of {"id", "diagnostics": [{"code", "severity", "start", "length", "message"}],
 // "columns"?: [{"name", "type"}]}. Without "tables" only syntax is checked (KustoCode.Parse);
 // with "tables" the query is also bound against a database holding exactly those tables
-// (KustoCode.ParseAndAnalyze) and the result columns are reported. Offsets are UTF-16 units.
+// (KustoCode.ParseAndAnalyze) and the result columns are reported. With "script" the text is
+// split into blocks as Kusto's editors split it (CodeScript), and "blocks": [{"text",
+// "diagnostics"}] reports each block parsed alone. Offsets are UTF-16 units.
 // The package is looked up in $KUSTO_ORACLE_DIR/node_modules (default target/kusto-oracle).
 'use strict';
 const path = require('path');
@@ -27,9 +30,7 @@ function globalsFor(tables) {
 }
 const cases = Array.isArray(input) ? input : input.cases;
 const shared = Array.isArray(input) || !input.tables ? null : globalsFor(input.tables);
-const out = cases.map(({ id, text, tables }) => {
-  const globals = tables ? globalsFor(tables) : shared;
-  const code = globals ? K.KustoCode.ParseAndAnalyze(text, globals) : K.KustoCode.Parse(text);
+function diagnosticsOf(code) {
   const list = code.GetDiagnostics();
   const diagnostics = [];
   for (let i = 0; i < list.Count; i++) {
@@ -42,7 +43,24 @@ const out = cases.map(({ id, text, tables }) => {
       message: d.Message,
     });
   }
-  const result = { id, diagnostics };
+  return diagnostics;
+}
+// A script case: the text is split into blocks as Kusto's editors split it (CodeScript), and
+// each block's text is parsed alone (syntax only).
+function scriptCase(id, text) {
+  const script = K.Editor.CodeScript.From$1(text, K.GlobalState.Default);
+  const blocks = [];
+  for (let i = 0; i < script.Blocks.Count; i++) {
+    const b = script.Blocks.getItem(i);
+    blocks.push({ text: b.Text, diagnostics: diagnosticsOf(K.KustoCode.Parse(b.Text)) });
+  }
+  return { id, diagnostics: [], blocks };
+}
+const out = cases.map(({ id, text, tables, script }) => {
+  if (script) return scriptCase(id, text);
+  const globals = tables ? globalsFor(tables) : shared;
+  const code = globals ? K.KustoCode.ParseAndAnalyze(text, globals) : K.KustoCode.Parse(text);
+  const result = { id, diagnostics: diagnosticsOf(code) };
   if (globals) {
     const type = code.ResultType;
     result.columns = [];

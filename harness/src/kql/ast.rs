@@ -196,6 +196,39 @@ pub enum SourceKind {
     Print(Vec<ColumnExpr>),
     /// `search [kind=case_sensitive] [in (T1, T2)] predicate` at the start.
     Search(Search),
+    /// `find [withsource=C] [in (T1, T2)] where predicate [project-smart | project a, b:type, pack_all()]`.
+    Find(Find),
+}
+
+/// `find` parameters, tables, predicate and output columns.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Find {
+    /// `withsource=Column`.
+    pub params: Vec<OpParam>,
+    /// `in (T1, T2)` tables, empty when absent (every table of the database).
+    pub tables: Vec<TabularExpr>,
+    /// The predicate: a string literal searches every column; `Col: "x"` is `Binary(Has)`.
+    pub predicate: Expr,
+    /// `project ...`; `None` for `project-smart`, written or not.
+    pub project: Option<FindProject>,
+}
+
+/// The `project` clause of `find`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FindProject {
+    /// The columns, each with an optional type (`Col:string`).
+    pub columns: Vec<FindColumn>,
+    /// `pack_all()` was listed: the other columns go into the `pack_` property bag.
+    pub pack_all: bool,
+}
+
+/// One `project` column of `find`: `Name` or `Name:type`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FindColumn {
+    /// The column name.
+    pub name: Ident,
+    /// The result type, when given.
+    pub ty: Option<Ident>,
 }
 
 /// `union` operands and parameters (used both as a source and as an operator).
@@ -459,6 +492,36 @@ impl Expr {
     /// An expression of `kind` at `span`.
     pub fn new(kind: ExprKind, span: Span) -> Self {
         Expr { kind, span }
+    }
+
+    /// Appends every name the expression reads (columns, `let` names, parameters), in order
+    /// and with repeats; names inside subqueries are not included.
+    pub fn names_read(&self, out: &mut Vec<String>) {
+        match &self.kind {
+            ExprKind::Name(id) => out.push(id.name.clone()),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                lhs.names_read(out);
+                rhs.names_read(out);
+            }
+            ExprKind::Unary { expr, .. }
+            | ExprKind::Paren(expr)
+            | ExprKind::Member { expr, .. } => expr.names_read(out),
+            ExprKind::Index { expr, index } => {
+                expr.names_read(out);
+                index.names_read(out);
+            }
+            ExprKind::List { lhs, items, .. } => {
+                lhs.names_read(out);
+                items.iter().for_each(|i| i.names_read(out));
+            }
+            ExprKind::Between { lhs, low, high, .. } => {
+                for x in [lhs, low, high] {
+                    x.names_read(out);
+                }
+            }
+            ExprKind::Call { args, .. } => args.iter().for_each(|a| a.value.names_read(out)),
+            _ => {}
+        }
     }
 }
 
@@ -1044,6 +1107,7 @@ impl fmt::Display for Source {
                 comma(f, items)
             }
             SourceKind::Search(s) => write!(f, "{s}"),
+            SourceKind::Find(x) => write!(f, "{x}"),
         }
     }
 }
@@ -1067,6 +1131,35 @@ impl fmt::Display for Search {
             f.write_str(")")?;
         }
         write!(f, " {}", self.predicate)
+    }
+}
+
+impl fmt::Display for Find {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("find")?;
+        params(f, &self.params)?;
+        if !self.tables.is_empty() {
+            f.write_str(" in (")?;
+            comma(f, &self.tables)?;
+            f.write_str(")")?;
+        }
+        write!(f, " where {}", self.predicate)?;
+        if let Some(p) = &self.project {
+            f.write_str(" project ")?;
+            let mut items: Vec<String> = p
+                .columns
+                .iter()
+                .map(|c| match &c.ty {
+                    Some(ty) => format!("{}:{}", c.name, ty.name),
+                    None => c.name.to_string(),
+                })
+                .collect();
+            if p.pack_all {
+                items.push("pack_all()".into());
+            }
+            f.write_str(&items.join(", "))?;
+        }
+        Ok(())
     }
 }
 

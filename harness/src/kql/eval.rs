@@ -33,6 +33,7 @@ use std::sync::Arc;
 
 mod compile;
 mod expand;
+mod find;
 mod join;
 mod plugin;
 mod rows;

@@ -201,7 +201,7 @@ fn trace(
     let mut reads = Vec::new();
     if children.is_empty() {
         let mut names = Vec::new();
-        column_names(e, &mut names);
+        e.names_read(&mut names);
         for name in names {
             if let Some(i) = cols.iter().position(|c| c.name == name)
                 && !reads
@@ -363,34 +363,6 @@ fn flatten<'e>(e: &'e Expr, op: BinOp, out: &mut Vec<&'e Expr>) {
             flatten(rhs, op, out);
         }
         _ => out.push(e),
-    }
-}
-
-fn column_names(e: &Expr, out: &mut Vec<String>) {
-    match &e.kind {
-        ExprKind::Name(id) => out.push(id.name.clone()),
-        ExprKind::Binary { lhs, rhs, .. } => {
-            column_names(lhs, out);
-            column_names(rhs, out);
-        }
-        ExprKind::Unary { expr, .. } | ExprKind::Paren(expr) | ExprKind::Member { expr, .. } => {
-            column_names(expr, out)
-        }
-        ExprKind::Index { expr, index } => {
-            column_names(expr, out);
-            column_names(index, out);
-        }
-        ExprKind::List { lhs, items, .. } => {
-            column_names(lhs, out);
-            items.iter().for_each(|i| column_names(i, out));
-        }
-        ExprKind::Between { lhs, low, high, .. } => {
-            for x in [lhs, low, high] {
-                column_names(x, out);
-            }
-        }
-        ExprKind::Call { args, .. } => args.iter().for_each(|a| column_names(&a.value, out)),
-        _ => {}
     }
 }
 

@@ -62,7 +62,6 @@ const UNSUPPORTED_OPERATORS: &[&str] = &[
     "sample-distinct",
     "parse-kv",
     "project-smart",
-    "find",
     "consume",
     "make-graph",
     "graph-match",
@@ -783,7 +782,11 @@ impl Parser<'_> {
                 self.bump();
                 SourceKind::Search(self.search_body()?)
             }
-            "find" | "evaluate" if !self.at_punct_n(1, "(") => {
+            "find" if !self.at_punct_n(1, "(") => {
+                self.bump();
+                SourceKind::Find(self.find_body()?)
+            }
+            "evaluate" if !self.at_punct_n(1, "(") => {
                 let span = self.span();
                 return Err(self.unsupported_operator(word.to_string(), span));
             }
@@ -963,6 +966,61 @@ impl Parser<'_> {
             params,
             tables,
             predicate,
+        })
+    }
+
+    /// `find` after its keyword: `[withsource=C] [in (T, ...)] where P [project ...]`, or `P [project ...]`.
+    fn find_body(&mut self) -> PResult<Find> {
+        let params = self.op_params(&["withsource"])?;
+        let mut tables = Vec::new();
+        let with_in = self.eat_word("in");
+        if with_in {
+            let open = self.expect_punct("(")?;
+            tables = self.comma_list_until(")", |p| Ok(source_only(p.table_item()?)))?;
+            self.expect_close(")", open)?;
+        }
+        // `where` is required after `in (...)`; without it the short form `find P` applies.
+        if with_in || !params.is_empty() {
+            if !self.eat_word("where") {
+                return Err(self.expected("`where` and a predicate"));
+            }
+        } else {
+            self.eat_word("where");
+        }
+        let predicate = self.search_predicate()?;
+        let project = if self.eat_word("project-smart") {
+            None
+        } else if self.eat_word("project") {
+            let mut columns = Vec::new();
+            let mut pack_all = false;
+            loop {
+                if self.at_word("pack_all") && self.at_punct_n(1, "(") && self.at_punct_n(2, ")") {
+                    self.bump();
+                    self.bump();
+                    self.bump();
+                    pack_all = true;
+                } else {
+                    let name = self.name()?;
+                    let ty = if self.eat_punct(":") {
+                        Some(self.name()?)
+                    } else {
+                        None
+                    };
+                    columns.push(FindColumn { name, ty });
+                }
+                if !self.eat_punct(",") {
+                    break;
+                }
+            }
+            Some(FindProject { columns, pack_all })
+        } else {
+            None
+        };
+        Ok(Find {
+            params,
+            tables,
+            predicate,
+            project,
         })
     }
 

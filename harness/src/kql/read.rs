@@ -91,6 +91,7 @@ impl Walker {
             }
             SourceKind::Print(items) => items.iter().for_each(|i| self.expr(&i.expr, false)),
             SourceKind::Search(s) => s.tables.iter().for_each(|t| self.tabular(t)),
+            SourceKind::Find(x) => x.tables.iter().for_each(|t| self.tabular(t)),
         }
         for op in &t.ops {
             match &op.kind {

@@ -87,10 +87,6 @@ pub(crate) fn run_oracle_with(
     cases: &[OracleCase],
     shared: Option<&BTreeMap<String, String>>,
 ) -> Option<BTreeMap<String, OracleVerdict>> {
-    if Command::new("node").arg("--version").output().is_err() {
-        println!("notice: Node.js is absent; skipping the Kusto.Language oracle");
-        return None;
-    }
     let input = serde_json::Value::Array(
         cases
             .iter()
@@ -104,6 +100,36 @@ pub(crate) fn run_oracle_with(
         Some(tables) => serde_json::json!({"tables": tables, "cases": input}),
         None => input,
     };
+    let results = run_node(&input)?;
+    Some(
+        results
+            .into_iter()
+            .map(|r| {
+                let id = r["id"].as_str().expect("id").to_string();
+                let errors = error_lines(&r["diagnostics"]);
+                let columns = r["columns"].as_array().map(|cols| {
+                    cols.iter()
+                        .map(|c| {
+                            (
+                                c["name"].as_str().unwrap_or_default().to_string(),
+                                c["type"].as_str().unwrap_or_default().to_string(),
+                            )
+                        })
+                        .collect()
+                });
+                (id, OracleVerdict { errors, columns })
+            })
+            .collect(),
+    )
+}
+
+/// Runs `tools/kusto-oracle/oracle.js` on `input`; its JSON results, or `None` (with a notice
+/// printed) when Node.js or the package is absent.
+fn run_node(input: &serde_json::Value) -> Option<Vec<serde_json::Value>> {
+    if Command::new("node").arg("--version").output().is_err() {
+        println!("notice: Node.js is absent; skipping the Kusto.Language oracle");
+        return None;
+    }
     let mut child = Command::new("node")
         .arg(root().join("tools/kusto-oracle/oracle.js"))
         .stdin(Stdio::piped())
@@ -133,32 +159,57 @@ pub(crate) fn run_oracle_with(
     );
     let results: Vec<serde_json::Value> =
         serde_json::from_slice(&output.stdout).expect("oracle JSON");
+    Some(results)
+}
+
+/// One block of a script as Kusto.Language's `CodeScript` splits it: its text and the syntax
+/// errors of parsing it alone.
+pub(crate) struct OracleBlock {
+    pub text: String,
+    pub errors: Vec<String>,
+}
+
+/// Splits each `(id, text)` into blocks as Kusto's editors do (`CodeScript`) and parses every
+/// block alone; `None` when the oracle is absent.
+pub(crate) fn run_oracle_scripts(
+    scripts: &[(String, String)],
+) -> Option<BTreeMap<String, Vec<OracleBlock>>> {
+    let input = serde_json::Value::Array(
+        scripts
+            .iter()
+            .map(|(id, text)| serde_json::json!({"id": id, "text": text, "script": true}))
+            .collect(),
+    );
+    let results = run_node(&input)?;
     Some(
         results
             .into_iter()
             .map(|r| {
                 let id = r["id"].as_str().expect("id").to_string();
-                let errors = r["diagnostics"]
+                let blocks = r["blocks"]
                     .as_array()
-                    .expect("diagnostics")
+                    .expect("blocks")
                     .iter()
-                    .filter(|d| d["severity"] == "Error")
-                    .map(|d| format!("{} at {}: {}", d["code"], d["start"], d["message"]))
+                    .map(|b| OracleBlock {
+                        text: b["text"].as_str().unwrap_or_default().to_string(),
+                        errors: error_lines(&b["diagnostics"]),
+                    })
                     .collect();
-                let columns = r["columns"].as_array().map(|cols| {
-                    cols.iter()
-                        .map(|c| {
-                            (
-                                c["name"].as_str().unwrap_or_default().to_string(),
-                                c["type"].as_str().unwrap_or_default().to_string(),
-                            )
-                        })
-                        .collect()
-                });
-                (id, OracleVerdict { errors, columns })
+                (id, blocks)
             })
             .collect(),
     )
+}
+
+/// Error diagnostics of an oracle result, rendered `code at offset: message`.
+fn error_lines(diagnostics: &serde_json::Value) -> Vec<String> {
+    diagnostics
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .filter(|d| d["severity"] == "Error")
+        .map(|d| format!("{} at {}: {}", d["code"], d["start"], d["message"]))
+        .collect()
 }
 
 /// id → (who rejects: `firedrill` or `kusto`, reason).
@@ -404,4 +455,112 @@ fn column_difference(ours: &[(String, String)], theirs: &[(String, String)]) -> 
         parts.push("same columns in another order".into());
     }
     parts.join("; ")
+}
+
+#[test]
+fn scripts_split_into_the_blocks_kusto_language_splits_and_blocks_parse_alike() {
+    // Synthetic scripts for the splitting rules, and every corpus file firedrill reads as one.
+    let mut scripts: Vec<(String, String)> = [
+        "// leading comment\nT | take 1\n\n\nlet x = 1;\nT | where a == x\n\n// only a comment\n\nU",
+        "\n\nT | take 1\n   \nU | take 2\n",
+        "print s = ```a\n\nb```\n\nT | take 1\n\nU | where x == 'multi\\n\\nline'",
+        "T\n| where x == 1\n\n| take 1\n\nU",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, t)| (format!("synthetic/{i}"), t.to_string()))
+    .collect();
+    let corpus = root().join("../shared/corpora/kql");
+    if corpus.is_dir() {
+        for f in files_with_ext(&corpus, "kql") {
+            let text = std::fs::read_to_string(&f).expect("readable");
+            if matches!(kql::parse_text("<corpus>", &text).0, kql::Parsed::Script(_)) {
+                let id = format!(
+                    "corpus/{}",
+                    f.strip_prefix(&corpus).expect("under").display()
+                );
+                scripts.push((id, text));
+            }
+        }
+    }
+    let Some(verdicts) = run_oracle_scripts(&scripts) else {
+        return;
+    };
+    let known = known_differences();
+    let mut seen_known = Vec::new();
+    let (mut blocks, mut agree) = (0, 0);
+    let mut split_differently = Vec::new();
+    let mut parse_differently = Vec::new();
+    for (id, text) in &scripts {
+        let ours: Vec<(String, bool)> = match kql::parse_text("<script>", text).0 {
+            kql::Parsed::Script(s) => s
+                .blocks
+                .iter()
+                .map(|b| {
+                    (
+                        text[b.span.start..b.span.end].to_string(),
+                        b.query.is_some(),
+                    )
+                })
+                .collect(),
+            // A text that is one query is one block for this comparison.
+            _ => kql::script::block_spans(text)
+                .iter()
+                .map(|(s, _)| (text[s.start..s.end].to_string(), true))
+                .collect(),
+        };
+        let theirs: Vec<(String, &Vec<String>)> = verdicts[id]
+            .iter()
+            .filter(|b| !kql::script::block_spans(&b.text).is_empty())
+            .map(|b| (b.text.trim_end().to_string(), &b.errors))
+            .collect();
+        let our_texts: Vec<&String> = ours.iter().map(|(t, _)| t).collect();
+        let their_texts: Vec<&String> = theirs.iter().map(|(t, _)| t).collect();
+        if our_texts != their_texts {
+            split_differently.push(format!(
+                "{id}: firedrill {our_texts:?}\n  kusto {their_texts:?}"
+            ));
+            continue;
+        }
+        if !id.starts_with("corpus/") {
+            continue;
+        }
+        for (i, ((_, parses), (_, errors))) in ours.iter().zip(&theirs).enumerate() {
+            blocks += 1;
+            let block_id = format!("{id}#block{}", i + 1);
+            let who = if *parses { "kusto" } else { "firedrill" };
+            if *parses == errors.is_empty() {
+                agree += 1;
+            } else if known.get(&block_id).is_some_and(|(w, _)| w == who) {
+                seen_known.push(block_id);
+            } else {
+                parse_differently.push(format!("{block_id}\t{who}\t{}", errors.join("; ")));
+            }
+        }
+    }
+    println!(
+        "scripts: {} texts split into the same blocks as Kusto.Language's CodeScript; {agree}/{blocks} corpus blocks parse alike, {} known differences",
+        scripts.len() - split_differently.len(),
+        seen_known.len()
+    );
+    assert!(
+        split_differently.is_empty(),
+        "blocks differ from Kusto.Language's CodeScript:\n{}",
+        split_differently.join("\n")
+    );
+    assert!(
+        parse_differently.is_empty(),
+        "script blocks firedrill and Kusto.Language accept or reject differently (id, who rejects, why):\n{}",
+        parse_differently.join("\n")
+    );
+    if corpus.is_dir() {
+        let stale: Vec<&String> = known
+            .keys()
+            .filter(|id| id.contains("#block") && !seen_known.contains(id))
+            .collect();
+        assert!(
+            stale.is_empty(),
+            "listed block differences that no longer occur: {stale:?}"
+        );
+    }
 }

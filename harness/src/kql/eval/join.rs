@@ -55,6 +55,35 @@ impl Evaluator<'_> {
             .find(|p| p.name.name == "withsource")
             .map(param_name)
             .or(source_column.map(str::to_string));
+        let (mut parts, names) = self.table_operands(tables, pattern, fuzzy)?;
+        if parts.is_empty() && !fuzzy {
+            return Err(EvalError::new(
+                "KQL0201",
+                "union has no tables to read",
+                span,
+            ));
+        }
+        if let Some(col) = with_source {
+            for (t, name) in parts.iter_mut().zip(&names) {
+                t.columns
+                    .insert(0, Column::new(col.clone(), ScalarType::String));
+                for r in &mut t.rows {
+                    r.values.insert(0, Value::str(name));
+                }
+            }
+        }
+        Ok(union_all(parts, union_kind_inner(params)))
+    }
+
+    /// The tables `union`, `search` and `find` read, each with its name: a wildcard (or
+    /// `pattern`) expands to every matching table of the database, in name order; a
+    /// subquery is named `union_arg<i>`. With `fuzzy`, unknown tables are warnings.
+    pub(super) fn table_operands(
+        &mut self,
+        tables: &[TabularExpr],
+        pattern: Option<&String>,
+        fuzzy: bool,
+    ) -> R<(Vec<Table>, Vec<String>)> {
         let mut parts = Vec::new();
         let mut names = Vec::new();
         for t in tables {
@@ -106,23 +135,7 @@ impl Evaluator<'_> {
                 Err(e) => return Err(e),
             }
         }
-        if parts.is_empty() && !fuzzy {
-            return Err(EvalError::new(
-                "KQL0201",
-                "union has no tables to read",
-                span,
-            ));
-        }
-        if let Some(col) = with_source {
-            for (t, name) in parts.iter_mut().zip(&names) {
-                t.columns
-                    .insert(0, Column::new(col.clone(), ScalarType::String));
-                for r in &mut t.rows {
-                    r.values.insert(0, Value::str(name));
-                }
-            }
-        }
-        Ok(union_all(parts, union_kind_inner(params)))
+        Ok((parts, names))
     }
 
     pub(super) fn join(

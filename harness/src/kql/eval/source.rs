@@ -310,6 +310,7 @@ impl Evaluator<'_> {
                 };
                 self.project(&empty, items, false, s.span)
             }
+            SourceKind::Find(find) => self.find(find),
             SourceKind::Search(search) => {
                 let mut base = if search.tables.is_empty() {
                     return Err(EvalError::new(
