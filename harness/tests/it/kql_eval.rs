@@ -436,6 +436,9 @@ fn corpus_run_coverage_over_empty_tables() {
     // The ASIM parser sources read the parser parameter `disabled`, which Sentinel declares.
     db.declare("disabled", firedrill::kql::Value::Bool(false));
     let (mut parsed, mut ran) = (0, 0);
+    // The same over distinct queries: MANIFEST.tsv marks duplicates (`duplicate_of`).
+    let duplicates = corpus_duplicates(&dir);
+    let (mut distinct, mut distinct_parsed, mut distinct_ran) = (0, 0, 0);
     // Scripts (queries separated by blank lines): how many, their blocks, how many run.
     let (mut scripts, mut blocks, mut scripts_ran) = (0, 0, 0);
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
@@ -447,6 +450,8 @@ fn corpus_run_coverage_over_empty_tables() {
             .unwrap_or(file)
             .display()
             .to_string();
+        let unique = !duplicates.contains(&name);
+        distinct += usize::from(unique);
         let (parsed_text, diags) = kql::parse_text("<corpus>", &text);
         // A script runs when every block parses and runs.
         let queries: Vec<(Option<&kql::ast::Query>, &[firedrill::Diagnostic])> = match &parsed_text
@@ -479,6 +484,7 @@ fn corpus_run_coverage_over_empty_tables() {
             continue;
         }
         parsed += 1;
+        distinct_parsed += usize::from(unique);
         let failed = queries.iter().find_map(|(q, _)| {
             let run = kql::evaluate_full(q.expect("parsed"), &db, Some(("<corpus>", &text)));
             match run.table {
@@ -489,6 +495,7 @@ fn corpus_run_coverage_over_empty_tables() {
         match failed {
             None => {
                 ran += 1;
+                distinct_ran += usize::from(unique);
                 scripts_ran += usize::from(is_script);
             }
             Some(d) => {
@@ -506,6 +513,11 @@ fn corpus_run_coverage_over_empty_tables() {
         100.0 * ran as f64 / total as f64,
         100.0 * ran as f64 / parsed.max(1) as f64
     );
+    println!(
+        "  distinct queries: {distinct}, {distinct_parsed} parse, {distinct_ran} run ({:.1}% of all, {:.1}% of parsed)",
+        100.0 * distinct_ran as f64 / distinct.max(1) as f64,
+        100.0 * distinct_ran as f64 / distinct_parsed.max(1) as f64
+    );
     let mut top: Vec<(&String, &usize)> = reasons.iter().collect();
     top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     for (what, n) in top.iter().take(25) {
@@ -520,6 +532,38 @@ fn corpus_run_coverage_over_empty_tables() {
         ran * 100 >= parsed * 95,
         "run coverage regressed: {ran} of {parsed} parsed queries run"
     );
+}
+
+/// Corpus files (paths relative to the corpus) that `MANIFEST.tsv` marks as duplicates of
+/// another (`duplicate_of` set).
+fn corpus_duplicates(dir: &Path) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path().join("MANIFEST.tsv")) else {
+            continue;
+        };
+        let folder = entry.file_name().to_string_lossy().to_string();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+        let (Some(file_at), Some(dup_at)) = (
+            header.iter().position(|h| *h == "out_file"),
+            header.iter().position(|h| *h == "duplicate_of"),
+        ) else {
+            continue;
+        };
+        for line in lines {
+            let cells: Vec<&str> = line.split('\t').collect();
+            if cells.get(dup_at).is_some_and(|d| !d.trim().is_empty())
+                && let Some(file) = cells.get(file_at)
+            {
+                out.insert(format!("{folder}/{file}"));
+            }
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
