@@ -273,7 +273,7 @@ pub fn read_all(
 /// The outcome of reading one file: its stats and the sink's state, or why it could not be read.
 pub type FileResult<S> = Result<(FileStats, S), Diagnostic>;
 
-/// Reads many files at once (up to one per core), each with [`read_file`]; `sink_for` makes
+/// Reads many files at once (up to one per core), each with [`read_file`]; `new_state` makes
 /// the per-file sink's state, and the results come back in the order of `paths`.
 pub fn read_files<T, S>(
     paths: &[PathBuf],
@@ -286,44 +286,71 @@ where
     T: Send + 'static,
     S: Send,
 {
-    let next = AtomicUsize::new(0);
+    let mut results = Vec::with_capacity(paths.len());
+    read_files_in_order(paths, opts, map, new_state, sink, |_, path, result| {
+        results.push((path, result));
+    });
+    results
+}
+
+/// Like [`read_files`], but each file's outcome goes to `merge` as soon as it and every file
+/// before it in `paths` are done, in the order of `paths` (with its position there), so the
+/// caller can fold the per-file states into one as the scan goes: only the files read out of
+/// turn wait, not every file until the end.
+pub fn read_files_in_order<T, S>(
+    paths: &[PathBuf],
+    opts: &ReadOptions,
+    map: &MapFn<T>,
+    new_state: impl Fn() -> S + Sync,
+    sink: impl Fn(&mut S, u64, T) + Sync,
+    merge: impl FnMut(usize, PathBuf, FileResult<S>) + Send,
+) where
+    T: Send + 'static,
+    S: Send,
+{
+    /// Files done but not yet merged (an earlier one is still being read), the next position
+    /// to merge, and the merge itself.
+    struct Merger<S, F> {
+        next: usize,
+        waiting: std::collections::BTreeMap<usize, FileResult<S>>,
+        merge: F,
+    }
+    let next_file = AtomicUsize::new(0);
     let workers = opts.worker_threads().min(paths.len()).max(1);
-    let mut results: Vec<Option<FileResult<S>>> = (0..paths.len()).map(|_| None).collect();
-    let slots: Vec<std::sync::Mutex<&mut Option<_>>> =
-        results.iter_mut().map(std::sync::Mutex::new).collect();
+    let merger = std::sync::Mutex::new(Merger {
+        next: 0,
+        waiting: std::collections::BTreeMap::new(),
+        merge,
+    });
     // Plain threads, not rayon workers: a file's reader blocks while its own work runs on the
     // rayon pool, which would deadlock a pool whose threads all wait.
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let i = next_file.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = paths.get(i) else { break };
                     let mut state = new_state();
                     let result = read_file(path, opts, map, &mut |index, item| {
                         sink(&mut state, index, item)
                     })
                     .map(|stats| (stats, state));
-                    if let Ok(mut slot) = slots[i].lock() {
-                        **slot = Some(result);
+                    // A poisoned lock means another file's merge panicked; that panic is
+                    // re-raised when the scope ends.
+                    let Ok(mut merger) = merger.lock() else { break };
+                    merger.waiting.insert(i, result);
+                    loop {
+                        let next = merger.next;
+                        let Some(result) = merger.waiting.remove(&next) else {
+                            break;
+                        };
+                        (merger.merge)(next, paths[next].clone(), result);
+                        merger.next += 1;
                     }
                 }
             });
         }
     });
-    drop(slots);
-    paths
-        .iter()
-        .cloned()
-        .zip(results)
-        .map(|(path, result)| {
-            let result = result.unwrap_or_else(|| {
-                Err(Diagnostic::error("LOG0001", "file was not read")
-                    .in_file(path.display().to_string()))
-            });
-            (path, result)
-        })
-        .collect()
 }
 
 /// File names a directory walk picks up: `.evtx`, `.json`, `.jsonl`, `.ndjson`, `.csv`, and

@@ -248,11 +248,13 @@ fn check(
     if let Some(d) = report.diagnostics.iter().find(|d| d.is_error()) {
         result.error = Some(d.message.clone());
     }
+    // The rule's hits, listed or not.
     result.matches = report
-        .matches
+        .rules
         .iter()
-        .filter(|m| m.rule_id == rule_id)
-        .count() as u64;
+        .filter(|r| r.rule_id == rule_id)
+        .map(|r| r.hits)
+        .sum();
     result.passed = result.error.is_none() && result.matches >= expected_min;
     result
 }

@@ -53,6 +53,10 @@ pub struct Args {
     /// they read, so `ago(7d)` means the last week of the data.
     #[arg(long, value_name = "TIME", value_parser = parse_now)]
     pub now: Option<DateTime<Utc>>,
+    /// List at most N matches per rule, the earliest (by time, then file, then index); the
+    /// rest are counted per rule and in the summary, not listed. 0: list every match.
+    #[arg(long, value_name = "N", default_value_t = crate::logs::scan::DEFAULT_MAX_MATCHES_PER_RULE)]
+    pub max_matches_per_rule: usize,
     /// Worker threads (0: one per core).
     #[arg(long, short = 'j', default_value_t = 0)]
     pub threads: usize,
@@ -116,6 +120,7 @@ pub fn run(args: Args) -> Exit {
         allowlist,
         kql: Arc::new(kql),
         now: args.now,
+        max_matches_per_rule: args.max_matches_per_rule,
     };
     let bar = ProgressBar::start(progress);
     let mut report = scan(&args.logs, &engine, &opts);

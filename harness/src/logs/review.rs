@@ -28,7 +28,9 @@ pub struct ScanReport {
     /// Per rule that matched (or was allowlisted): counts, top values, first and last seen;
     /// most hits first.
     pub rules: Vec<RuleSummary>,
-    /// Every match, in time order (then file, then index).
+    /// The listed matches: per rule its earliest [`ScanSummary::max_matches_per_rule`] (all
+    /// when that is 0), in time order (then file, then index); the rest are counted in
+    /// [`RuleSummary::omitted`] and [`ScanSummary::omitted`].
     pub matches: Vec<MatchRecord>,
     /// Problems: rules that failed to load, files that could not be read, bad records.
     pub diagnostics: Vec<Diagnostic>,
@@ -45,8 +47,13 @@ pub struct ScanSummary {
     pub rules: usize,
     /// Rules that failed to load or compile.
     pub rules_failed: usize,
-    /// Matches reported (not allowlisted).
+    /// Matches reported (not allowlisted), listed or not.
     pub matches: usize,
+    /// Reported matches left out of the list of matches (past a rule's first
+    /// `max_matches_per_rule`).
+    pub omitted: usize,
+    /// How many matches per rule the report lists; 0: all of them.
+    pub max_matches_per_rule: usize,
     /// Matches an allowlist entry covered.
     pub allowlisted: usize,
     /// Records that could not be parsed, across files.
@@ -133,6 +140,8 @@ pub struct RuleSummary {
     pub hits: u64,
     /// Matches covered by the allowlist.
     pub allowlisted: u64,
+    /// Matches reported but not listed (past the first `max_matches_per_rule`).
+    pub omitted: u64,
     /// Earliest matched event time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_seen: Option<String>,
@@ -143,14 +152,20 @@ pub struct RuleSummary {
     pub top_values: IndexMap<String, Vec<ValueCount>>,
 }
 
+/// How many distinct values per field a [`RuleTally`] counts: past that, the long tail no
+/// longer changes the top.
+const DISTINCT_VALUES: usize = 10_000;
+
 /// Builds one rule's summary from its matches, with bounded memory per distinct value.
+/// Tallies of parts of a scan (one per file) [`merge`](RuleTally::merge) into one.
 #[derive(Debug, Default)]
 pub struct RuleTally {
     hits: u64,
     allowlisted: u64,
     first: Option<DateTime<Utc>>,
     last: Option<DateTime<Utc>>,
-    values: [HashMap<String, u64>; SUMMARY_FIELDS.len()],
+    /// Per summary field, its values' counts in the order the values were first seen.
+    values: [IndexMap<String, u64>; SUMMARY_FIELDS.len()],
 }
 
 impl RuleTally {
@@ -166,18 +181,40 @@ impl RuleTally {
             return;
         }
         self.hits += 1;
+        self.seen(time);
+        for (counts, value) in self.values.iter_mut().zip(values) {
+            if let Some(value) = value {
+                count(counts, value, 1);
+            }
+        }
+    }
+
+    fn seen(&mut self, time: Option<DateTime<Utc>>) {
         if let Some(time) = time {
             self.first = Some(self.first.map_or(time, |f| f.min(time)));
             self.last = Some(self.last.map_or(time, |l| l.max(time)));
         }
-        for (counts, value) in self.values.iter_mut().zip(values) {
-            if let Some(value) = value {
-                // Past ten thousand distinct values the long tail no longer changes the top.
-                if counts.len() < 10_000 || counts.contains_key(value) {
-                    *counts.entry(value.clone()).or_default() += 1;
-                }
+    }
+
+    /// Adds the tally of a later part of the scan (the next file). Its values are counted in
+    /// the order it first saw them, so merging the files' tallies in file order counts what
+    /// one tally over all files would have, unless a single file had more than the distinct
+    /// values a tally keeps.
+    pub fn merge(&mut self, other: RuleTally) {
+        self.hits += other.hits;
+        self.allowlisted += other.allowlisted;
+        self.seen(other.first);
+        self.seen(other.last);
+        for (counts, other) in self.values.iter_mut().zip(other.values) {
+            for (value, n) in other {
+                count(counts, &value, n);
             }
         }
+    }
+
+    /// Matches reported (not allowlisted).
+    pub fn hits(&self) -> u64 {
+        self.hits
     }
 
     /// The summary, with the top values of each field (most frequent first, ties by value).
@@ -207,10 +244,117 @@ impl RuleTally {
             author,
             hits: self.hits,
             allowlisted: self.allowlisted,
+            omitted: 0,
             first_seen: self.first.map(format_time),
             last_seen: self.last.map(format_time),
             top_values,
         }
+    }
+}
+
+/// Counts `n` more of `value`, unless it is new and `counts` is full.
+fn count(counts: &mut IndexMap<String, u64>, value: &str, n: u64) {
+    if let Some(c) = counts.get_mut(value) {
+        *c += n;
+    } else if counts.len() < DISTINCT_VALUES {
+        counts.insert(value.to_string(), n);
+    }
+}
+
+/// The earliest `cap` items by key (all of them when `cap` is 0), and how many later ones were
+/// left out: a bounded max-heap, so memory stays at `cap` items however many are pushed.
+/// Parts (one per file) [`merge`](Earliest::merge) into the earliest of their union, whatever
+/// the order; keys should be distinct, so that which items are kept never depends on it.
+#[derive(Debug)]
+pub struct Earliest<K, T> {
+    cap: usize,
+    heap: std::collections::BinaryHeap<ByKey<K, T>>,
+    omitted: u64,
+}
+
+/// A heap entry ordered by its key alone.
+#[derive(Debug)]
+struct ByKey<K, T>(K, T);
+
+impl<K: Ord, T> PartialEq for ByKey<K, T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl<K: Ord, T> Eq for ByKey<K, T> {}
+
+impl<K: Ord, T> PartialOrd for ByKey<K, T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<K: Ord, T> Ord for ByKey<K, T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
+
+impl<K: Ord, T> Earliest<K, T> {
+    /// Keeps the earliest `cap` (0: everything).
+    pub fn new(cap: usize) -> Self {
+        Earliest {
+            cap,
+            heap: std::collections::BinaryHeap::new(),
+            omitted: 0,
+        }
+    }
+
+    /// Offers an item; `item` is only made when it is kept.
+    pub fn push_with(&mut self, key: K, item: impl FnOnce() -> T) {
+        if self.cap == 0 || self.heap.len() < self.cap {
+            self.heap.push(ByKey(key, item()));
+            return;
+        }
+        self.omitted += 1;
+        if let Some(mut latest) = self.heap.peek_mut()
+            && key < latest.0
+        {
+            *latest = ByKey(key, item());
+        }
+    }
+
+    /// Offers an item.
+    pub fn push(&mut self, key: K, item: T) {
+        self.push_with(key, || item);
+    }
+
+    /// Adds another part's items (re-keyed by `rekey`) and its count of omitted ones.
+    pub fn merge<L>(&mut self, other: Earliest<L, T>, rekey: impl Fn(L) -> K) {
+        self.omitted += other.omitted;
+        for ByKey(key, item) in other.heap {
+            self.push(rekey(key), item);
+        }
+    }
+
+    /// How many items are kept.
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// True when nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// How many items were offered but not kept.
+    pub fn omitted(&self) -> u64 {
+        self.omitted
+    }
+
+    /// The kept items, earliest first.
+    pub fn into_sorted(self) -> Vec<(K, T)> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|ByKey(key, item)| (key, item))
+            .collect()
     }
 }
 
@@ -323,17 +467,43 @@ fn md_cell(text: &str) -> String {
 /// The one-line totals, as text.
 fn totals(s: &ScanSummary) -> String {
     format!(
-        "{} events in {} files; {} rules ({} failed to load); {} matches, {} allowlisted; {} bad records, {} damaged chunks skipped, {} unreadable files.",
+        "{} events in {} files; {} rules ({} failed to load); {} matches{}, {} allowlisted; {} bad records, {} damaged chunks skipped, {} unreadable files.",
         s.events,
         s.files,
         s.rules,
         s.rules_failed,
         s.matches,
+        omitted_note(s),
         s.allowlisted,
         s.bad_records,
         s.skipped_chunks,
         s.unreadable_files
     )
+}
+
+/// ` (N not listed: at most M per rule)` when matches were left out of the list, else nothing.
+fn omitted_note(s: &ScanSummary) -> String {
+    if s.omitted == 0 {
+        String::new()
+    } else {
+        format!(
+            " ({} not listed: at most {} per rule)",
+            s.omitted, s.max_matches_per_rule
+        )
+    }
+}
+
+/// What a rule's list of matches shows: `first N of M matches` (`N matches` when that is all),
+/// and how many the report left out.
+fn listed_note(rule: &RuleSummary, listed: usize) -> String {
+    if rule.omitted == 0 {
+        format!("{listed} matches")
+    } else {
+        format!(
+            "first {listed} of {} matches ({} not listed)",
+            rule.hits, rule.omitted
+        )
+    }
 }
 
 /// Where a match came from: its index, or the indices of the events that made it (with their
@@ -368,26 +538,23 @@ fn row_text(m: &MatchRecord) -> String {
 }
 
 /// The columns of the table of rules (`#`: numeric).
-const RULE_COLUMNS: [&str; 6] = [
+const RULE_COLUMNS: [&str; 7] = [
     "rule",
     "level",
     "#hits",
     "#allowlisted",
+    "#not listed",
     "first seen",
     "last seen",
 ];
 
-/// How many matches per rule the Markdown and HTML reviews list.
-const LISTED: usize = 50;
-
-/// The matches of `rule`, the first [`LISTED`] of them.
-fn listed<'a>(report: &'a ScanReport, rule: &RuleSummary) -> Vec<&'a MatchRecord> {
-    report
-        .matches
-        .iter()
-        .filter(|m| m.rule_id == rule.rule_id)
-        .take(LISTED)
-        .collect()
+/// The listed matches per rule id, each rule's in report order.
+fn by_rule(report: &ScanReport) -> HashMap<&str, Vec<&MatchRecord>> {
+    let mut listed: HashMap<&str, Vec<&MatchRecord>> = HashMap::new();
+    for m in &report.matches {
+        listed.entry(m.rule_id.as_str()).or_default().push(m);
+    }
+    listed
 }
 
 /// The report as Markdown: totals, then per rule its counts, times, top values and first
@@ -407,19 +574,30 @@ pub fn to_markdown(report: &ScanReport) -> String {
                     md_cell(rule.level.as_deref().unwrap_or("")),
                     rule.hits.to_string(),
                     rule.allowlisted.to_string(),
+                    rule.omitted.to_string(),
                     rule.first_seen.clone().unwrap_or_default(),
                     rule.last_seen.clone().unwrap_or_default(),
                 ]
             }),
         );
     }
+    let listed = by_rule(report);
     for rule in &report.rules {
         out += &format!("\n## {}\n\n", rule.rule_title);
         out += &format!("`{}`", rule.rule_id);
         if let Some(author) = &rule.author {
             out += &format!(", by {author}");
         }
-        out += &format!(": {} hits, {} allowlisted.\n", rule.hits, rule.allowlisted);
+        out += &format!(
+            ": {} hits, {} allowlisted{}.\n",
+            rule.hits,
+            rule.allowlisted,
+            if rule.omitted == 0 {
+                String::new()
+            } else {
+                format!(", {} not listed", rule.omitted)
+            }
+        );
         for (field, values) in &rule.top_values {
             out += &format!("\n{field}:\n\n");
             for value in values {
@@ -430,9 +608,14 @@ pub fn to_markdown(report: &ScanReport) -> String {
                 );
             }
         }
-        let matches = listed(report, rule);
+        let matches = listed
+            .get(rule.rule_id.as_str())
+            .map_or(&[][..], Vec::as_slice);
         if !matches.is_empty() {
-            out += "\n<details><summary>first matches</summary>\n\n";
+            out += &format!(
+                "\n<details><summary>{}</summary>\n\n",
+                listed_note(rule, matches.len())
+            );
             out += &page::md_table(
                 &["time", "source", "index", "row"],
                 matches.iter().map(|m| {
@@ -477,12 +660,13 @@ pub fn to_html(report: &ScanReport) -> String {
     let mut out = page::head("firedrill scan", STYLE, None);
     out += "<h1>firedrill scan</h1>\n";
     out += &format!(
-        "<p class=\"counts\"><span><b>{}</b> events</span><span><b>{}</b> files</span><span><b>{}</b> rules ({} failed to load)</span><span><b>{}</b> matches</span><span><b>{}</b> allowlisted</span><span><b>{}</b> bad records</span><span><b>{}</b> damaged chunks skipped</span><span><b>{}</b> unreadable files</span></p>\n",
+        "<p class=\"counts\"><span><b>{}</b> events</span><span><b>{}</b> files</span><span><b>{}</b> rules ({} failed to load)</span><span><b>{}</b> matches{}</span><span><b>{}</b> allowlisted</span><span><b>{}</b> bad records</span><span><b>{}</b> damaged chunks skipped</span><span><b>{}</b> unreadable files</span></p>\n",
         s.events,
         s.files,
         s.rules,
         s.rules_failed,
         s.matches,
+        esc(&omitted_note(s)),
         s.allowlisted,
         s.bad_records,
         s.skipped_chunks,
@@ -500,12 +684,14 @@ pub fn to_html(report: &ScanReport) -> String {
                     esc(rule.level.as_deref().unwrap_or("")),
                     rule.hits.to_string(),
                     rule.allowlisted.to_string(),
+                    rule.omitted.to_string(),
                     esc(rule.first_seen.as_deref().unwrap_or("")),
                     esc(rule.last_seen.as_deref().unwrap_or("")),
                 ]
             }),
         );
     }
+    let listed = by_rule(report);
     for (i, rule) in report.rules.iter().enumerate() {
         out += &format!(
             "<h2 id=\"r{i}\">{}</h2>\n<p><code>{}</code>",
@@ -530,9 +716,14 @@ pub fn to_html(report: &ScanReport) -> String {
             );
             out += "</details>\n";
         }
-        let matches = listed(report, rule);
+        let matches = listed
+            .get(rule.rule_id.as_str())
+            .map_or(&[][..], Vec::as_slice);
         if !matches.is_empty() {
-            out += "<details><summary>first matches</summary>";
+            out += &format!(
+                "<details><summary>{}</summary>",
+                esc(&listed_note(rule, matches.len()))
+            );
             out += &page::html_table(
                 "data",
                 &["time", "source", "index", "row"],
@@ -581,6 +772,79 @@ mod tests {
             .map(|v| (v.value.as_str(), v.count))
             .collect();
         assert_eq!(top, vec![("b", 2), ("a", 1)]);
+    }
+
+    #[test]
+    fn earliest_keeps_the_smallest_keys_whatever_the_order_and_counts_the_rest() {
+        let keys = [7, 3, 9, 0, 5, 1, 8, 2, 6, 4];
+        let mut all = Earliest::new(3);
+        for k in keys {
+            all.push(k, k * 10);
+        }
+        assert_eq!(all.into_sorted(), vec![(0, 0), (1, 10), (2, 20)]);
+        // Two parts merged, in either order, keep the same three and omit the same seven.
+        let part = |ks: &[i32]| {
+            let mut part = Earliest::new(3);
+            for &k in ks {
+                part.push(k, k * 10);
+            }
+            part
+        };
+        for (first, second) in [(&keys[..4], &keys[4..]), (&keys[4..], &keys[..4])] {
+            let mut merged = part(first);
+            merged.merge(part(second), |k| k);
+            assert_eq!((merged.len(), merged.omitted()), (3, 7));
+            assert_eq!(merged.into_sorted(), vec![(0, 0), (1, 10), (2, 20)]);
+        }
+        let mut unlimited = Earliest::new(0);
+        for k in keys {
+            unlimited.push_with(k, || ());
+        }
+        assert_eq!((unlimited.len(), unlimited.omitted()), (10, 0));
+        let mut never_made = Earliest::new(1);
+        never_made.push(1, "kept");
+        never_made.push_with(2, || unreachable!("a later item is not made"));
+        assert_eq!(never_made.into_sorted(), vec![(1, "kept")]);
+    }
+
+    #[test]
+    fn tallies_merged_in_order_count_what_one_tally_counts() {
+        let t = |s: &str| crate::logs::parse_time(s);
+        let events = [
+            ("2025-01-02T00:00:00Z", "b", false),
+            ("2025-01-05T00:00:00Z", "a", false),
+            ("2025-01-01T00:00:00Z", "c", true),
+            ("2025-01-03T00:00:00Z", "b", false),
+            ("2025-01-04T00:00:00Z", "c", false),
+        ];
+        let add = |tally: &mut RuleTally, (time, cmd, allowed): (&str, &str, bool)| {
+            tally.add(
+                t(time),
+                &[Some(cmd.into()), None, None, None, None],
+                allowed,
+            );
+        };
+        let mut one = RuleTally::default();
+        events.iter().for_each(|&e| add(&mut one, e));
+        let (mut first, mut second) = (RuleTally::default(), RuleTally::default());
+        events[..2].iter().for_each(|&e| add(&mut first, e));
+        events[2..].iter().for_each(|&e| add(&mut second, e));
+        first.merge(second);
+        assert_eq!(first.hits(), 4);
+        let finish = |tally: RuleTally| {
+            let s = tally.finish("id".into(), "t".into(), None, None);
+            (
+                s.hits,
+                s.allowlisted,
+                s.first_seen,
+                s.last_seen,
+                s.top_values,
+            )
+        };
+        let merged = finish(first);
+        assert_eq!(merged, finish(one));
+        assert_eq!(merged.2.as_deref(), Some("2025-01-02T00:00:00Z"));
+        assert_eq!(merged.3.as_deref(), Some("2025-01-05T00:00:00Z"));
     }
 
     #[test]

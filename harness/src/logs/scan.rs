@@ -4,15 +4,19 @@
 //! tables the scanned rows make up ([`super::kql`]), and the review
 //! ([`super::review::ScanReport`]), Sigma and KQL hits side by side.
 //!
-//! Memory is bounded by the reader's batches plus the matches: events that match nothing are
-//! dropped where they were parsed. Correlations need the events their rules matched in time
-//! order, so when the rule set has correlation rules those events are kept (and only those);
-//! KQL queries need whole tables, so the rows of the tables they read are kept.
+//! Memory is bounded by the reader's batches, the rules' tallies and the listed matches: events
+//! that match nothing are dropped where they were parsed, each matched event is folded into
+//! its file's per-rule tallies ([`RuleTally`]) and per-rule earliest matches ([`Earliest`],
+//! at most [`ScanOptions::max_matches_per_rule`] each) as it is read, and each file's part is
+//! merged into the scan's as soon as the files before it are done. Correlations need the
+//! events their rules matched in time order, so when the rule set has correlation rules those
+//! events are kept (and only those); KQL queries need whole tables, so the rows of the tables
+//! they read are kept.
 
 use super::kql::KqlRules;
 use super::review::{
-    Allowlist, FileSummary, MatchRecord, RuleTally, SUMMARY_FIELDS, ScanReport, ScanSummary,
-    format_time,
+    Allowlist, Earliest, FileSummary, MatchRecord, RuleTally, SUMMARY_FIELDS, ScanReport,
+    ScanSummary, format_time,
 };
 use super::{FieldFilter, FileStats, MapFn, ReadOptions};
 use crate::diag::Diagnostic;
@@ -25,8 +29,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// How many matches per rule a scan lists unless told otherwise.
+pub const DEFAULT_MAX_MATCHES_PER_RULE: usize = 100;
+
 /// How to scan.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ScanOptions {
     /// How to read (threads, time field, progress counter). Its field filter is replaced by
     /// the fields the rules read.
@@ -37,6 +44,21 @@ pub struct ScanOptions {
     pub kql: Arc<KqlRules>,
     /// `now()` for the KQL queries; the latest event time in their tables when `None`.
     pub now: Option<DateTime<Utc>>,
+    /// How many matches per rule the report lists: the earliest by time, file path and index;
+    /// the rest are counted, not listed. 0: all of them.
+    pub max_matches_per_rule: usize,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            read: ReadOptions::default(),
+            allowlist: Allowlist::default(),
+            kql: Arc::default(),
+            now: None,
+            max_matches_per_rule: DEFAULT_MAX_MATCHES_PER_RULE,
+        }
+    }
 }
 
 /// What one matched event leaves behind.
@@ -51,6 +73,54 @@ struct Hit {
     event: Option<Event>,
     /// The event as a row of the KQL table at this index of the tables the queries read.
     row: Option<(usize, Event)>,
+}
+
+/// What one file's matched events leave behind, folded in as they are read.
+struct FileHits {
+    /// Per reported Sigma rule (by engine index): its tally over this file.
+    tallies: HashMap<usize, RuleTally>,
+    /// Per reported Sigma rule: its earliest detections in this file (their `file` set when
+    /// merged; no record: one is made from the place).
+    listed: HashMap<usize, Listed>,
+    /// Matches the allowlist covered.
+    allowlisted: usize,
+    /// The matched events correlations need: time, index, event.
+    kept: Vec<(Option<DateTime<Utc>>, u64, Event)>,
+    /// Rows of the KQL tables: table, index, row.
+    rows: Vec<(usize, u64, Event)>,
+}
+
+/// A rule's listed matches: detections carry no record (it is made from their [`Place`] at
+/// the end), correlation and KQL hits their whole record.
+type Listed = Earliest<Place, Option<Box<MatchRecord>>>;
+
+/// Where a match sorts in the report: by time (undated last), then file (by path), then index;
+/// then detections before correlations before KQL hits, each in the order found (detections of
+/// one event in the order the engine reported its rules). No two matches share a place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Place {
+    undated: bool,
+    time: Option<DateTime<Utc>>,
+    /// The file's rank by path (`usize::MAX` for a KQL hit no event made).
+    file: usize,
+    index: u64,
+    /// 0: detection; 1: correlation; 2: KQL.
+    phase: u8,
+    /// Detection: the rule's position among the event's; else the order found.
+    seq: u64,
+}
+
+impl Place {
+    fn new(time: Option<DateTime<Utc>>, file: usize, index: u64, phase: u8, seq: u64) -> Place {
+        Place {
+            undated: time.is_none(),
+            time,
+            file,
+            index,
+            phase,
+            seq,
+        }
+    }
 }
 
 /// The fields to materialise for `engine`: what its rules read, what routing and the review
@@ -202,90 +272,107 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
             }))
         })
     };
-    let results = super::read_files(
-        &files,
-        &read,
-        &map,
-        Vec::new,
-        |hits: &mut Vec<(u64, Box<Hit>)>, index, hit| {
-            if let Some(hit) = hit {
-                hits.push((index, hit));
-            }
-        },
-    );
+    let cap = opts.max_matches_per_rule;
+    let sources: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    // Files rank by path (then position), so that ties in time order the same whatever order
+    // the files were given in.
+    let mut by_rank: Vec<usize> = (0..files.len()).collect();
+    by_rank.sort_by(|&a, &b| sources[a].cmp(&sources[b]).then(a.cmp(&b)));
+    let mut rank = vec![0; files.len()];
+    for (r, &file_no) in by_rank.iter().enumerate() {
+        rank[file_no] = r;
+    }
+    let rank_of = |file_no: usize| rank.get(file_no).copied().unwrap_or(usize::MAX);
 
-    // Detections, in time order.
     let mut tallies: HashMap<Key, RuleTally> = HashMap::new();
-    let mut matches: Vec<(Option<DateTime<Utc>>, usize, u64, MatchRecord)> = Vec::new();
+    let mut listed: HashMap<Key, Listed> = HashMap::new();
     let mut kept: Vec<(Option<DateTime<Utc>>, usize, u64, Event)> = Vec::new();
     // Per KQL table: its rows, and where each came from (file, index).
     let mut tables: Vec<(String, Vec<Event>)> =
         kql_tables.iter().map(|t| (t.clone(), Vec::new())).collect();
     let mut origins: Vec<Vec<(usize, u64)>> = vec![Vec::new(); kql_tables.len()];
     let mut file_summaries = Vec::new();
-    let sources: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-    for (file_no, (path, result)) in results.into_iter().enumerate() {
-        let (stats, hits) = match result {
-            Ok(found) => found,
-            Err(diagnostic) => {
-                summary.unreadable_files += 1;
-                diagnostics.push(diagnostic);
-                file_summaries.push(FileSummary {
-                    path: path.display().to_string(),
-                    format: None,
-                    compressed: false,
-                    events: 0,
-                    bad_records: 0,
-                    skipped_chunks: 0,
-                });
-                continue;
-            }
-        };
-        file_summaries.push(file_summary(&stats));
-        summary.events += stats.events;
-        summary.bad_records += stats.bad_records;
-        summary.skipped_chunks += stats.skipped_chunks;
-        diagnostics.extend(stats.diagnostics);
-        for (index, hit) in hits {
+    super::read_files_in_order(
+        &files,
+        &read,
+        &map,
+        || FileHits {
+            tallies: HashMap::new(),
+            listed: HashMap::new(),
+            allowlisted: 0,
+            kept: Vec::new(),
+            rows: Vec::new(),
+        },
+        |part: &mut FileHits, index, hit| {
+            let Some(hit) = hit else { return };
             let hit = *hit;
-            for &(rule, allowlisted) in &hit.rules {
-                tallies.entry(Key::Sigma(rule)).or_default().add(
-                    hit.time,
-                    &hit.values,
-                    allowlisted,
-                );
+            for (position, &(rule, allowlisted)) in hit.rules.iter().enumerate() {
+                part.tallies
+                    .entry(rule)
+                    .or_default()
+                    .add(hit.time, &hit.values, allowlisted);
                 if allowlisted {
-                    summary.allowlisted += 1;
+                    part.allowlisted += 1;
                     continue;
                 }
-                let info = &engine.rules()[rule];
-                matches.push((
-                    hit.time,
-                    file_no,
-                    index,
-                    MatchRecord {
-                        rule_id: rule_ids[rule].clone(),
-                        rule_title: info.title.clone(),
-                        level: info.level.clone(),
-                        author: info.author.clone(),
-                        source: sources[file_no].clone(),
-                        index: Some(index),
-                        group: None,
-                        indices: None,
-                        row: None,
-                        timestamp: hit.time.map(format_time),
-                    },
-                ));
+                part.listed
+                    .entry(rule)
+                    .or_insert_with(|| Earliest::new(cap))
+                    .push(Place::new(hit.time, 0, index, 0, position as u64), None);
             }
             if let Some(event) = hit.event {
-                kept.push((hit.time, file_no, index, event));
+                part.kept.push((hit.time, index, event));
             }
             if let Some((table, event)) = hit.row {
+                part.rows.push((table, index, event));
+            }
+        },
+        |file_no, path, result| {
+            let (stats, part) = match result {
+                Ok(found) => found,
+                Err(diagnostic) => {
+                    summary.unreadable_files += 1;
+                    diagnostics.push(diagnostic);
+                    file_summaries.push(FileSummary {
+                        path: path.display().to_string(),
+                        format: None,
+                        compressed: false,
+                        events: 0,
+                        bad_records: 0,
+                        skipped_chunks: 0,
+                    });
+                    return;
+                }
+            };
+            file_summaries.push(file_summary(&stats));
+            summary.events += stats.events;
+            summary.bad_records += stats.bad_records;
+            summary.skipped_chunks += stats.skipped_chunks;
+            summary.allowlisted += part.allowlisted;
+            diagnostics.extend(stats.diagnostics);
+            for (rule, tally) in part.tallies {
+                tallies.entry(Key::Sigma(rule)).or_default().merge(tally);
+            }
+            let file = rank_of(file_no);
+            for (rule, earliest) in part.listed {
+                listed
+                    .entry(Key::Sigma(rule))
+                    .or_insert_with(|| Earliest::new(cap))
+                    .merge(earliest, |place| Place { file, ..place });
+            }
+            kept.extend(
+                part.kept
+                    .into_iter()
+                    .map(|(time, index, event)| (time, file_no, index, event)),
+            );
+            for (table, index, event) in part.rows {
                 tables[table].1.push(event);
                 origins[table].push((file_no, index));
             }
-        }
-    }
+        },
+    );
+    // Correlation and KQL hits, in the order found.
+    let mut found: u64 = 0;
 
     // Correlations, over the matched events in time order.
     if correlations {
@@ -323,11 +410,10 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
                 summary.allowlisted += 1;
                 continue;
             }
-            matches.push((
-                last,
-                file_no,
-                index,
-                MatchRecord {
+            found += 1;
+            let place = Place::new(last, rank_of(file_no), index, 1, found);
+            let record = || {
+                Some(Box::new(MatchRecord {
                     rule_id,
                     rule_title: m.rule_title.clone(),
                     level: m.level.clone(),
@@ -346,8 +432,12 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
                     ),
                     row: None,
                     timestamp: last.map(format_time),
-                },
-            ));
+                }))
+            };
+            listed
+                .entry(Key::Sigma(m.rule))
+                .or_insert_with(|| Earliest::new(cap))
+                .push_with(place, record);
         }
     }
 
@@ -408,11 +498,10 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
                     continue;
                 }
                 let (file_no, index) = members.last().map_or((usize::MAX, 0), |m| (m.0, m.1));
-                matches.push((
-                    time,
-                    file_no,
-                    index,
-                    MatchRecord {
+                found += 1;
+                let place = Place::new(time, rank_of(file_no), index, 2, found);
+                let record = || {
+                    Some(Box::new(MatchRecord {
                         rule_id: rule_id.clone(),
                         rule_title: query.rule.name.clone(),
                         level: query.rule.severity.clone(),
@@ -431,34 +520,81 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
                         }),
                         row: Some(cells),
                         timestamp: time.map(format_time),
-                    },
-                ));
+                    }))
+                };
+                listed
+                    .entry(Key::Kql(result.query))
+                    .or_insert_with(|| Earliest::new(cap))
+                    .push_with(place, record);
             }
         }
     }
-    matches.sort_by_key(|m| order(m.0, m.1, m.2));
 
+    // The listed matches, in report order; detections' records made now.
+    let omitted: HashMap<Key, u64> = listed.iter().map(|(k, l)| (*k, l.omitted())).collect();
+    let mut placed: Vec<(Place, Key, Option<Box<MatchRecord>>)> = listed
+        .into_iter()
+        .flat_map(|(key, earliest)| {
+            earliest
+                .into_sorted()
+                .into_iter()
+                .map(move |(place, record)| (place, key, record))
+        })
+        .collect();
+    placed.sort_unstable_by_key(|p| p.0);
+    let matches: Vec<MatchRecord> = placed
+        .into_iter()
+        .filter_map(|(place, key, record)| match (record, key) {
+            (Some(record), _) => Some(*record),
+            // Only detections are listed without a record.
+            (None, Key::Kql(_)) => None,
+            (None, Key::Sigma(rule)) => {
+                let info = &engine.rules()[rule];
+                Some(MatchRecord {
+                    rule_id: rule_ids[rule].clone(),
+                    rule_title: info.title.clone(),
+                    level: info.level.clone(),
+                    author: info.author.clone(),
+                    source: sources[by_rank[place.file]].clone(),
+                    index: Some(place.index),
+                    group: None,
+                    indices: None,
+                    row: None,
+                    timestamp: place.time.map(format_time),
+                })
+            }
+        })
+        .collect();
+
+    summary.matches = tallies.values().map(|t| t.hits() as usize).sum();
+    summary.omitted = omitted.values().map(|&n| n as usize).sum();
+    summary.max_matches_per_rule = cap;
     let mut rules: Vec<_> = tallies
         .into_iter()
-        .map(|(key, tally)| match key {
-            Key::Sigma(rule) => {
-                let info = &engine.rules()[rule];
-                tally.finish(
-                    rule_ids[rule].clone(),
-                    info.title.clone(),
-                    info.level.clone(),
-                    info.author.clone(),
-                )
-            }
-            Key::Kql(query) => {
-                let query = &opts.kql.queries[query];
-                tally.finish(
-                    query.key(),
-                    query.rule.name.clone(),
-                    query.rule.severity.clone(),
-                    None,
-                )
-            }
+        .map(|(key, tally)| {
+            let omitted = omitted.get(&key).copied().unwrap_or(0);
+            let mut rule = match key {
+                Key::Sigma(rule) => {
+                    let info = &engine.rules()[rule];
+                    tally.finish(
+                        rule_ids[rule].clone(),
+                        info.title.clone(),
+                        info.level.clone(),
+                        info.author.clone(),
+                    )
+                }
+                Key::Kql(query) => {
+                    let query = &opts.kql.queries[query];
+                    tally.finish(
+                        query.key(),
+                        query.rule.name.clone(),
+                        query.rule.severity.clone(),
+                        None,
+                    )
+                }
+            };
+            rule.omitted = omitted;
+            rule
         })
         .collect();
     rules.sort_by(|a, b| {
@@ -471,13 +607,12 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
     let sigma_usable = engine.rules().iter().filter(|r| r.usable).count();
     summary.rules = sigma_usable + opts.kql.queries.len();
     summary.rules_failed += engine.rules().len() - sigma_usable + opts.kql.failed;
-    summary.matches = matches.len();
     ScanReport {
         format_version: 1,
         summary,
         files: file_summaries,
         rules,
-        matches: matches.into_iter().map(|(_, _, _, m)| m).collect(),
+        matches,
         diagnostics,
     }
 }

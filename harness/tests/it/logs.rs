@@ -887,3 +887,186 @@ fn kql_rules_that_do_not_resolve_fail_to_load_and_sigma_rules_still_run() {
         "{errors:?}"
     );
 }
+
+// ---- the per-rule cap on listed matches (`--max-matches-per-rule`) ----
+
+const CAPPED: &str = "fixtures/logs/max-matches";
+
+/// `--max-matches-per-rule N` and `--allowlist FILE` as a case of `expected.json` asks.
+fn cap_args(case: &serde_json::Value) -> Vec<String> {
+    let mut args = Vec::new();
+    if let Some(n) = case.get("max_matches_per_rule") {
+        args.extend(["--max-matches-per-rule".to_string(), n.to_string()]);
+    }
+    if let Some(file) = case["allowlist"].as_str() {
+        args.extend(["--allowlist".to_string(), format!("{CAPPED}/{file}")]);
+    }
+    args
+}
+
+/// The listed matches of `rule_id` as `file stem:index`, in report order.
+fn listed_of(report: &serde_json::Value, rule_id: &str) -> Vec<String> {
+    report["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["rule_id"] == rule_id)
+        .map(|m| {
+            let source = m["source"].as_str().unwrap();
+            let stem = source
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .trim_end_matches(".jsonl");
+            format!("{stem}:{}", m["index"])
+        })
+        .collect()
+}
+
+fn cap_cases() -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("{CAPPED}/expected.json")),
+    )
+    .unwrap();
+    let expected: serde_json::Value = serde_json::from_str(&text).unwrap();
+    expected["cases"].as_array().unwrap().clone()
+}
+
+#[test]
+fn scans_list_each_rules_earliest_matches_and_count_the_rest_whatever_the_threads_and_file_order() {
+    let rules = format!("{CAPPED}/rules");
+    let east = format!("{CAPPED}/logs/east.jsonl");
+    let west = format!("{CAPPED}/logs/west.jsonl");
+    for case in cap_cases() {
+        let name = case["name"].as_str().unwrap();
+        let mut reports = Vec::new();
+        for threads in ["1", "2"] {
+            for files in [[&east, &west], [&west, &east]] {
+                let extra = cap_args(&case);
+                let mut args = vec!["--rules", &rules, "--threads", threads];
+                args.extend(extra.iter().map(String::as_str));
+                args.extend(files.iter().map(|f| f.as_str()));
+                let (code, report) = scan_json(&args);
+                let run = format!("{name} (threads {threads}, {})", files[0]);
+                assert_eq!(code, 0, "{run}");
+                for key in ["matches", "omitted", "allowlisted", "max_matches_per_rule"] {
+                    assert_eq!(
+                        report["summary"][key], case["summary"][key],
+                        "{run}: summary.{key}"
+                    );
+                }
+                let expected_rules = case["rules"].as_object().unwrap();
+                assert_eq!(
+                    report["rules"].as_array().unwrap().len(),
+                    expected_rules.len()
+                );
+                for (id, want) in expected_rules {
+                    let rule = report["rules"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|r| r["rule_id"] == id.as_str())
+                        .unwrap_or_else(|| panic!("{run}: no rule {id}"));
+                    assert_eq!(rule["hits"], want["hits"], "{run}: {id} hits");
+                    assert_eq!(rule["omitted"], want["omitted"], "{run}: {id} omitted");
+                    let listed: Vec<&str> = want["listed"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|l| l.as_str().unwrap())
+                        .collect();
+                    assert_eq!(listed_of(&report, id), listed, "{run}: {id} listed");
+                }
+                // The whole list is in time order, undated matches last.
+                let times: Vec<Option<&str>> = report["matches"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m["timestamp"].as_str())
+                    .collect();
+                let mut sorted = times.clone();
+                sorted.sort_by_key(|t| (t.is_none(), *t));
+                assert_eq!(times, sorted, "{run}");
+                reports.push(report);
+            }
+        }
+        for report in &reports[1..] {
+            assert_eq!(report["matches"], reports[0]["matches"], "{name}");
+            assert_eq!(report["rules"], reports[0]["rules"], "{name}");
+        }
+    }
+}
+
+#[test]
+fn markdown_and_html_reviews_say_how_many_matches_each_rule_left_out() {
+    let cases = cap_cases();
+    let case = cases
+        .iter()
+        .find(|c| c["max_matches_per_rule"] == 2 && c.get("allowlist").is_none())
+        .unwrap();
+    let summary = &case["summary"];
+    let totals = format!(
+        "{} matches ({} not listed: at most 2 per rule)",
+        summary["matches"], summary["omitted"]
+    );
+    for format in ["md", "html"] {
+        let rules = format!("{CAPPED}/rules");
+        let logs = format!("{CAPPED}/logs");
+        let (code, text, stderr) = firedrill(&[
+            "scan",
+            "--format",
+            format,
+            "--max-matches-per-rule",
+            "2",
+            "--rules",
+            &rules,
+            &logs,
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        let flat = text.replace("<b>", "").replace("</b>", "");
+        assert!(flat.contains(&totals), "{format}: {totals}\n{text}");
+        for (id, want) in case["rules"].as_object().unwrap() {
+            let note = format!(
+                "first 2 of {} matches ({} not listed)",
+                want["hits"], want["omitted"]
+            );
+            assert!(text.contains(&note), "{format} {id}: {note}\n{text}");
+        }
+    }
+}
+
+#[test]
+fn the_cap_keeps_the_earliest_kql_and_correlation_hits_too() {
+    for (rules, logs) in [
+        (KQL_RULES, HUNTING),
+        (
+            "fixtures/logs/rules-correlation",
+            "fixtures/logs/jsonl/sysmon-flat.jsonl",
+        ),
+    ] {
+        let (_, all) = scan_json(&["--max-matches-per-rule", "0", "--rules", rules, logs]);
+        let (_, one) = scan_json(&["--max-matches-per-rule", "1", "--rules", rules, logs]);
+        let all_matches = all["matches"].as_array().unwrap();
+        assert!(!all_matches.is_empty(), "{rules}");
+        let mut omitted = 0;
+        for rule in one["rules"].as_array().unwrap() {
+            let id = &rule["rule_id"];
+            let hits = rule["hits"].as_u64().unwrap();
+            let of = |matches: &serde_json::Value| -> Vec<serde_json::Value> {
+                matches
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|m| m["rule_id"] == *id)
+                    .cloned()
+                    .collect()
+            };
+            let earliest: Vec<_> = of(&all["matches"]).into_iter().take(1).collect();
+            assert_eq!(of(&one["matches"]), earliest, "{rules}: {id}");
+            assert_eq!(rule["omitted"].as_u64(), Some(hits.saturating_sub(1)));
+            omitted += hits.saturating_sub(1);
+        }
+        assert_eq!(one["summary"]["omitted"].as_u64(), Some(omitted));
+        assert_eq!(one["summary"]["matches"], all["summary"]["matches"]);
+    }
+}
