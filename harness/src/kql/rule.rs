@@ -353,6 +353,11 @@ impl KqlRule {
             })
             .collect();
         let second = script.blocks.get(1).map_or(0, |b| b.code_start);
+        // Underline the new query's first word.
+        let word = self.query[second..]
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(self.query.len() - second)
+            .max(1);
         let d = Diagnostic::error(
             "KQL0108",
             format!(
@@ -360,7 +365,7 @@ impl KqlRule {
                 script.blocks.len()
             ),
         )
-        .at("<query>", &self.query, Span::new(second, second))
+        .at("<query>", &self.query, Span::new(second, second + word))
         .with_label("a new query starts here, after a blank line")
         .with_note(format!("the queries are at lines {}", blocks.join(", ")))
         .with_help(

@@ -36,6 +36,38 @@ pub(super) fn compile_expr(
                 e.span,
             ));
         }
+        // `* has "x"`: the term in any column (the where and find operator pages).
+        ExprKind::Binary {
+            op: op @ BinOp::Str { negated: false, .. },
+            lhs,
+            rhs,
+        } if matches!(&lhs.kind, ExprKind::Wildcard(w) if w == "*") => {
+            let mut any = Compiled::constant(Value::Bool(false), ScalarType::Bool);
+            for c in cols.iter().rev() {
+                let column = Expr::new(
+                    ExprKind::Name(crate::kql::ast::Ident::new(c.name.clone(), lhs.span)),
+                    lhs.span,
+                );
+                let one = Expr::new(
+                    ExprKind::Binary {
+                        op: *op,
+                        lhs: Box::new(column),
+                        rhs: rhs.clone(),
+                    },
+                    e.span,
+                );
+                let test = sub(ev, &one)?;
+                any = if matches!(any.kind, CExpr::Const(_)) {
+                    test
+                } else {
+                    Compiled {
+                        kind: CExpr::Or(Box::new(test), Box::new(any)),
+                        ty: ScalarType::Bool,
+                    }
+                };
+            }
+            any
+        }
         ExprKind::Binary { op, lhs, rhs } => {
             let l = sub(ev, lhs)?;
             let r = sub(ev, rhs)?;
