@@ -434,7 +434,7 @@ impl Parser<'_> {
                     d.notes
                         .push(format!("the previous statement ended at {ended}"));
                     d.help = Some(
-                        "a query is one pipeline: end `let` statements with `;`, and put separate queries in separate files".into(),
+                        "a query is one pipeline: end `let` statements with `;`; separate queries go in separate files, or (for `firedrill kql`) in one file with a blank line between them".into(),
                     );
                 }
                 self.skip_statement();
