@@ -31,3 +31,14 @@ pub fn cpu_time(task: &str) -> Option<Duration> {
     // Clock ticks are 100 per second on Linux.
     Some(Duration::from_millis(ticks * 10))
 }
+
+/// CPU time this thread has run so far, to the nanosecond (`/proc/thread-self/schedstat`), for
+/// timing short stretches that clock ticks cannot resolve.
+pub fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}

@@ -563,6 +563,14 @@ impl<'a> Ctx<'a> {
         self.event.get(self.fields.name(slot))
     }
 
+    /// The position among the event's top-level fields of the value in `slot`, when the slot
+    /// names a top-level field that is present.
+    pub fn top_index(&mut self, slot: usize) -> Option<usize> {
+        self.load(slot);
+        let entry = &self.scratch.entries[slot];
+        (entry.state != ABSENT && entry.index != u32::MAX).then_some(entry.index as usize)
+    }
+
     /// The lowercase text of the field in `slot` (scalar values only), computed once per event.
     pub fn lower(&mut self, slot: usize) -> Option<&str> {
         self.load(slot);
@@ -681,6 +689,62 @@ pub fn reads_any(node: &Node) -> bool {
         Node::And(items) | Node::Or(items) => items.iter().any(reads_any),
         Node::Not(inner) | Node::Group(_, inner) => reads_any(inner),
         Node::Cmp { cmp, .. } => cmp.slot.is_none(),
+    }
+}
+
+/// What the comparisons under a node read, for a cache of verdicts keyed by field values
+/// (`sigma::prefilter`): a verdict is a function of these reads.
+#[derive(Clone, Debug, Default)]
+pub struct Reads {
+    /// Every field slot some comparison reads.
+    pub slots: Vec<usize>,
+    /// Slots some comparison reads without a needle atom (exists, null, numbers, field
+    /// references, needle-less regexes): their verdicts depend on the value itself.
+    pub by_value: Vec<usize>,
+    /// Atoms some comparison uses inexactly: when one occurs, the comparison reads the text.
+    pub inexact: Vec<u32>,
+    /// True when a keyword search has no needle, so that every value of an event matters.
+    pub opaque: bool,
+}
+
+impl Reads {
+    /// Adds what the comparisons under `node` read.
+    pub fn add(&mut self, node: &Node) {
+        match node {
+            Node::Const(_) => {}
+            Node::And(items) | Node::Or(items) => items.iter().for_each(|n| self.add(n)),
+            Node::Not(inner) | Node::Group(_, inner) => self.add(inner),
+            Node::Cmp { atom, cmp } => {
+                match (cmp.slot, atom) {
+                    (Some(slot), _) => {
+                        self.slots.push(slot);
+                        if atom.is_none() {
+                            self.by_value.push(slot);
+                        }
+                    }
+                    (None, None) => self.opaque = true,
+                    (None, Some(_)) => {}
+                }
+                if let matcher::Matcher::FieldRef(other, ..) = cmp.matcher {
+                    self.slots.push(other);
+                    self.by_value.push(other);
+                    self.by_value.extend(cmp.slot);
+                }
+                if let Some(atom) = atom.filter(|a| !a.exact) {
+                    self.inexact.push(atom.id);
+                }
+            }
+        }
+    }
+
+    /// Sorts and removes repeats.
+    pub fn finish(&mut self) {
+        for list in [&mut self.slots, &mut self.by_value] {
+            list.sort_unstable();
+            list.dedup();
+        }
+        self.inexact.sort_unstable();
+        self.inexact.dedup();
     }
 }
 

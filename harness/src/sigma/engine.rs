@@ -121,6 +121,12 @@ impl Session {
     pub fn memo_figures(&self) -> (u64, u64) {
         (self.scan.memo_hits, self.scan.memo_misses)
     }
+
+    /// How often an event's verdict was known from an earlier event with the same field
+    /// identities, and how often one that could have been was evaluated.
+    pub fn verdict_figures(&self) -> (u64, u64) {
+        (self.scan.verdict_hits, self.scan.verdict_misses)
+    }
 }
 
 fn info(rule: &Rule) -> RuleInfo {
@@ -288,7 +294,7 @@ impl Engine {
         let mut buckets = Vec::new();
         let mut automata = AutomatonCache::new();
         let mut atoms = Atoms::default();
-        let mut memos = 0;
+        let (mut memos, mut verdicts) = (0, 0);
         for class in router.classes() {
             let mut bucket_rules = Vec::new();
             for (i, rule) in set.rules.iter().enumerate() {
@@ -347,7 +353,13 @@ impl Engine {
             buckets.push(if bucket_rules.is_empty() {
                 None
             } else {
-                let prefilter = Prefilter::build(&bucket_rules, &atoms, &mut automata, &mut memos);
+                let prefilter = Prefilter::build(
+                    &bucket_rules,
+                    &atoms,
+                    &mut automata,
+                    &mut memos,
+                    &mut verdicts,
+                );
                 Some(Bucket {
                     rules: bucket_rules,
                     prefilter,
@@ -530,7 +542,10 @@ impl Engine {
         } = session;
         scratch.atoms.reserve(self.atoms.len());
         let mut ctx = Ctx::new(event, &self.fields, scratch);
-        bucket.prefilter.scan(&mut ctx, scan, marks);
+        if let Some(known) = bucket.prefilter.scan(&mut ctx, scan, marks) {
+            hits.extend_from_slice(known);
+            return hits;
+        }
         for (w, &word) in marks.iter().enumerate() {
             let mut bits = word;
             while bits != 0 {
@@ -544,6 +559,7 @@ impl Engine {
             }
         }
         hits.sort_unstable();
+        bucket.prefilter.settle(scan, hits);
         hits
     }
 

@@ -13,11 +13,22 @@
 //! all day. A session therefore memoises what the scan of a field's text found, in a small
 //! direct-mapped table per field (a slot per hash, overwritten on collision), so a recurring
 //! value costs a hash and a comparison instead of an automaton run. Keyword needles, which
-//! search every value, are scanned in one pass over all of an event's texts joined by NUL.
+//! search every value, join the automaton of every field the rules read; the event's other
+//! values are checked for them one by one.
+//!
+//! Whole verdicts recur too: the same program, started the same way by the same parent, gives
+//! the same matches. A rule's verdict is a function of the fields its comparisons read, so a
+//! class's verdict is a function of one *identity* per field it reads, and a session keeps a
+//! small direct-mapped table from those identities to the rules that matched. A field's
+//! identity is its memo entry: the atoms its scan found, when every comparison on the field
+//! answers from them ([`AtomRef::exact`](expr::AtomRef), or an inexact one whose needle is
+//! absent), so that texts alike to every rule share it; otherwise the text itself (a number
+//! unique to the memo entry). An event is not cached when a value has no identity (long texts,
+//! lists, maps) or a keyword needle occurs outside the fields read, where no identity covers it.
 
 use super::rule::RuleIndex;
 use crate::event::Value;
-use crate::expr::{self, AtomHits, Atoms, Ctx, Node, hit_flags};
+use crate::expr::{self, AtomHits, Atoms, Ctx, Node, Reads, hit_flags};
 use crate::hash::FxHasher;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use std::collections::HashMap;
@@ -32,39 +43,65 @@ pub(super) const MAX_TRIGGERS: usize = 8;
 const MEMO_SLOTS: usize = 2048;
 /// Longer texts are scanned every time: they rarely recur, and the memo would hold them.
 const MEMO_MAX_LEN: usize = 512;
+/// Verdict slots per class (a power of two): enough for the recurring activity of a busy
+/// host, small enough to stay in cache and to forget what stopped recurring.
+const VERDICT_SLOTS: usize = 4096;
+/// Distinct found sets a session interns before starting afresh (which only costs hits).
+const FOUND_SETS_MAX: usize = 1 << 16;
+
+/// Identity tags (high 64 bits of a field identity).
+const ID_ABSENT: u128 = 1 << 64;
+const ID_NULL: u128 = 2 << 64;
+const ID_TEXT: u128 = 3 << 64;
+const ID_INT: u128 = 4 << 64;
+const ID_FLOAT: u128 = 5 << 64;
+const ID_BOOL: u128 = 6 << 64;
 
 /// Automata already built, by pattern list: classes that differ only in field names (the same
 /// rules through another pipeline) share them.
 pub(super) type AutomatonCache = HashMap<Vec<String>, Option<Arc<AhoCorasick>>>;
 
-/// One automaton over the atoms of one field (or of keyword searches, `slot: None`).
+/// One automaton over the atoms of one field, with the keyword needles (or over the keyword
+/// needles only, `slot: None`); a field read without needles has none (`ac: None`), only a
+/// memo giving its texts identities.
 #[derive(Debug)]
 struct FieldScan {
     slot: Option<usize>,
-    ac: Arc<AhoCorasick>,
+    ac: Option<Arc<AhoCorasick>>,
     /// Pattern index → atom id.
     atoms: Vec<u32>,
+    /// True when some comparison reads this field without a needle: identities are texts.
+    by_value: bool,
     /// Engine-wide index of this scan's memo table in a [`ScanState`].
     memo: usize,
-    /// For keyword scans: true when no needle contains NUL, so texts can be joined by it.
-    joinable: bool,
     /// False when no needle could occur in a number's text (`-1.5e3`, `NaN`, `inf`), so
     /// numbers need not be formatted for scanning.
     numbers: bool,
 }
 
-/// One memoised scan: the text and the atoms it holds, with their flags.
+/// One memoised scan: the text and the atoms it holds, with their flags (each atom once),
+/// and the text's identity for verdicts.
 #[derive(Debug)]
 struct MemoEntry {
     hash: u64,
     text: Box<str>,
     found: Box<[(u32, u8)]>,
+    identity: u64,
+}
+
+/// A class's verdicts by field identities (see the module documentation), direct-mapped.
+#[derive(Debug, Default)]
+struct Verdicts {
+    hashes: Vec<u64>,
+    /// `VERDICT_SLOTS` keys of the class's key length, end to end.
+    keys: Vec<u128>,
+    rules: Vec<Vec<RuleIndex>>,
 }
 
 /// Per-session scanning buffers and memo tables (see the module documentation).
 #[derive(Debug, Default)]
 pub(super) struct ScanState {
-    /// Lowercased or joined text.
+    /// Folded text.
     buffer: String,
     /// Formatted numbers.
     number: String,
@@ -74,9 +111,25 @@ pub(super) struct ScanState {
     candidates: Vec<u32>,
     /// Memo table per scan, allocated on first use.
     memo: Vec<Vec<Option<MemoEntry>>>,
+    /// Memo entries (scan's table, slot) whose atoms the current event holds.
+    pending: Vec<(u32, u32)>,
+    /// Top-level fields of the current event that a field scan covered for keywords.
+    covered: Vec<u64>,
+    /// The current event's field identities.
+    key: Vec<u128>,
+    /// Found sets by identity, and the next identity for a text.
+    found_sets: HashMap<Box<[(u32, u8)]>, u64, BuildHasherDefault<FxHasher>>,
+    next_identity: u64,
+    /// Verdict table per class, allocated on first use.
+    verdicts: Vec<Verdicts>,
+    /// Where the current event's verdict goes once evaluated: (table, slot, hash).
+    unsettled: Option<(usize, usize, u64)>,
     /// Memo lookups that hit and missed, for the benchmark's figures.
     pub(super) memo_hits: u64,
     pub(super) memo_misses: u64,
+    /// Verdicts found, and events evaluated that could have been.
+    pub(super) verdict_hits: u64,
+    pub(super) verdict_misses: u64,
 }
 
 /// The prefilter of one routing class.
@@ -93,6 +146,13 @@ pub(super) struct Prefilter {
     others: Vec<Box<[FrozenTrigger]>>,
     /// Rules with no trigger: evaluated on every event.
     always: Vec<u32>,
+    /// Atom id → true for keyword atoms and atoms some comparison uses inexactly.
+    inexact: Vec<bool>,
+    /// The keyword scan's automaton (also part of every field scan's), when rules search
+    /// keywords.
+    keywords: Option<usize>,
+    /// Engine-wide index of this class's verdict table, when verdicts can be cached.
+    verdicts: Option<usize>,
     /// Distinct needles scanned.
     needles: usize,
     /// False when some automaton could not be built: comparisons then never answer from the
@@ -173,70 +233,115 @@ fn rule_triggers(node: &Node, atoms: &Atoms) -> Vec<Trigger> {
 impl Prefilter {
     /// The prefilter of a class whose rules (by position) are `rules`; every atom of their
     /// nodes is in `atoms`.
-    /// `memos` counts memo tables engine-wide; this prefilter's scans take the next ones.
+    /// `memos` counts memo tables engine-wide, `verdicts` verdict tables; this prefilter's
+    /// take the next ones.
     pub(super) fn build(
         rules: &[(RuleIndex, Arc<Node>)],
         atoms: &Atoms,
         cache: &mut AutomatonCache,
         memos: &mut usize,
+        verdicts: &mut usize,
     ) -> Prefilter {
         // Every atom of every rule is scanned, so exact comparisons can answer from the scan.
         let mut used = Vec::new();
+        let mut reads = Reads::default();
         for (_, node) in rules {
             expr::atoms_of(node, &mut used);
+            reads.add(node);
         }
         used.sort_unstable();
         used.dedup();
-        let mut by_slot: Vec<(Option<usize>, Vec<u32>)> = Vec::new();
+        reads.finish();
+        let keyword_atoms: Vec<u32> = used
+            .iter()
+            .copied()
+            .filter(|&id| atoms.get(id).0.is_none())
+            .collect();
+        let mut inexact = vec![false; atoms.len()];
+        for &id in reads.inexact.iter().chain(&keyword_atoms) {
+            inexact[id as usize] = true;
+        }
+        // One scan per field read (with the keyword needles), and one of the keyword needles.
+        let mut by_slot: Vec<(Option<usize>, Vec<u32>)> = reads
+            .slots
+            .iter()
+            .map(|&slot| (Some(slot), Vec::new()))
+            .collect();
+        if !keyword_atoms.is_empty() {
+            by_slot.push((None, Vec::new()));
+        }
         for &id in &used {
-            let slot = atoms.get(id).0;
-            match by_slot.iter_mut().find(|(s, _)| *s == slot) {
-                Some((_, ids)) => ids.push(id),
-                None => by_slot.push((slot, vec![id])),
+            if let Some(slot) = atoms.get(id).0
+                && let Some((_, ids)) = by_slot.iter_mut().find(|(s, _)| *s == Some(slot))
+            {
+                ids.push(id);
             }
         }
-        by_slot.sort_by_key(|(slot, _)| *slot);
+        for (slot, ids) in &mut by_slot {
+            if slot.is_none() || !ids.is_empty() {
+                ids.extend(&keyword_atoms);
+            }
+        }
 
         let mut scans = Vec::new();
         let mut unscanned = Vec::new();
+        let mut keywords = None;
         for (slot, ids) in by_slot {
-            let patterns: Vec<String> = ids.iter().map(|&id| atoms.get(id).1.to_string()).collect();
-            let built = cache
-                .entry(patterns)
-                .or_insert_with_key(|patterns| {
-                    // Small automata as DFAs (fast to scan, cheap to build); large ones as NFAs.
-                    let kind = (patterns.len() <= 300).then_some(AhoCorasickKind::DFA);
-                    AhoCorasickBuilder::new()
-                        .match_kind(MatchKind::Standard)
-                        .ascii_case_insensitive(true)
-                        .kind(kind)
-                        .build(patterns)
-                        .ok()
-                        .map(Arc::new)
-                })
-                .clone();
-            match built {
-                Some(ac) => {
-                    let joinable = ids.iter().all(|&id| !atoms.get(id).1.contains('\0'));
-                    let numbers = ids.iter().any(|&id| {
-                        let needle = atoms.get(id).1;
-                        needle
-                            .chars()
-                            .all(|c| c.is_ascii_digit() || "-+.einfa".contains(c))
-                    });
-                    scans.push(FieldScan {
-                        slot,
-                        ac,
-                        atoms: ids,
-                        memo: *memos,
-                        joinable,
-                        numbers,
-                    });
-                    *memos += 1;
+            let by_value = slot.is_some_and(|s| reads.by_value.binary_search(&s).is_ok());
+            let ac = if ids.is_empty() {
+                None
+            } else {
+                let patterns: Vec<String> =
+                    ids.iter().map(|&id| atoms.get(id).1.to_string()).collect();
+                let built = cache
+                    .entry(patterns)
+                    .or_insert_with_key(|patterns| {
+                        // Small automata as DFAs (fast to scan, cheap to build); large ones as
+                        // NFAs.
+                        let kind = (patterns.len() <= 300).then_some(AhoCorasickKind::DFA);
+                        AhoCorasickBuilder::new()
+                            .match_kind(MatchKind::Standard)
+                            .ascii_case_insensitive(true)
+                            .kind(kind)
+                            .build(patterns)
+                            .ok()
+                            .map(Arc::new)
+                    })
+                    .clone();
+                match built {
+                    Some(ac) => Some(ac),
+                    None => {
+                        unscanned.extend(ids);
+                        continue;
+                    }
                 }
-                None => unscanned.extend(ids),
+            };
+            let numbers = ids.iter().any(|&id| {
+                let needle = atoms.get(id).1;
+                needle
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || "-+.einfa".contains(c))
+            });
+            if slot.is_none() {
+                keywords = Some(scans.len());
             }
+            scans.push(FieldScan {
+                slot,
+                ac,
+                atoms: ids,
+                by_value,
+                memo: *memos,
+                numbers,
+            });
+            *memos += 1;
         }
+        // Verdicts are cached when every value read has an identity: not when a keyword search
+        // without a needle reads everything, nor when an automaton could not be built.
+        let cached = !reads.opaque && unscanned.is_empty();
+        let verdict_table = cached.then(|| {
+            *verdicts += 1;
+            *verdicts - 1
+        });
 
         // Triggers, as a compressed table from atom to rule trigger sets.
         let mut per_atom: Vec<Vec<(u8, u32)>> = vec![Vec::new(); atoms.len()];
@@ -274,6 +379,9 @@ impl Prefilter {
             trigger_list,
             others,
             always,
+            inexact,
+            keywords,
+            verdicts: verdict_table,
             needles: used.len(),
             exact: unscanned.is_empty(),
         }
@@ -288,34 +396,104 @@ impl Prefilter {
         }
     }
 
-    /// Scans the event in `ctx`, recording its atoms in the context's scratch, and sets in
-    /// `marks` (one bit per rule position) the rules worth evaluating.
-    pub(super) fn scan(&self, ctx: &mut Ctx<'_>, state: &mut ScanState, marks: &mut [u64]) {
-        let event = ctx.event;
+    /// Scans the event in `ctx`. When the session has seen the event's field identities
+    /// before, returns the rules that matched then; otherwise records the event's atoms in the
+    /// context's scratch and sets in `marks` (one bit per rule position) the rules worth
+    /// evaluating, whose verdict then goes to [`Prefilter::settle`].
+    pub(super) fn scan<'s>(
+        &self,
+        ctx: &mut Ctx<'_>,
+        state: &'s mut ScanState,
+        marks: &mut [u64],
+    ) -> Option<&'s [RuleIndex]> {
+        state.pending.clear();
+        state.key.clear();
+        state.unsettled = None;
+        let fields = ctx.event.fields.len();
+        state.covered.clear();
+        state.covered.resize(fields.div_ceil(64), 0);
+        let mut cacheable = self.verdicts.is_some();
         for scan in &self.scans {
-            if let Some(slot) = scan.slot {
-                if let Some(value) = ctx.value(slot) {
-                    scan_value(scan, value, state, &mut ctx.scratch.atoms);
+            let Some(slot) = scan.slot else { continue };
+            let value = ctx.value(slot);
+            let identity = match value {
+                None => Some(ID_ABSENT),
+                Some(Value::Null) => Some(ID_NULL),
+                Some(Value::String(text)) if text.len() <= MEMO_MAX_LEN => {
+                    let identity = self.memoised(scan, text, state);
+                    Some(ID_TEXT | u128::from(identity))
                 }
-                continue;
+                Some(value) => {
+                    if let Some(ac) = &scan.ac {
+                        scan_value(ac, scan, value, state, &mut ctx.scratch.atoms);
+                    }
+                    match value {
+                        Value::Int(i) => Some(ID_INT | u128::from(*i as u64)),
+                        Value::Float(f) => Some(ID_FLOAT | u128::from(f.to_bits())),
+                        Value::Bool(b) => Some(ID_BOOL | u128::from(*b)),
+                        _ => None,
+                    }
+                }
+            };
+            match identity {
+                Some(identity) => state.key.push(identity),
+                None => cacheable = false,
             }
-            // Keyword needles: every text of the event.
+            // The keyword needles were scanned with the field's own (scalar values only).
+            if scan.ac.is_some()
+                && self.keywords.is_some()
+                && !matches!(value, Some(Value::List(_) | Value::Map(_)))
+                && let Some(at) = ctx.top_index(slot)
+            {
+                state.covered[at / 64] |= 1 << (at % 64);
+            }
+        }
+        if let Some(keywords) = self.keywords {
+            let scan = &self.scans[keywords];
             let hits = &mut ctx.scratch.atoms;
-            if scan.joinable {
-                let mut joined = std::mem::take(&mut state.buffer);
-                joined.clear();
-                for value in event.fields.values() {
-                    join_leaves(value, scan.numbers, &mut joined, &mut state.number);
-                }
-                scan_text(scan, &joined, &mut state.found, hits);
-                state.buffer = joined;
-            } else {
-                for value in event.fields.values() {
+            let before = hits.touched().len();
+            for (at, value) in ctx.event.fields.values().enumerate() {
+                if state.covered[at / 64] & (1 << (at % 64)) == 0 {
                     scan_leaves(scan, value, state, hits);
                 }
             }
+            // A keyword needle outside the fields read: no identity covers where it occurred.
+            if hits.touched().len() > before {
+                cacheable = false;
+            }
         }
+        if cacheable && let Some(table) = self.verdicts {
+            let hash = BuildHasherDefault::<FxHasher>::default().hash_one(&state.key);
+            let slot = hash as usize & (VERDICT_SLOTS - 1);
+            let width = state.key.len();
+            if state.verdicts.len() <= table {
+                state.verdicts.resize_with(table + 1, Verdicts::default);
+            }
+            let verdicts = &mut state.verdicts[table];
+            if verdicts.hashes.is_empty() {
+                verdicts.hashes = vec![0; VERDICT_SLOTS];
+                verdicts.keys = vec![0; VERDICT_SLOTS * width];
+                verdicts.rules = vec![Vec::new(); VERDICT_SLOTS];
+            }
+            // Key 0 (all zeros) is never a real key: identities carry a nonzero tag.
+            if verdicts.hashes[slot] == hash
+                && verdicts.keys[slot * width..(slot + 1) * width] == state.key[..]
+            {
+                state.verdict_hits += 1;
+                return Some(&state.verdicts[table].rules[slot]);
+            }
+            state.verdict_misses += 1;
+            state.unsettled = Some((table, slot, hash));
+        }
+
         let hits = &mut ctx.scratch.atoms;
+        for &(table, slot) in &state.pending {
+            if let Some(entry) = &state.memo[table as usize][slot as usize] {
+                for &(id, flags) in &entry.found {
+                    hits.record(id, flags);
+                }
+            }
+        }
         let candidates = &mut state.candidates;
         for &id in hits.touched() {
             let flags = hits.flags(id);
@@ -345,32 +523,136 @@ impl Prefilter {
         if self.exact {
             hits.complete();
         }
+        None
+    }
+
+    /// Records the verdict of the event last scanned, when it can be cached: the rules that
+    /// matched, sorted.
+    pub(super) fn settle(&self, state: &mut ScanState, matched: &[RuleIndex]) {
+        let Some((table, slot, hash)) = state.unsettled.take() else {
+            return;
+        };
+        let width = state.key.len();
+        let verdicts = &mut state.verdicts[table];
+        verdicts.hashes[slot] = hash;
+        verdicts.keys[slot * width..(slot + 1) * width].copy_from_slice(&state.key);
+        verdicts.rules[slot].clear();
+        verdicts.rules[slot].extend_from_slice(matched);
+    }
+
+    /// Looks `text` up in the scan's memo, scanning it on a miss; the entry joins the event's
+    /// pending atoms. Returns the text's identity.
+    fn memoised(&self, scan: &FieldScan, text: &str, state: &mut ScanState) -> u64 {
+        let hash = crate::hash::text_hash(text.as_bytes());
+        if state.memo.len() <= scan.memo {
+            state.memo.resize_with(scan.memo + 1, Vec::new);
+        }
+        let table = &mut state.memo[scan.memo];
+        if table.is_empty() {
+            table.resize_with(MEMO_SLOTS, || None);
+        }
+        let index = hash as usize & (MEMO_SLOTS - 1);
+        state.pending.push((scan.memo as u32, index as u32));
+        if let Some(entry) = &table[index]
+            && entry.hash == hash
+            && *entry.text == *text
+        {
+            state.memo_hits += 1;
+            return entry.identity;
+        }
+        state.memo_misses += 1;
+        state.found.clear();
+        if let Some(ac) = &scan.ac {
+            let mut found = std::mem::take(&mut state.found);
+            scan_folded(ac, scan, text, &mut state.buffer, &mut found);
+            // Each atom once, flags merged, in atom order: equal sets compare equal.
+            found.sort_unstable();
+            found.dedup_by(|next, kept| {
+                let same = next.0 == kept.0;
+                if same {
+                    kept.1 |= next.1;
+                }
+                same
+            });
+            state.found = found;
+        }
+        let identity =
+            if scan.by_value || state.found.iter().any(|&(id, _)| self.inexact[id as usize]) {
+                state.next_identity += 1;
+                state.next_identity
+            } else {
+                if state.found_sets.len() >= FOUND_SETS_MAX {
+                    state.found_sets.clear();
+                }
+                match state.found_sets.get(state.found.as_slice()) {
+                    Some(&identity) => identity,
+                    None => {
+                        state.next_identity += 1;
+                        let identity = state.next_identity;
+                        state
+                            .found_sets
+                            .insert(state.found.as_slice().into(), identity);
+                        identity
+                    }
+                }
+            };
+        state.memo[scan.memo][index] = Some(MemoEntry {
+            hash,
+            text: text.into(),
+            found: state.found.as_slice().into(),
+            identity,
+        });
+        identity
     }
 }
 
-/// Scans a field's value the way text comparisons read it: scalars by their text, lists item
-/// by item, maps and nulls not at all.
-fn scan_value(scan: &FieldScan, value: &Value, state: &mut ScanState, hits: &mut AtomHits) {
-    match value {
-        Value::Null | Value::Map(_) => {}
-        Value::List(items) => items
-            .iter()
-            .for_each(|item| scan_value(scan, item, state, hits)),
-        Value::String(text) => scan_memoised(scan, text, state, hits),
-        Value::Bool(b) => scan_text(
-            scan,
-            if *b { "true" } else { "false" },
-            &mut state.found,
-            hits,
-        ),
-        Value::Int(_) | Value::Float(_) if !scan.numbers => {}
+/// Scans a value that is not memoised the way text comparisons read it: scalars by their
+/// text, lists item by item, maps and nulls not at all; records its atoms in `hits`.
+fn scan_value(
+    ac: &AhoCorasick,
+    scan: &FieldScan,
+    value: &Value,
+    state: &mut ScanState,
+    hits: &mut AtomHits,
+) {
+    let text: &str = match value {
+        Value::Null | Value::Map(_) => return,
+        Value::List(items) => {
+            return items
+                .iter()
+                .for_each(|item| scan_value(ac, scan, item, state, hits));
+        }
+        Value::String(text) => text,
+        Value::Bool(b) => {
+            if *b {
+                "true"
+            } else {
+                "false"
+            }
+        }
+        Value::Int(_) | Value::Float(_) if !scan.numbers => return,
         Value::Int(_) | Value::Float(_) => {
             let mut number = std::mem::take(&mut state.number);
             number.clear();
             push_number(value, &mut number);
-            scan_text(scan, &number, &mut state.found, hits);
+            let mut found = std::mem::take(&mut state.found);
+            scan_text(ac, scan, &number, &mut found);
+            record(&found, hits);
+            state.found = found;
             state.number = number;
+            return;
         }
+    };
+    let mut found = std::mem::take(&mut state.found);
+    scan_folded(ac, scan, text, &mut state.buffer, &mut found);
+    record(&found, hits);
+    state.found = found;
+}
+
+/// Records found atoms.
+fn record(found: &[(u32, u8)], hits: &mut AtomHits) {
+    for &(id, flags) in found {
+        hits.record(id, flags);
     }
 }
 
@@ -383,45 +665,19 @@ fn push_number(value: &Value, out: &mut String) {
     };
 }
 
-/// Appends every leaf text under `value` to `out`, each followed by NUL (numbers only when
-/// `numbers`).
-fn join_leaves(value: &Value, numbers: bool, out: &mut String, number: &mut String) {
-    match value {
-        Value::Null => return,
-        Value::List(items) => {
-            return items
-                .iter()
-                .for_each(|item| join_leaves(item, numbers, out, number));
-        }
-        Value::Map(map) => {
-            return map
-                .values()
-                .for_each(|item| join_leaves(item, numbers, out, number));
-        }
-        Value::String(text) => push_folded(out, text),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(_) | Value::Float(_) if !numbers => return,
-        Value::Int(_) | Value::Float(_) => {
-            number.clear();
-            push_number(value, number);
-            out.push_str(number);
-        }
-    }
-    out.push('\0');
-}
-
-/// Scans every leaf under `value` one by one, as keyword searches read them (when a needle
-/// contains NUL and texts cannot be joined).
+/// Scans every leaf under `value` for keyword needles, as keyword searches read them; most
+/// values hold none, which one unanchored search tells before the overlapping one runs.
 fn scan_leaves(scan: &FieldScan, value: &Value, state: &mut ScanState, hits: &mut AtomHits) {
+    let Some(ac) = &scan.ac else { return };
     match value {
-        Value::Null => {}
         Value::List(items) => items
             .iter()
             .for_each(|item| scan_leaves(scan, item, state, hits)),
         Value::Map(map) => map
             .values()
             .for_each(|item| scan_leaves(scan, item, state, hits)),
-        scalar => scan_value(scan, scalar, state, hits),
+        Value::String(text) if text.is_ascii() && !ac.is_match(text.as_str()) => {}
+        scalar => scan_value(ac, scan, scalar, state, hits),
     }
 }
 
@@ -444,63 +700,32 @@ fn push_folded(out: &mut String, text: &str) {
     out.push_str(rest);
 }
 
-/// Scans one text through the scan's memo table.
-fn scan_memoised(scan: &FieldScan, text: &str, state: &mut ScanState, hits: &mut AtomHits) {
-    if text.len() > MEMO_MAX_LEN {
-        return scan_folded(scan, text, state, hits);
-    }
-    let hash = BuildHasherDefault::<FxHasher>::default().hash_one(text);
-    if state.memo.len() <= scan.memo {
-        state.memo.resize_with(scan.memo + 1, Vec::new);
-    }
-    let table = &mut state.memo[scan.memo];
-    if table.is_empty() {
-        table.resize_with(MEMO_SLOTS, || None);
-    }
-    let index = hash as usize & (MEMO_SLOTS - 1);
-    if let Some(entry) = &table[index]
-        && entry.hash == hash
-        && *entry.text == *text
-    {
-        state.memo_hits += 1;
-        for &(id, flags) in &entry.found {
-            hits.record(id, flags);
-        }
-        return;
-    }
-    state.memo_misses += 1;
-    scan_folded(scan, text, state, hits);
-    state.memo[scan.memo][index] = Some(MemoEntry {
-        hash,
-        text: text.into(),
-        found: state.found.as_slice().into(),
-    });
-}
-
-/// Scans one text after folding it (see [`push_folded`]); `state.found` holds what it found.
-fn scan_folded(scan: &FieldScan, text: &str, state: &mut ScanState, hits: &mut AtomHits) {
+/// Scans one text after folding it (see [`push_folded`]) into `found`.
+fn scan_folded(
+    ac: &AhoCorasick,
+    scan: &FieldScan,
+    text: &str,
+    buffer: &mut String,
+    found: &mut Vec<(u32, u8)>,
+) {
     if text.is_ascii() {
-        scan_text(scan, text, &mut state.found, hits);
+        scan_text(ac, scan, text, found);
     } else {
-        let mut folded = std::mem::take(&mut state.buffer);
-        folded.clear();
-        push_folded(&mut folded, text);
-        scan_text(scan, &folded, &mut state.found, hits);
-        state.buffer = folded;
+        buffer.clear();
+        push_folded(buffer, text);
+        scan_text(ac, scan, buffer, found);
     }
 }
 
-/// Scans an already folded text, recording its atoms in `hits` and in `found`.
-fn scan_text(scan: &FieldScan, text: &str, found: &mut Vec<(u32, u8)>, hits: &mut AtomHits) {
+/// Scans an already folded text into `found` (cleared first).
+fn scan_text(ac: &AhoCorasick, scan: &FieldScan, text: &str, found: &mut Vec<(u32, u8)>) {
     found.clear();
     let len = text.len();
-    for m in scan.ac.find_overlapping_iter(text) {
-        let hit = (
+    for m in ac.find_overlapping_iter(text) {
+        found.push((
             scan.atoms[m.pattern().as_usize()],
             hit_flags(m.start(), m.end(), len),
-        );
-        found.push(hit);
-        hits.record(hit.0, hit.1);
+        ));
     }
 }
 

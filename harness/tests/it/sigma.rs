@@ -426,3 +426,47 @@ fn prefilter_verdicts_agree_with_plain_evaluation() {
     }
     assert!(checked > 1000, "only {checked} verdicts compared");
 }
+
+/// A session remembers verdicts by the identities of the fields rules read (and the scan memo
+/// by text): a warm session that has seen every event before must give each event exactly the
+/// matches a fresh session gives it, and must have answered some of them from memory.
+#[test]
+fn remembered_verdicts_agree_with_fresh_sessions() {
+    let corpus = root().join("../shared/corpora/sigma/rules/windows/process_creation");
+    let mut paths = vec![
+        root().join("fixtures/sigma/sigmahq"),
+        root().join("fixtures/rules/sigma"),
+    ];
+    if corpus.is_dir() {
+        paths.push(corpus);
+    } else {
+        println!(
+            "notice: {} is absent; checking the bundled rules only",
+            corpus.display()
+        );
+    }
+    let (set, _) = RuleSet::load_paths(&paths);
+    let (engine, _) = Engine::compile(&set, &Config::default());
+    let mut warm = engine.session();
+    let mut compared = 0;
+    for schema in [LogSchema::Sysmon, LogSchema::Security4688] {
+        let events = scenario_events(schema);
+        for event in &events {
+            engine.matches_with(event, &mut warm);
+        }
+        for event in &events {
+            let remembered = engine.matches_with(event, &mut warm).to_vec();
+            let fresh = engine.matches_with(event, &mut engine.session()).to_vec();
+            assert_eq!(
+                remembered,
+                fresh,
+                "{schema} event {}",
+                event.to_json().to_string()
+            );
+            compared += 1;
+        }
+    }
+    let (known, _) = warm.verdict_figures();
+    assert!(compared > 100, "only {compared} events compared");
+    assert!(known > 0, "no verdict was remembered");
+}
