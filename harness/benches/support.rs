@@ -34,6 +34,7 @@ pub fn cpu_time(task: &str) -> Option<Duration> {
 
 /// CPU time this thread has run so far, to the nanosecond (`/proc/thread-self/schedstat`), for
 /// timing short stretches that clock ticks cannot resolve.
+#[allow(dead_code, reason = "only the sigma bench times batches")]
 pub fn thread_cpu_ns() -> Option<u64> {
     std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()?

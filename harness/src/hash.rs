@@ -63,3 +63,22 @@ pub fn text_hash(bytes: &[u8]) -> u64 {
     let mixed = step(step(step(lanes[0], lanes[1]), lanes[2]), lanes[3]);
     mixed ^ (mixed >> 29)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::text_hash;
+
+    #[test]
+    fn text_hash_reads_every_byte_and_the_length() {
+        let base = b"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe -nop -w hidden";
+        let hash = text_hash(base);
+        assert_eq!(hash, text_hash(base));
+        for at in 0..base.len() {
+            let mut changed = base.to_vec();
+            changed[at] ^= 1;
+            assert_ne!(hash, text_hash(&changed), "byte {at} ignored");
+        }
+        assert_ne!(text_hash(b"ab"), text_hash(b"ab\0"));
+        assert_ne!(text_hash(b""), text_hash(b"\0"));
+    }
+}

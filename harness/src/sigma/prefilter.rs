@@ -79,6 +79,9 @@ struct FieldScan {
     numbers: bool,
 }
 
+/// An atom a scan found, with the flags of its occurrences.
+type Found = (u32, u8);
+
 /// One memoised scan: the text and the atoms it holds, with their flags (each atom once),
 /// and the text's identity for verdicts.
 #[derive(Debug)]
@@ -118,7 +121,7 @@ pub(super) struct ScanState {
     /// The current event's field identities.
     key: Vec<u128>,
     /// Found sets by identity, and the next identity for a text.
-    found_sets: HashMap<Box<[(u32, u8)]>, u64, BuildHasherDefault<FxHasher>>,
+    found_sets: HashMap<Box<[Found]>, u64, BuildHasherDefault<FxHasher>>,
     next_identity: u64,
     /// Verdict table per class, allocated on first use.
     verdicts: Vec<Verdicts>,

@@ -457,12 +457,7 @@ fn remembered_verdicts_agree_with_fresh_sessions() {
         for event in &events {
             let remembered = engine.matches_with(event, &mut warm).to_vec();
             let fresh = engine.matches_with(event, &mut engine.session()).to_vec();
-            assert_eq!(
-                remembered,
-                fresh,
-                "{schema} event {}",
-                event.to_json().to_string()
-            );
+            assert_eq!(remembered, fresh, "{schema} event {}", event.to_json());
             compared += 1;
         }
     }
