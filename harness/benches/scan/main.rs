@@ -350,6 +350,8 @@ fn firedrill_scan(file: &Path, threads: usize, engine: Engine) -> (u64, u64) {
             threads,
             ..ReadOptions::default()
         },
+        // As a review page lists them; the JSON report's every match would measure the list.
+        max_matches_per_rule: scan::REVIEW_MAX_MATCHES_PER_RULE,
         ..ScanOptions::default()
     };
     let report = scan::scan(&[file.to_path_buf()], &Arc::new(engine), &opts);

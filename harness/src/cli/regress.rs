@@ -99,6 +99,8 @@ pub fn run(args: Args) -> Exit {
             threads: args.threads,
             ..ReadOptions::default()
         },
+        // Only each rule's hits are read, never its listed matches: list one, count the rest.
+        max_matches_per_rule: 1,
         ..ScanOptions::default()
     };
     let mut results = Vec::new();

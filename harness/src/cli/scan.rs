@@ -5,7 +5,7 @@ use crate::diag::Diagnostic;
 use crate::logs::ReadOptions;
 use crate::logs::kql::KqlRules;
 use crate::logs::review::{self, Allowlist, ScanReport};
-use crate::logs::scan::{ScanOptions, scan};
+use crate::logs::scan::{REVIEW_MAX_MATCHES_PER_RULE, ScanOptions, scan};
 use crate::sigma::{Config, Engine, RuleSet};
 use chrono::{DateTime, Utc};
 use std::io::IsTerminal;
@@ -23,6 +23,18 @@ pub enum Format {
     Md,
     /// One self-contained HTML review page.
     Html,
+}
+
+impl Format {
+    /// How many matches per rule the report lists without `--max-matches-per-rule`: JSON every
+    /// one (the CLI contract lists every match), the review pages for people the earliest
+    /// [`REVIEW_MAX_MATCHES_PER_RULE`].
+    pub fn default_max_matches_per_rule(self) -> usize {
+        match self {
+            Format::Json => 0,
+            Format::Md | Format::Html => REVIEW_MAX_MATCHES_PER_RULE,
+        }
+    }
 }
 
 /// Arguments of `firedrill scan`.
@@ -55,8 +67,9 @@ pub struct Args {
     pub now: Option<DateTime<Utc>>,
     /// List at most N matches per rule, the earliest (by time, then file, then index); the
     /// rest are counted per rule and in the summary, not listed. 0: list every match.
-    #[arg(long, value_name = "N", default_value_t = crate::logs::scan::DEFAULT_MAX_MATCHES_PER_RULE)]
-    pub max_matches_per_rule: usize,
+    /// Default: every match with `--format json`, 100 with `md` and `html`.
+    #[arg(long, value_name = "N")]
+    pub max_matches_per_rule: Option<usize>,
     /// Worker threads (0: one per core).
     #[arg(long, short = 'j', default_value_t = 0)]
     pub threads: usize,
@@ -120,7 +133,9 @@ pub fn run(args: Args) -> Exit {
         allowlist,
         kql: Arc::new(kql),
         now: args.now,
-        max_matches_per_rule: args.max_matches_per_rule,
+        max_matches_per_rule: args
+            .max_matches_per_rule
+            .unwrap_or(args.format.default_max_matches_per_rule()),
     };
     let bar = ProgressBar::start(progress);
     let mut report = scan(&args.logs, &engine, &opts);
@@ -236,6 +251,26 @@ fn thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_lists_every_match_by_default_and_the_help_names_the_review_pages_cap() {
+        assert_eq!(Format::Json.default_max_matches_per_rule(), 0);
+        for format in [Format::Md, Format::Html] {
+            assert_eq!(
+                format.default_max_matches_per_rule(),
+                REVIEW_MAX_MATCHES_PER_RULE
+            );
+        }
+        let command = <Args as clap::Args>::augment_args(clap::Command::new("scan"));
+        let help = command
+            .get_arguments()
+            .find(|a| a.get_id() == "max_matches_per_rule")
+            .and_then(|a| a.get_help())
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        let default = format!("{REVIEW_MAX_MATCHES_PER_RULE} with `md` and `html`");
+        assert!(help.contains(&default), "{help}");
+    }
 
     #[test]
     fn thousands_are_grouped() {

@@ -52,7 +52,8 @@ pub struct ScanSummary {
     /// Reported matches left out of the list of matches (past a rule's first
     /// `max_matches_per_rule`).
     pub omitted: usize,
-    /// How many matches per rule the report lists; 0: all of them.
+    /// How many matches per rule the report lists; 0 when it lists all of them (the JSON
+    /// report's default; a number, never null, so the field keeps one type).
     pub max_matches_per_rule: usize,
     /// Matches an allowlist entry covered.
     pub allowlisted: usize,

@@ -29,11 +29,15 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// How many matches per rule a scan lists unless told otherwise.
-pub const DEFAULT_MAX_MATCHES_PER_RULE: usize = 100;
+/// How many matches per rule the human review pages (`firedrill scan --format md|html`) list
+/// unless told otherwise: a page of a few thousand rows stays readable and its memory flat
+/// however much a rule fires. The library's own default ([`ScanOptions::default`]) and the JSON
+/// report's list every match.
+pub const REVIEW_MAX_MATCHES_PER_RULE: usize = 100;
 
-/// How to scan.
-#[derive(Clone, Debug)]
+/// How to scan. The default reads with [`ReadOptions::default`], allowlists nothing, runs no
+/// KQL rules and lists every match.
+#[derive(Clone, Debug, Default)]
 pub struct ScanOptions {
     /// How to read (threads, time field, progress counter). Its field filter is replaced by
     /// the fields the rules read.
@@ -45,20 +49,11 @@ pub struct ScanOptions {
     /// `now()` for the KQL queries; the latest event time in their tables when `None`.
     pub now: Option<DateTime<Utc>>,
     /// How many matches per rule the report lists: the earliest by time, file path and index;
-    /// the rest are counted, not listed. 0: all of them.
+    /// the rest are counted, not listed. 0: all of them, the default, because the report is
+    /// what `firedrill scan --format json` prints and the CLI contract lists every match there.
+    /// Callers that only count hits or render a review page for people set a cap (such as
+    /// [`REVIEW_MAX_MATCHES_PER_RULE`]) to keep memory flat.
     pub max_matches_per_rule: usize,
-}
-
-impl Default for ScanOptions {
-    fn default() -> Self {
-        ScanOptions {
-            read: ReadOptions::default(),
-            allowlist: Allowlist::default(),
-            kql: Arc::default(),
-            now: None,
-            max_matches_per_rule: DEFAULT_MAX_MATCHES_PER_RULE,
-        }
-    }
 }
 
 /// What one matched event leaves behind.

@@ -923,13 +923,16 @@ fn listed_of(report: &serde_json::Value, rule_id: &str) -> Vec<String> {
         .collect()
 }
 
-fn cap_cases() -> Vec<serde_json::Value> {
+fn cap_expected() -> serde_json::Value {
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("{CAPPED}/expected.json")),
     )
     .unwrap();
-    let expected: serde_json::Value = serde_json::from_str(&text).unwrap();
-    expected["cases"].as_array().unwrap().clone()
+    serde_json::from_str(&text).unwrap()
+}
+
+fn cap_cases() -> Vec<serde_json::Value> {
+    cap_expected()["cases"].as_array().unwrap().clone()
 }
 
 #[test]
@@ -1031,6 +1034,63 @@ fn markdown_and_html_reviews_say_how_many_matches_each_rule_left_out() {
                 want["hits"], want["omitted"]
             );
             assert!(text.contains(&note), "{format} {id}: {note}\n{text}");
+        }
+    }
+}
+
+#[test]
+fn json_lists_every_match_by_default_and_review_pages_the_earliest_100_per_rule() {
+    let expected = cap_expected()["past_the_review_cap"].clone();
+    let rules = format!("{CAPPED}/rules");
+    let logs = format!("{CAPPED}/{}", expected["logs"].as_str().unwrap());
+
+    let (code, report) = scan_json(&["--rules", &rules, &logs]);
+    assert_eq!(code, 0);
+    let want = &expected["json_default"];
+    for key in ["matches", "omitted", "allowlisted", "max_matches_per_rule"] {
+        assert_eq!(
+            report["summary"][key], want["summary"][key],
+            "summary.{key}"
+        );
+    }
+    for (id, rule_want) in want["rules"].as_object().unwrap() {
+        let rule = report["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["rule_id"] == id.as_str())
+            .unwrap_or_else(|| panic!("no rule {id}"));
+        assert_eq!(rule["hits"], rule_want["hits"], "{id} hits");
+        assert_eq!(rule["omitted"], rule_want["omitted"], "{id} omitted");
+        assert_eq!(
+            listed_of(&report, id).len() as u64,
+            rule_want["listed"].as_u64().unwrap(),
+            "{id} listed"
+        );
+    }
+
+    for (extra, want) in [
+        (None, &expected["review_default"]),
+        (Some("0"), &expected["review_all"]),
+    ] {
+        for format in ["md", "html"] {
+            let mut args = vec!["scan", "--format", format, "--rules", &rules, &logs];
+            if let Some(n) = extra {
+                args.extend(["--max-matches-per-rule", n]);
+            }
+            let (code, text, stderr) = firedrill(&args);
+            let run = format!("{format} --max-matches-per-rule {extra:?}");
+            assert_eq!(code, 0, "{run}: {stderr}");
+            let flat = text.replace("<b>", "").replace("</b>", "");
+            match want["totals"].as_str() {
+                Some(totals) => assert!(flat.contains(totals), "{run}: {totals}\n{text}"),
+                // Neither the totals' nor a rule's "(N not listed…" note.
+                None => assert!(!flat.contains("not listed:"), "{run}\n{text}"),
+            }
+            for (id, note) in want["rules"].as_object().unwrap() {
+                let note = note.as_str().unwrap();
+                assert!(text.contains(note), "{run} {id}: {note}\n{text}");
+            }
         }
     }
 }
