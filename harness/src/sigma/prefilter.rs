@@ -43,6 +43,8 @@ pub(super) const MAX_TRIGGERS: usize = 8;
 const MEMO_SLOTS: usize = 2048;
 /// Longer texts are scanned every time: they rarely recur, and the memo would hold them.
 const MEMO_MAX_LEN: usize = 512;
+/// Keyword needles a class may have for them to join every field's automaton.
+const FOLDED_KEYWORDS_MAX: usize = 8;
 /// Verdict slots per class (a power of two): enough for the recurring activity of a busy
 /// host, small enough to stay in cache and to forget what stopped recurring.
 const VERDICT_SLOTS: usize = 4096;
@@ -154,6 +156,8 @@ pub(super) struct Prefilter {
     /// The keyword scan's automaton (also part of every field scan's), when rules search
     /// keywords.
     keywords: Option<usize>,
+    /// True when every field scan also finds the keyword needles (see `FOLDED_KEYWORDS_MAX`).
+    keywords_folded: bool,
     /// Engine-wide index of this class's verdict table, when verdicts can be cached.
     verdicts: Option<usize>,
     /// Distinct needles scanned.
@@ -280,8 +284,12 @@ impl Prefilter {
                 ids.push(id);
             }
         }
+        // A few keyword needles ride along in every field's automaton, so that the fields read
+        // need no second scan; many would multiply the automata (build time and memory), and
+        // are then searched for in every value by the keyword scan alone.
+        let folded = keyword_atoms.len() <= FOLDED_KEYWORDS_MAX;
         for (slot, ids) in &mut by_slot {
-            if slot.is_none() || !ids.is_empty() {
+            if slot.is_none() || (folded && !ids.is_empty()) {
                 ids.extend(&keyword_atoms);
             }
         }
@@ -384,6 +392,7 @@ impl Prefilter {
             always,
             inexact,
             keywords,
+            keywords_folded: keywords.is_some() && folded,
             verdicts: verdict_table,
             needles: used.len(),
             exact: unscanned.is_empty(),
@@ -444,7 +453,7 @@ impl Prefilter {
             }
             // The keyword needles were scanned with the field's own (scalar values only).
             if scan.ac.is_some()
-                && self.keywords.is_some()
+                && self.keywords_folded
                 && !matches!(value, Some(Value::List(_) | Value::Map(_)))
                 && let Some(at) = ctx.top_index(slot)
             {
