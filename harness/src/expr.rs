@@ -696,13 +696,8 @@ pub fn reads_any(node: &Node) -> bool {
 /// (`sigma::prefilter`): a verdict is a function of these reads.
 #[derive(Clone, Debug, Default)]
 pub struct Reads {
-    /// Every field slot some comparison reads.
+    /// Every field slot some comparison reads (field references included), sorted.
     pub slots: Vec<usize>,
-    /// Slots some comparison reads without a needle atom (exists, null, numbers, field
-    /// references, needle-less regexes): their verdicts depend on the value itself.
-    pub by_value: Vec<usize>,
-    /// Atoms some comparison uses inexactly: when one occurs, the comparison reads the text.
-    pub inexact: Vec<u32>,
     /// True when a keyword search has no needle, so that every value of an event matters.
     pub opaque: bool,
 }
@@ -715,23 +710,12 @@ impl Reads {
             Node::And(items) | Node::Or(items) => items.iter().for_each(|n| self.add(n)),
             Node::Not(inner) | Node::Group(_, inner) => self.add(inner),
             Node::Cmp { atom, cmp } => {
-                match (cmp.slot, atom) {
-                    (Some(slot), _) => {
-                        self.slots.push(slot);
-                        if atom.is_none() {
-                            self.by_value.push(slot);
-                        }
-                    }
-                    (None, None) => self.opaque = true,
-                    (None, Some(_)) => {}
+                match cmp.slot {
+                    Some(slot) => self.slots.push(slot),
+                    None => self.opaque |= atom.is_none(),
                 }
                 if let matcher::Matcher::FieldRef(other, ..) = cmp.matcher {
                     self.slots.push(other);
-                    self.by_value.push(other);
-                    self.by_value.extend(cmp.slot);
-                }
-                if let Some(atom) = atom.filter(|a| !a.exact) {
-                    self.inexact.push(atom.id);
                 }
             }
         }
@@ -739,12 +723,8 @@ impl Reads {
 
     /// Sorts and removes repeats.
     pub fn finish(&mut self) {
-        for list in [&mut self.slots, &mut self.by_value] {
-            list.sort_unstable();
-            list.dedup();
-        }
-        self.inexact.sort_unstable();
-        self.inexact.dedup();
+        self.slots.sort_unstable();
+        self.slots.dedup();
     }
 }
 

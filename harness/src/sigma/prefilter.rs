@@ -17,23 +17,20 @@
 //! values are checked for them one by one.
 //!
 //! Whole verdicts recur too: the same program, started the same way by the same parent, gives
-//! the same matches. A rule's verdict is a function of the fields its comparisons read, so a
-//! class's verdict is a function of one *identity* per field it reads, and a session keeps a
-//! small direct-mapped table from those identities to the rules that matched. A field's
-//! identity is its memo entry: the atoms its scan found, when every comparison on the field
-//! answers from them ([`AtomRef::exact`](expr::AtomRef), or an inexact one whose needle is
-//! absent), so that texts alike to every rule share it; otherwise the text itself (a number
-//! unique to the memo entry). An event is not cached when a value has no identity (long texts,
-//! lists, maps) or a keyword needle occurs outside the fields read, where no identity covers it.
+//! the same matches. A rule's verdict is a function of the values its comparisons read, so a
+//! session keeps, per class, a small direct-mapped table from the exact values of the fields the
+//! class's rules read (laid end to end as a key) to the rules that matched. An event whose key
+//! is there skips the field scans and the rules altogether. Keyword searches read every value:
+//! an event is not cached when a keyword needle occurs outside the fields read (where the key
+//! does not look), nor when a keyword search has no needle, nor when a value read is a list or a
+//! map.
 
 use super::rule::RuleIndex;
 use crate::event::Value;
 use crate::expr::{self, AtomHits, Atoms, Ctx, Node, Reads, hit_flags};
-use crate::hash::FxHasher;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::hash::{BuildHasher, BuildHasherDefault};
 use std::sync::Arc;
 
 /// Trigger sets kept per rule (the most selective ones; fewer is still sound).
@@ -48,32 +45,21 @@ const FOLDED_KEYWORDS_MAX: usize = 8;
 /// Verdict slots per class (a power of two): enough for the recurring activity of a busy
 /// host, small enough to stay in cache and to forget what stopped recurring.
 const VERDICT_SLOTS: usize = 4096;
-/// Distinct found sets a session interns before starting afresh (which only costs hits).
-const FOUND_SETS_MAX: usize = 1 << 16;
-
-/// Identity tags (high 64 bits of a field identity).
-const ID_ABSENT: u128 = 1 << 64;
-const ID_NULL: u128 = 2 << 64;
-const ID_TEXT: u128 = 3 << 64;
-const ID_INT: u128 = 4 << 64;
-const ID_FLOAT: u128 = 5 << 64;
-const ID_BOOL: u128 = 6 << 64;
+/// Longest verdict key (the values read, end to end) worth remembering.
+const VERDICT_KEY_MAX: usize = 4096;
 
 /// Automata already built, by pattern list: classes that differ only in field names (the same
 /// rules through another pipeline) share them.
 pub(super) type AutomatonCache = HashMap<Vec<String>, Option<Arc<AhoCorasick>>>;
 
-/// One automaton over the atoms of one field, with the keyword needles (or over the keyword
-/// needles only, `slot: None`); a field read without needles has none (`ac: None`), only a
-/// memo giving its texts identities.
+/// One automaton over the atoms of one field, with a few keyword needles (or over the keyword
+/// needles only, `slot: None`).
 #[derive(Debug)]
 struct FieldScan {
     slot: Option<usize>,
-    ac: Option<Arc<AhoCorasick>>,
+    ac: Arc<AhoCorasick>,
     /// Pattern index → atom id.
     atoms: Vec<u32>,
-    /// True when some comparison reads this field without a needle: identities are texts.
-    by_value: bool,
     /// Engine-wide index of this scan's memo table in a [`ScanState`].
     memo: usize,
     /// False when no needle could occur in a number's text (`-1.5e3`, `NaN`, `inf`), so
@@ -81,26 +67,20 @@ struct FieldScan {
     numbers: bool,
 }
 
-/// An atom a scan found, with the flags of its occurrences.
-type Found = (u32, u8);
-
-/// One memoised scan: the text and the atoms it holds, with their flags (each atom once),
-/// and the text's identity for verdicts.
+/// One memoised scan: the text and the atoms it holds, with their flags.
 #[derive(Debug)]
 struct MemoEntry {
     hash: u64,
     text: Box<str>,
     found: Box<[(u32, u8)]>,
-    identity: u64,
 }
 
-/// A class's verdicts by field identities (see the module documentation), direct-mapped.
-#[derive(Debug, Default)]
-struct Verdicts {
-    hashes: Vec<u64>,
-    /// `VERDICT_SLOTS` keys of the class's key length, end to end.
-    keys: Vec<u128>,
-    rules: Vec<Vec<RuleIndex>>,
+/// One remembered verdict: the key (the values read) and the rules that matched.
+#[derive(Clone, Debug, Default)]
+struct Verdict {
+    hash: u64,
+    key: Vec<u8>,
+    rules: Vec<RuleIndex>,
 }
 
 /// Per-session scanning buffers and memo tables (see the module documentation).
@@ -116,17 +96,14 @@ pub(super) struct ScanState {
     candidates: Vec<u32>,
     /// Memo table per scan, allocated on first use.
     memo: Vec<Vec<Option<MemoEntry>>>,
-    /// Memo entries (scan's table, slot) whose atoms the current event holds.
-    pending: Vec<(u32, u32)>,
-    /// Top-level fields of the current event that a field scan covered for keywords.
+    /// Top-level fields of the current event that are read (so in the verdict key), and that
+    /// a field scan searched for keyword needles.
+    read: Vec<u64>,
     covered: Vec<u64>,
-    /// The current event's field identities.
-    key: Vec<u128>,
-    /// Found sets by identity, and the next identity for a text.
-    found_sets: HashMap<Box<[Found]>, u64, BuildHasherDefault<FxHasher>>,
-    next_identity: u64,
+    /// The current event's verdict key: the values read, tagged, end to end.
+    key: Vec<u8>,
     /// Verdict table per class, allocated on first use.
-    verdicts: Vec<Verdicts>,
+    verdicts: Vec<Vec<Verdict>>,
     /// Where the current event's verdict goes once evaluated: (table, slot, hash).
     unsettled: Option<(usize, usize, u64)>,
     /// Memo lookups that hit and missed, for the benchmark's figures.
@@ -151,8 +128,8 @@ pub(super) struct Prefilter {
     others: Vec<Box<[FrozenTrigger]>>,
     /// Rules with no trigger: evaluated on every event.
     always: Vec<u32>,
-    /// Atom id → true for keyword atoms and atoms some comparison uses inexactly.
-    inexact: Vec<bool>,
+    /// Every field slot the rules read, in key order.
+    reads: Vec<usize>,
     /// The keyword scan's automaton (also part of every field scan's), when rules search
     /// keywords.
     keywords: Option<usize>,
@@ -264,11 +241,8 @@ impl Prefilter {
             .copied()
             .filter(|&id| atoms.get(id).0.is_none())
             .collect();
-        let mut inexact = vec![false; atoms.len()];
-        for &id in reads.inexact.iter().chain(&keyword_atoms) {
-            inexact[id as usize] = true;
-        }
-        // One scan per field read (with the keyword needles), and one of the keyword needles.
+        // One scan per field with needles (with the keyword needles), and one of the keyword
+        // needles.
         let mut by_slot: Vec<(Option<usize>, Vec<u32>)> = reads
             .slots
             .iter()
@@ -298,34 +272,27 @@ impl Prefilter {
         let mut unscanned = Vec::new();
         let mut keywords = None;
         for (slot, ids) in by_slot {
-            let by_value = slot.is_some_and(|s| reads.by_value.binary_search(&s).is_ok());
-            let ac = if ids.is_empty() {
-                None
-            } else {
-                let patterns: Vec<String> =
-                    ids.iter().map(|&id| atoms.get(id).1.to_string()).collect();
-                let built = cache
-                    .entry(patterns)
-                    .or_insert_with_key(|patterns| {
-                        // Small automata as DFAs (fast to scan, cheap to build); large ones as
-                        // NFAs.
-                        let kind = (patterns.len() <= 300).then_some(AhoCorasickKind::DFA);
-                        AhoCorasickBuilder::new()
-                            .match_kind(MatchKind::Standard)
-                            .ascii_case_insensitive(true)
-                            .kind(kind)
-                            .build(patterns)
-                            .ok()
-                            .map(Arc::new)
-                    })
-                    .clone();
-                match built {
-                    Some(ac) => Some(ac),
-                    None => {
-                        unscanned.extend(ids);
-                        continue;
-                    }
-                }
+            if ids.is_empty() {
+                continue;
+            }
+            let patterns: Vec<String> = ids.iter().map(|&id| atoms.get(id).1.to_string()).collect();
+            let built = cache
+                .entry(patterns)
+                .or_insert_with_key(|patterns| {
+                    // Small automata as DFAs (fast to scan, cheap to build); large ones as NFAs.
+                    let kind = (patterns.len() <= 300).then_some(AhoCorasickKind::DFA);
+                    AhoCorasickBuilder::new()
+                        .match_kind(MatchKind::Standard)
+                        .ascii_case_insensitive(true)
+                        .kind(kind)
+                        .build(patterns)
+                        .ok()
+                        .map(Arc::new)
+                })
+                .clone();
+            let Some(ac) = built else {
+                unscanned.extend(ids);
+                continue;
             };
             let numbers = ids.iter().any(|&id| {
                 let needle = atoms.get(id).1;
@@ -340,14 +307,13 @@ impl Prefilter {
                 slot,
                 ac,
                 atoms: ids,
-                by_value,
                 memo: *memos,
                 numbers,
             });
             *memos += 1;
         }
-        // Verdicts are cached when every value read has an identity: not when a keyword search
-        // without a needle reads everything, nor when an automaton could not be built.
+        // Verdicts are cached unless a keyword search without a needle reads every value, or an
+        // automaton could not be built (its rules are then evaluated on every event anyway).
         let cached = !reads.opaque && unscanned.is_empty();
         let verdict_table = cached.then(|| {
             *verdicts += 1;
@@ -390,7 +356,7 @@ impl Prefilter {
             trigger_list,
             others,
             always,
-            inexact,
+            reads: reads.slots,
             keywords,
             keywords_folded: keywords.is_some() && folded,
             verdicts: verdict_table,
@@ -408,7 +374,7 @@ impl Prefilter {
         }
     }
 
-    /// Scans the event in `ctx`. When the session has seen the event's field identities
+    /// Scans the event in `ctx`. When the session has seen the values the class's rules read
     /// before, returns the rules that matched then; otherwise records the event's atoms in the
     /// context's scratch and sets in `marks` (one bit per rule position) the rules worth
     /// evaluating, whose verdict then goes to [`Prefilter::settle`].
@@ -418,91 +384,83 @@ impl Prefilter {
         state: &'s mut ScanState,
         marks: &mut [u64],
     ) -> Option<&'s [RuleIndex]> {
-        state.pending.clear();
-        state.key.clear();
         state.unsettled = None;
-        let fields = ctx.event.fields.len();
-        state.covered.clear();
-        state.covered.resize(fields.div_ceil(64), 0);
+        let words = ctx.event.fields.len().div_ceil(64);
+        for set in [&mut state.read, &mut state.covered] {
+            set.clear();
+            set.resize(words, 0);
+        }
+        // The key: every value read, tagged, end to end.
         let mut cacheable = self.verdicts.is_some();
-        for scan in &self.scans {
-            let Some(slot) = scan.slot else { continue };
+        state.key.clear();
+        for &slot in &self.reads {
             let value = ctx.value(slot);
-            let identity = match value {
-                None => Some(ID_ABSENT),
-                Some(Value::Null) => Some(ID_NULL),
-                Some(Value::String(text)) if text.len() <= MEMO_MAX_LEN => {
-                    let identity = self.memoised(scan, text, state);
-                    Some(ID_TEXT | u128::from(identity))
-                }
-                Some(value) => {
-                    if let Some(ac) = &scan.ac {
-                        scan_value(ac, scan, value, state, &mut ctx.scratch.atoms);
-                    }
-                    match value {
-                        Value::Int(i) => Some(ID_INT | u128::from(*i as u64)),
-                        Value::Float(f) => Some(ID_FLOAT | u128::from(f.to_bits())),
-                        Value::Bool(b) => Some(ID_BOOL | u128::from(*b)),
-                        _ => None,
-                    }
-                }
-            };
-            match identity {
-                Some(identity) => state.key.push(identity),
-                None => cacheable = false,
-            }
-            // The keyword needles were scanned with the field's own (scalar values only).
-            if scan.ac.is_some()
-                && self.keywords_folded
-                && !matches!(value, Some(Value::List(_) | Value::Map(_)))
-                && let Some(at) = ctx.top_index(slot)
-            {
-                state.covered[at / 64] |= 1 << (at % 64);
+            cacheable &= push_key(&mut state.key, value);
+            if let Some(at) = ctx.top_index(slot) {
+                state.read[at / 64] |= 1 << (at % 64);
             }
         }
+        cacheable &= state.key.len() <= VERDICT_KEY_MAX;
+        // Keyword needles outside the fields read: the key does not cover them.
         if let Some(keywords) = self.keywords {
             let scan = &self.scans[keywords];
             let hits = &mut ctx.scratch.atoms;
-            let before = hits.touched().len();
             for (at, value) in ctx.event.fields.values().enumerate() {
-                if state.covered[at / 64] & (1 << (at % 64)) == 0 {
+                if state.read[at / 64] & (1 << (at % 64)) == 0 {
                     scan_leaves(scan, value, state, hits);
                 }
             }
-            // A keyword needle outside the fields read: no identity covers where it occurred.
-            if hits.touched().len() > before {
-                cacheable = false;
-            }
+            cacheable &= hits.touched().is_empty();
         }
         if cacheable && let Some(table) = self.verdicts {
-            let hash = BuildHasherDefault::<FxHasher>::default().hash_one(&state.key);
+            let hash = crate::hash::text_hash(&state.key);
             let slot = hash as usize & (VERDICT_SLOTS - 1);
-            let width = state.key.len();
             if state.verdicts.len() <= table {
-                state.verdicts.resize_with(table + 1, Verdicts::default);
+                state.verdicts.resize_with(table + 1, Vec::new);
             }
             let verdicts = &mut state.verdicts[table];
-            if verdicts.hashes.is_empty() {
-                verdicts.hashes = vec![0; VERDICT_SLOTS];
-                verdicts.keys = vec![0; VERDICT_SLOTS * width];
-                verdicts.rules = vec![Vec::new(); VERDICT_SLOTS];
+            if verdicts.is_empty() {
+                verdicts.resize_with(VERDICT_SLOTS, Verdict::default);
             }
-            // Key 0 (all zeros) is never a real key: identities carry a nonzero tag.
-            if verdicts.hashes[slot] == hash
-                && verdicts.keys[slot * width..(slot + 1) * width] == state.key[..]
-            {
+            // An empty slot's key is empty, and no key is: every value read adds a tag.
+            let known = &verdicts[slot];
+            if known.hash == hash && known.key == state.key && !state.key.is_empty() {
                 state.verdict_hits += 1;
-                return Some(&state.verdicts[table].rules[slot]);
+                return Some(&state.verdicts[table][slot].rules);
             }
             state.verdict_misses += 1;
             state.unsettled = Some((table, slot, hash));
         }
 
+        // The field scans, through the memo.
+        for scan in &self.scans {
+            let Some(slot) = scan.slot else { continue };
+            let Some(value) = ctx.value(slot) else {
+                continue;
+            };
+            // The keyword needles are scanned with the field's own (scalar values only).
+            if self.keywords_folded
+                && !matches!(value, Value::List(_) | Value::Map(_))
+                && let Some(at) = ctx.top_index(slot)
+            {
+                state.covered[at / 64] |= 1 << (at % 64);
+            }
+            let hits = &mut ctx.scratch.atoms;
+            match value {
+                Value::String(text) if text.len() <= MEMO_MAX_LEN => {
+                    self.memoised(scan, text, state, hits);
+                }
+                value => scan_value(&scan.ac, scan, value, state, hits),
+            }
+        }
         let hits = &mut ctx.scratch.atoms;
-        for &(table, slot) in &state.pending {
-            if let Some(entry) = &state.memo[table as usize][slot as usize] {
-                for &(id, flags) in &entry.found {
-                    hits.record(id, flags);
+        // Keyword needles in the fields read that no field scan searched for them.
+        if let Some(keywords) = self.keywords {
+            let scan = &self.scans[keywords];
+            for (at, value) in ctx.event.fields.values().enumerate() {
+                let (word, bit) = (at / 64, 1 << (at % 64));
+                if state.read[word] & bit != 0 && state.covered[word] & bit == 0 {
+                    scan_leaves(scan, value, state, hits);
                 }
             }
         }
@@ -544,17 +502,16 @@ impl Prefilter {
         let Some((table, slot, hash)) = state.unsettled.take() else {
             return;
         };
-        let width = state.key.len();
-        let verdicts = &mut state.verdicts[table];
-        verdicts.hashes[slot] = hash;
-        verdicts.keys[slot * width..(slot + 1) * width].copy_from_slice(&state.key);
-        verdicts.rules[slot].clear();
-        verdicts.rules[slot].extend_from_slice(matched);
+        let verdict = &mut state.verdicts[table][slot];
+        verdict.hash = hash;
+        verdict.key.clear();
+        verdict.key.extend_from_slice(&state.key);
+        verdict.rules.clear();
+        verdict.rules.extend_from_slice(matched);
     }
 
-    /// Looks `text` up in the scan's memo, scanning it on a miss; the entry joins the event's
-    /// pending atoms. Returns the text's identity.
-    fn memoised(&self, scan: &FieldScan, text: &str, state: &mut ScanState) -> u64 {
+    /// Looks `text` up in the scan's memo, scanning it on a miss, and records its atoms.
+    fn memoised(&self, scan: &FieldScan, text: &str, state: &mut ScanState, hits: &mut AtomHits) {
         let hash = crate::hash::text_hash(text.as_bytes());
         if state.memo.len() <= scan.memo {
             state.memo.resize_with(scan.memo + 1, Vec::new);
@@ -564,58 +521,50 @@ impl Prefilter {
             table.resize_with(MEMO_SLOTS, || None);
         }
         let index = hash as usize & (MEMO_SLOTS - 1);
-        state.pending.push((scan.memo as u32, index as u32));
         if let Some(entry) = &table[index]
             && entry.hash == hash
             && *entry.text == *text
         {
             state.memo_hits += 1;
-            return entry.identity;
+            record(&entry.found, hits);
+            return;
         }
         state.memo_misses += 1;
-        state.found.clear();
-        if let Some(ac) = &scan.ac {
-            let mut found = std::mem::take(&mut state.found);
-            scan_folded(ac, scan, text, &mut state.buffer, &mut found);
-            // Each atom once, flags merged, in atom order: equal sets compare equal.
-            found.sort_unstable();
-            found.dedup_by(|next, kept| {
-                let same = next.0 == kept.0;
-                if same {
-                    kept.1 |= next.1;
-                }
-                same
-            });
-            state.found = found;
-        }
-        let identity =
-            if scan.by_value || state.found.iter().any(|&(id, _)| self.inexact[id as usize]) {
-                state.next_identity += 1;
-                state.next_identity
-            } else {
-                if state.found_sets.len() >= FOUND_SETS_MAX {
-                    state.found_sets.clear();
-                }
-                match state.found_sets.get(state.found.as_slice()) {
-                    Some(&identity) => identity,
-                    None => {
-                        state.next_identity += 1;
-                        let identity = state.next_identity;
-                        state
-                            .found_sets
-                            .insert(state.found.as_slice().into(), identity);
-                        identity
-                    }
-                }
-            };
+        let mut found = std::mem::take(&mut state.found);
+        scan_folded(&scan.ac, scan, text, &mut state.buffer, &mut found);
+        record(&found, hits);
         state.memo[scan.memo][index] = Some(MemoEntry {
             hash,
             text: text.into(),
-            found: state.found.as_slice().into(),
-            identity,
+            found: found.as_slice().into(),
         });
-        identity
+        state.found = found;
     }
+}
+
+/// Appends `value`'s key to `key`: a tag, then for a text its length and bytes, for a number or
+/// a boolean its bits. False for values a key does not hold (lists, maps).
+fn push_key(key: &mut Vec<u8>, value: Option<&Value>) -> bool {
+    match value {
+        None => key.push(0),
+        Some(Value::Null) => key.push(1),
+        Some(Value::String(text)) => {
+            key.push(2);
+            key.extend_from_slice(&(text.len() as u64).to_le_bytes());
+            key.extend_from_slice(text.as_bytes());
+        }
+        Some(Value::Int(i)) => {
+            key.push(3);
+            key.extend_from_slice(&i.to_le_bytes());
+        }
+        Some(Value::Float(f)) => {
+            key.push(4);
+            key.extend_from_slice(&f.to_bits().to_le_bytes());
+        }
+        Some(Value::Bool(b)) => key.extend_from_slice(&[5, u8::from(*b)]),
+        Some(Value::List(_) | Value::Map(_)) => return false,
+    }
+    true
 }
 
 /// Scans a value that is not memoised the way text comparisons read it: scalars by their
@@ -680,7 +629,7 @@ fn push_number(value: &Value, out: &mut String) {
 /// Scans every leaf under `value` for keyword needles, as keyword searches read them; most
 /// values hold none, which one unanchored search tells before the overlapping one runs.
 fn scan_leaves(scan: &FieldScan, value: &Value, state: &mut ScanState, hits: &mut AtomHits) {
-    let Some(ac) = &scan.ac else { return };
+    let ac = &scan.ac;
     match value {
         Value::List(items) => items
             .iter()
