@@ -174,7 +174,7 @@ fn main() {
         let (hits, misses) = session.memo_figures();
         let (known, unknown) = session.verdict_figures();
         println!(
-            "  prefilter memo: {:.1}% of field texts found memoised ({hits} of {}); {:.1}% of verdicts known from an earlier event ({known} of {})",
+            "  prefilter memo: {:.1}% of field texts scanned found memoised ({hits} of {}); {:.1}% of verdicts known from an earlier event ({known} of {})",
             100.0 * hits as f64 / (hits + misses).max(1) as f64,
             hits + misses,
             100.0 * known as f64 / (known + unknown).max(1) as f64,
@@ -209,7 +209,7 @@ fn main() {
     let (memo_hits, memo_misses) = cold.memo_figures();
     let (known, unknown) = cold.verdict_figures();
     println!(
-        "pre-parsed, 1 thread, one pass over the {} distinct events (cold memo, {:.1}% found memoised, {:.1}% of verdicts known): {} ({hits} matches)",
+        "pre-parsed, 1 thread, one pass over the {} distinct events (cold memo, {:.1}% of texts scanned found memoised, {:.1}% of verdicts known): {} ({hits} matches)",
         pool.len(),
         100.0 * memo_hits as f64 / (memo_hits + memo_misses).max(1) as f64,
         100.0 * known as f64 / (known + unknown).max(1) as f64,

@@ -123,7 +123,7 @@ impl Session {
     }
 
     /// How often an event's verdict was known from an earlier event with the same field
-    /// identities, and how often one that could have been was evaluated.
+    /// values read, and how often one that could have been was evaluated.
     pub fn verdict_figures(&self) -> (u64, u64) {
         (self.scan.verdict_hits, self.scan.verdict_misses)
     }

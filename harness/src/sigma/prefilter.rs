@@ -13,8 +13,9 @@
 //! all day. A session therefore memoises what the scan of a field's text found, in a small
 //! direct-mapped table per field (a slot per hash, overwritten on collision), so a recurring
 //! value costs a hash and a comparison instead of an automaton run. Keyword needles, which
-//! search every value, join the automaton of every field the rules read; the event's other
-//! values are checked for them one by one.
+//! search every value, join the automaton of every field the rules read when a class has at
+//! most [`FOLDED_KEYWORDS_MAX`]; the event's other values (all of them, when there are more)
+//! are checked for them one by one.
 //!
 //! Whole verdicts recur too: the same program, started the same way by the same parent, gives
 //! the same matches. A rule's verdict is a function of the values its comparisons read, so a

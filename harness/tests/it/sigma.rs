@@ -379,12 +379,9 @@ fn scenario_events(schema: LogSchema) -> Vec<Event> {
         .collect()
 }
 
-/// The prefilter answers text comparisons from its scan and skips rules whose needles are
-/// absent; explain evaluates every comparison itself. The two must agree on every rule and
-/// event: over the corpus's Windows process_creation rules where ../shared is present, and
-/// over the bundled rules always.
-#[test]
-fn prefilter_verdicts_agree_with_plain_evaluation() {
+/// The bundled Sigma rules, with the corpus's Windows process_creation rules where ../shared is
+/// present.
+fn process_creation_engine() -> Engine {
     let corpus = root().join("../shared/corpora/sigma/rules/windows/process_creation");
     let mut paths = vec![
         root().join("fixtures/sigma/sigmahq"),
@@ -400,6 +397,16 @@ fn prefilter_verdicts_agree_with_plain_evaluation() {
     }
     let (set, _) = RuleSet::load_paths(&paths);
     let (engine, _) = Engine::compile(&set, &Config::default());
+    engine
+}
+
+/// The prefilter answers text comparisons from its scan and skips rules whose needles are
+/// absent; explain evaluates every comparison itself. The two must agree on every rule and
+/// event: over the corpus's Windows process_creation rules where ../shared is present, and
+/// over the bundled rules always.
+#[test]
+fn prefilter_verdicts_agree_with_plain_evaluation() {
+    let engine = process_creation_engine();
     let mut session = engine.session();
     let mut checked = 0;
     for schema in [LogSchema::Sysmon, LogSchema::Security4688] {
@@ -427,26 +434,12 @@ fn prefilter_verdicts_agree_with_plain_evaluation() {
     assert!(checked > 1000, "only {checked} verdicts compared");
 }
 
-/// A session remembers verdicts by the identities of the fields rules read (and the scan memo
+/// A session remembers verdicts by the exact values of the fields rules read (and the scan memo
 /// by text): a warm session that has seen every event before must give each event exactly the
 /// matches a fresh session gives it, and must have answered some of them from memory.
 #[test]
 fn remembered_verdicts_agree_with_fresh_sessions() {
-    let corpus = root().join("../shared/corpora/sigma/rules/windows/process_creation");
-    let mut paths = vec![
-        root().join("fixtures/sigma/sigmahq"),
-        root().join("fixtures/rules/sigma"),
-    ];
-    if corpus.is_dir() {
-        paths.push(corpus);
-    } else {
-        println!(
-            "notice: {} is absent; checking the bundled rules only",
-            corpus.display()
-        );
-    }
-    let (set, _) = RuleSet::load_paths(&paths);
-    let (engine, _) = Engine::compile(&set, &Config::default());
+    let engine = process_creation_engine();
     let mut warm = engine.session();
     let mut compared = 0;
     for schema in [LogSchema::Sysmon, LogSchema::Security4688] {
