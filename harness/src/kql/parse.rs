@@ -1783,13 +1783,14 @@ impl Parser<'_> {
         }
         match ty {
             "datetime" | "date" => {
-                if crate::kql::value::parse_datetime(raw).is_none() {
+                let body = crate::kql::value::datetime_literal_body(raw);
+                if crate::kql::value::parse_datetime(body).is_none() {
                     let d = Diagnostic::error(
                         "KQL0004",
                         format!("invalid datetime literal `{ty}({raw})`"),
                     )
                     .at(self.file, self.src, span)
-                    .with_help("write an ISO 8601 date such as `datetime(2024-01-31)` or `datetime(2024-01-31T10:00:00Z)`");
+                    .with_help("write one of the formats the datetime data type page lists (ISO 8601, RFC 822, RFC 850, Sortable), such as `datetime(2024-01-31)` or `datetime(2024-01-31T10:00:00Z)`");
                     return Err(self.push(d));
                 }
                 Ok(Literal::Datetime(raw.to_string()))

@@ -5,11 +5,14 @@
 //! and timespans are counted in 100-nanosecond ticks; `dynamic` holds arrays, property bags and
 //! scalars. Conversions (`tostring`, `tolong`, `todatetime`, ...) return null where Kusto does.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use indexmap::IndexMap;
 use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
+
+mod datetime;
+pub use datetime::{literal_body as datetime_literal_body, parse_datetime};
 
 /// 100-nanosecond ticks per second, the resolution of `datetime` and `timespan`.
 pub const TICKS_PER_SECOND: i64 = 10_000_000;
@@ -630,41 +633,6 @@ pub fn format_timespan(ticks: i64) -> String {
         out += &format!(".{fraction:07}");
     }
     out
-}
-
-/// Parses the text forms `datetime()` and `todatetime()` accept: ISO 8601 (with or without `T`,
-/// fraction, `Z` or offset), a bare date, RFC 2822 and the `yyyy-MM-dd HH:mm:ss` family.
-pub fn parse_datetime(text: &str) -> Option<i64> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
-        return Some(ticks_from_chrono(time.with_timezone(&Utc)));
-    }
-    if let Ok(time) = DateTime::parse_from_rfc2822(text) {
-        return Some(ticks_from_chrono(time.with_timezone(&Utc)));
-    }
-    let trimmed = text.strip_suffix('Z').unwrap_or(text);
-    for format in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M",
-        "%Y/%m/%d %H:%M:%S%.f",
-        "%m/%d/%Y %H:%M:%S%.f",
-        "%m/%d/%Y %I:%M:%S %p",
-    ] {
-        if let Ok(naive) = NaiveDateTime::parse_from_str(trimmed, format) {
-            return Some(ticks_from_chrono(naive.and_utc()));
-        }
-    }
-    for format in ["%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%Y%m%d"] {
-        if let Ok(date) = NaiveDate::parse_from_str(trimmed, format) {
-            return Some(ticks_from_chrono(date.and_hms_opt(0, 0, 0)?.and_utc()));
-        }
-    }
-    None
 }
 
 /// Parses a timespan literal's body: `5d`, `1.5h`, `30m`, `10s`, `100ms`, `10microsecond`, `1tick`, or `[d.]hh:mm[:ss[.f]]`.

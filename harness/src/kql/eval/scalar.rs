@@ -445,7 +445,7 @@ pub(super) fn literal_value(l: &Literal, span: Span) -> R<(Value, ScalarType)> {
             )
         }
         Literal::String(s) => (Value::str(s), ScalarType::String),
-        Literal::Datetime(s) => match parse_datetime(s) {
+        Literal::Datetime(s) => match parse_datetime(crate::kql::value::datetime_literal_body(s)) {
             Some(t) => (Value::DateTime(t), ScalarType::DateTime),
             None => {
                 return Err(EvalError::new(
