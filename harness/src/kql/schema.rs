@@ -85,6 +85,21 @@ pub const ASIM_PROCESS_FUNCTIONS: &[&str] = &[
 /// renamed still reports it as unknown.
 pub const RETIRED_ASIM_FUNCTIONS: &[(&str, &str)] = &[("imProcessCreation", "imProcessCreate")];
 
+/// Retired Defender advanced-hunting tables kept as documented stand-ins: (name, the table that
+/// replaced it, when it stopped logging). Their columns in `tables.json` (source
+/// `defender-xdr-retired`) are those of the table's archived reference page; they are empty
+/// unless bound, and reading one is a `KQL0208` warning.
+pub const RETIRED_TABLES: &[(&str, &str, &str)] =
+    &[("AppFileEvents", "CloudAppEvents", "March 7, 2021")];
+
+/// `(replacement, retired since)` when `name` is a retired table of [`RETIRED_TABLES`].
+pub fn retired_table(name: &str) -> Option<(&'static str, &'static str)> {
+    RETIRED_TABLES
+        .iter()
+        .find(|(old, _, _)| *old == name)
+        .map(|(_, new, since)| (*new, *since))
+}
+
 /// The current ASIM parser that replaced the retired parser `name`, if `name` is one.
 pub fn retired_asim_function(name: &str) -> Option<&'static str> {
     RETIRED_ASIM_FUNCTIONS
@@ -186,6 +201,10 @@ mod tests {
             asim.column("TargetProcessId").unwrap().ty,
             ScalarType::String
         );
+        let retired = catalog.get("AppFileEvents").unwrap();
+        assert_eq!(retired.source, "defender-xdr-retired");
+        assert_eq!(retired.column("Isp").unwrap().ty, ScalarType::String);
+        assert!(retired_table("AppFileEvents").is_some());
         let security = catalog.get("SecurityEvent").unwrap();
         assert_eq!(security.column("EventID").unwrap().ty, ScalarType::Int);
         assert!(catalog.get("DeviceNetworkEvents").is_some());

@@ -36,14 +36,15 @@ pub(super) fn compile_expr(
                 e.span,
             ));
         }
-        // `* has "x"`: the term in any column (the where and find operator pages).
+        // `* has "x"`: the term in any column (the where and find operator pages); `search`
+        // terms also become `* hasprefix`, `* contains`, `* matches regex`, ... (search page).
         ExprKind::Binary {
-            op: op @ BinOp::Str { negated: false, .. },
+            op: op @ (BinOp::Str { negated: false, .. } | BinOp::MatchesRegex),
             lhs,
             rhs,
         } if matches!(&lhs.kind, ExprKind::Wildcard(w) if w == "*") => {
-            let mut any = Compiled::constant(Value::Bool(false), ScalarType::Bool);
-            for c in cols.iter().rev() {
+            let mut tests = Vec::with_capacity(cols.len());
+            for c in cols {
                 let column = Expr::new(
                     ExprKind::Name(crate::kql::ast::Ident::new(c.name.clone(), lhs.span)),
                     lhs.span,
@@ -56,17 +57,11 @@ pub(super) fn compile_expr(
                     },
                     e.span,
                 );
-                let test = sub(ev, &one)?;
-                any = if matches!(any.kind, CExpr::Const(_)) {
-                    test
-                } else {
-                    Compiled {
-                        kind: CExpr::Or(Box::new(test), Box::new(any)),
-                        ty: ScalarType::Bool,
-                    }
-                };
+                tests.push(sub(ev, &one)?);
             }
-            any
+            // A balanced `or` tree: `search` over every table has well over a thousand
+            // columns, and a chain that deep would exhaust the stack when evaluated.
+            any_of(tests)
         }
         ExprKind::Binary { op, lhs, rhs } => {
             let l = sub(ev, lhs)?;
@@ -700,4 +695,26 @@ pub(super) fn inline_function(
     ev.scopes.pop();
     ev.depth -= 1;
     compiled
+}
+
+/// `a or b or ...` as a balanced tree (false for none), evaluated left to right.
+fn any_of(mut tests: Vec<Compiled>) -> Compiled {
+    if tests.is_empty() {
+        return Compiled::constant(Value::Bool(false), ScalarType::Bool);
+    }
+    while tests.len() > 1 {
+        let mut paired = Vec::with_capacity(tests.len().div_ceil(2));
+        let mut it = tests.into_iter();
+        while let Some(a) = it.next() {
+            paired.push(match it.next() {
+                Some(b) => Compiled {
+                    kind: CExpr::Or(Box::new(a), Box::new(b)),
+                    ty: ScalarType::Bool,
+                },
+                None => a,
+            });
+        }
+        tests = paired;
+    }
+    tests.pop().expect("one test left")
 }

@@ -8,9 +8,9 @@ use super::{
 };
 use crate::diag::Span;
 use crate::kql::ast::{
-    ColumnExpr, Expr, ExprKind, Ident, Literal, NullsPlacement, OpParam, SortKey, SortOrder,
+    BinOp, ColumnExpr, Expr, ExprKind, Ident, Literal, NullsPlacement, OpParam, SortKey, SortOrder,
+    StrOp,
 };
-use crate::kql::func;
 use crate::kql::schema::Column;
 use crate::kql::table::{Row, Table, merge_sources};
 use crate::kql::value::{GroupKey, ScalarType, Value};
@@ -275,27 +275,104 @@ impl Evaluator<'_> {
         })
     }
 
+    /// `search`: the predicate read as the search operator page's table says (a term `x` is
+    /// `* has "x"`, `x*` `* hasprefix`, `*x` `* hassuffix`, `*x*` `* contains`, `a*b`
+    /// `* matches regex @"\ba.*b\b"`, `search *` every row), then filtered like `where`.
+    /// `kind=case_sensitive` makes every string operator in it case-sensitive.
     pub(super) fn search(&mut self, t: Table, predicate: &Expr, params: &[OpParam]) -> R<Table> {
         let cs = param_value(params, "kind").is_some_and(|k| k == "case_sensitive");
-        if let ExprKind::Literal(Literal::String(term)) = &predicate.kind {
-            let term = term.clone();
-            let rows = t
-                .rows
-                .into_iter()
-                .filter(|r| {
-                    r.values.iter().any(|v| {
-                        func::has(&v.text(), &term, cs) || func::contains(&v.text(), &term, cs)
-                    })
-                })
-                .collect();
-            return Ok(Table {
-                columns: t.columns,
-                rows,
-                open: false,
-            });
+        if matches!(&predicate.kind, ExprKind::Wildcard(w) if w == "*") {
+            return Ok(Table { open: false, ..t });
         }
-        self.filter(t, predicate)
+        let rewritten = search_predicate(predicate, cs);
+        self.filter(t, &rewritten)
     }
+}
+
+/// The `where` predicate a search predicate stands for (see [`Evaluator::search`]).
+fn search_predicate(e: &Expr, case_sensitive: bool) -> Expr {
+    let kind = match &e.kind {
+        ExprKind::Literal(Literal::String(term)) => {
+            return search_term(term, case_sensitive, e.span);
+        }
+        ExprKind::Paren(inner) => {
+            ExprKind::Paren(Box::new(search_predicate(inner, case_sensitive)))
+        }
+        ExprKind::Binary {
+            op: op @ (BinOp::And | BinOp::Or),
+            lhs,
+            rhs,
+        } => ExprKind::Binary {
+            op: *op,
+            lhs: Box::new(search_predicate(lhs, case_sensitive)),
+            rhs: Box::new(search_predicate(rhs, case_sensitive)),
+        },
+        ExprKind::Call { name, args } if name.name == "not" && args.len() == 1 => {
+            let mut args = args.clone();
+            args[0].value = search_predicate(&args[0].value, case_sensitive);
+            ExprKind::Call {
+                name: name.clone(),
+                args,
+            }
+        }
+        ExprKind::Binary {
+            op: BinOp::Str { op, negated, .. },
+            lhs,
+            rhs,
+        } if case_sensitive => ExprKind::Binary {
+            op: BinOp::Str {
+                op: *op,
+                negated: *negated,
+                case_sensitive: true,
+            },
+            lhs: lhs.clone(),
+            rhs: rhs.clone(),
+        },
+        other => other.clone(),
+    };
+    Expr::new(kind, e.span)
+}
+
+/// `* op term` for one search term, by where its `*` wildcards are.
+fn search_term(term: &str, case_sensitive: bool, span: Span) -> Expr {
+    let lead = term.starts_with('*');
+    let trail = term.len() > 1 && term.ends_with('*');
+    let core = &term[usize::from(lead)..term.len() - usize::from(trail)];
+    let string = |s: String| Expr::new(ExprKind::Literal(Literal::String(s)), span);
+    let (op, rhs) = if core.contains('*') {
+        let body: Vec<String> = core.split('*').map(regex::escape).collect();
+        let pattern = format!(
+            "{}{}{}{}",
+            if case_sensitive { "" } else { "(?i)" },
+            if lead { "" } else { "\\b" },
+            body.join(".*"),
+            if trail { "" } else { "\\b" }
+        );
+        (BinOp::MatchesRegex, string(pattern))
+    } else {
+        let op = match (lead, trail) {
+            (false, false) => StrOp::Has,
+            (false, true) => StrOp::HasPrefix,
+            (true, false) => StrOp::HasSuffix,
+            (true, true) => StrOp::Contains,
+        };
+        (
+            BinOp::Str {
+                op,
+                negated: false,
+                case_sensitive,
+            },
+            string(core.to_string()),
+        )
+    };
+    Expr::new(
+        ExprKind::Binary {
+            op,
+            lhs: Box::new(Expr::new(ExprKind::Wildcard("*".into()), span)),
+            rhs: Box::new(rhs),
+        },
+        span,
+    )
 }
 
 pub(super) fn dotnet_type(ty: ScalarType) -> &'static str {

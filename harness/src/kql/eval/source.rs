@@ -6,7 +6,7 @@ use crate::diag::{Span, did_you_mean};
 use crate::kql::ast::{Arg, Expr, ExprKind, Literal, Source, SourceKind, TabularExpr};
 use crate::kql::bind::{asim_filter, watchlist_columns};
 use crate::kql::func;
-use crate::kql::schema::{Column, asim_process_function, retired_asim_function};
+use crate::kql::schema::{Column, asim_process_function, retired_asim_function, retired_table};
 use crate::kql::table::{Row, Table};
 use crate::kql::value::{ScalarType, Value};
 use std::sync::Arc;
@@ -149,8 +149,21 @@ impl Evaluator<'_> {
         }))
     }
 
-    /// A warning when `name` is a retired ASIM parser that runs as its replacement's stand-in.
+    /// A warning when `name` is a retired ASIM parser that runs as its replacement's stand-in,
+    /// or a retired table read with its archived columns.
     fn warn_retired(&mut self, name: &str, span: Span) {
+        if let Some((current, since)) = retired_table(name)
+            && !self.db.is_bound(name)
+        {
+            self.warn(
+                EvalError::new(
+                    "KQL0208",
+                    format!("`{name}` is a retired table (no records since {since}); firedrill reads it empty, with the columns of its archived reference page"),
+                    span,
+                )
+                .help(format!("use `{current}`")),
+            );
+        }
         if let Some(current) = retired_asim_function(name) {
             self.warn(
                 EvalError::new(
@@ -313,11 +326,7 @@ impl Evaluator<'_> {
             SourceKind::Find(find) => self.find(find),
             SourceKind::Search(search) => {
                 let mut base = if search.tables.is_empty() {
-                    return Err(EvalError::new(
-                        "KQL0204",
-                        "search across every table is not supported; name the tables with `search in (T)`",
-                        s.span,
-                    ));
+                    self.search_every_table(s.span)?
                 } else {
                     self.union_tables_from(&[], &search.tables, s.span, None, Some("$table"))?
                 };
@@ -325,6 +334,46 @@ impl Evaluator<'_> {
                 Ok(base)
             }
         }
+    }
+
+    /// `search` without `in (...)`: "all unrestricted tables and views of the database in scope"
+    /// (search operator page). firedrill's database holds every table the catalog knows and every
+    /// bound table; ASIM parsers (`imProcessCreate`, `imFileEvent`, ...) are functions in
+    /// Sentinel, not tables, and retired tables (`AppFileEvents`) are stand-ins for queries that
+    /// name them, so neither is searched. Each row says its table in `$table`.
+    fn search_every_table(&mut self, span: Span) -> R<Table> {
+        let catalog = crate::kql::schema::Catalog::builtin();
+        let mut names: Vec<String> = self
+            .db
+            .table_names()
+            .into_iter()
+            .filter(|n| {
+                !asim_process_function(n)
+                    && retired_table(n).is_none()
+                    && catalog.get(n).is_none_or(|t| t.source != "sentinel-asim")
+            })
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names.dedup();
+        let tables: Vec<TabularExpr> = names
+            .into_iter()
+            .map(|name| {
+                let e = Expr::new(
+                    ExprKind::Name(crate::kql::ast::Ident::new(name, span)),
+                    span,
+                );
+                TabularExpr {
+                    source: Source {
+                        kind: SourceKind::Expr(e),
+                        span,
+                    },
+                    ops: vec![],
+                    span,
+                }
+            })
+            .collect();
+        self.union_tables_from(&[], &tables, span, None, Some("$table"))
     }
 
     pub(super) fn column_decls(&self, decls: &[crate::kql::ast::ColumnDecl]) -> R<Vec<Column>> {
