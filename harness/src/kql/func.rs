@@ -654,6 +654,36 @@ pub fn scalar(name: &str) -> Option<&'static ScalarFn> {
     SCALARS.iter().find(|f| f.name == name)
 }
 
+/// Kusto functions firedrill knows but does not run, each with the reason (`KQL0204`, not
+/// `KQL0203` "unknown function"): their results depend on computations Microsoft's
+/// documentation does not specify, so any implementation would be a guess.
+pub static UNSUPPORTED_SCALARS: &[(&str, &str)] = &[
+    (
+        "series_decompose_anomalies",
+        "its anomaly score is series_outliers' and its default seasonality (-1) series_periods_detect's, and Microsoft's documentation specifies neither computation",
+    ),
+    (
+        "series_decompose_forecast",
+        "its default seasonality (-1) is detected by series_periods_detect, whose algorithm Microsoft's documentation does not specify",
+    ),
+    (
+        "series_outliers",
+        "Microsoft's documentation names Tukey's fences but not the score formula, the percentile method or the custom-range scaling",
+    ),
+    (
+        "series_periods_detect",
+        "Microsoft's documentation does not describe the period-detection algorithm or how its scores are computed",
+    ),
+];
+
+/// Why firedrill does not run the Kusto function `name`, when it is one of [`UNSUPPORTED_SCALARS`].
+pub fn unsupported_reason(name: &str) -> Option<&'static str> {
+    UNSUPPORTED_SCALARS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, why)| *why)
+}
+
 /// Every function name the engine knows (scalar, aggregate and evaluator-handled), for suggestions.
 pub fn known_names() -> impl Iterator<Item = &'static str> {
     SCALARS

@@ -548,6 +548,13 @@ pub(super) fn compile_call(
                 name.span,
             ));
         }
+        if let Some(why) = func::unsupported_reason(fname) {
+            return Err(EvalError::new(
+                "KQL0204",
+                format!("function `{fname}` is not supported: {why}"),
+                name.span,
+            ));
+        }
         let mut err = EvalError::new("KQL0203", format!("unknown function `{fname}`"), name.span);
         if let Some(s) = did_you_mean(fname, func::known_names()) {
             err = err.help(format!("did you mean `{s}`?"));
