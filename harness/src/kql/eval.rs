@@ -177,6 +177,9 @@ pub(super) struct Evaluator<'a> {
     scopes: Vec<HashMap<String, Binding>>,
     warnings: Vec<EvalError>,
     depth: usize,
+    /// Set while an `extend`/`project` item that calls a function returning several columns
+    /// is compiled; the call takes it (see `func::MULTI_VALUED`).
+    multi_ok: bool,
 }
 
 const MAX_CALL_DEPTH: usize = 32;
@@ -195,6 +198,7 @@ impl<'a> Evaluator<'a> {
             ],
             warnings: Vec::new(),
             depth: 0,
+            multi_ok: false,
         }
     }
 

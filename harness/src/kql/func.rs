@@ -17,6 +17,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+mod series;
+
 /// What a function call may read besides its arguments.
 #[derive(Clone, Copy, Debug)]
 pub struct Context {
@@ -227,6 +229,10 @@ pub static SCALARS: &[ScalarFn] = &[
         Value::str(url_decode(&a[0].text()))
     )),
     f!("array_length", 1, 1, Ret::Fixed(T::Long), array_length),
+    // Returns several columns: the evaluator splits it in extend and project (see MULTI_VALUED).
+    f!("series_decompose", 1, 5, Ret::Fixed(T::Dynamic), |a, _| {
+        series::series_decompose(a)
+    }),
     f!("array_slice", 3, 3, Ret::Fixed(T::Dynamic), array_slice),
     f!("array_concat", 1, 64, Ret::Fixed(T::Dynamic), |a, _| Ok(
         Value::array(
@@ -675,6 +681,24 @@ pub static UNSUPPORTED_SCALARS: &[(&str, &str)] = &[
         "Microsoft's documentation does not describe the period-detection algorithm or how its scores are computed",
     ),
 ];
+
+/// Functions that return several columns, with the name of each: an `extend` or `project` item
+/// calling one directly gets one column per part (named by `(A, B, ...) =` or
+/// `<function>_<argument column>_<part>`); anywhere else the call is `KQL0204`.
+pub static MULTI_VALUED: &[(&str, &[&str])] = &[("series_decompose", series::DECOMPOSE_PARTS)];
+
+/// The parts of a function returning several columns.
+pub fn multi_valued(name: &str) -> Option<&'static [&'static str]> {
+    MULTI_VALUED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, parts)| *parts)
+}
+
+/// Why `series_decompose` with seasonality `-1` (its default) does not run.
+pub fn undetectable_seasonality() -> String {
+    series::undetectable_seasonality()
+}
 
 /// Why firedrill does not run the Kusto function `name`, when it is one of [`UNSUPPORTED_SCALARS`].
 pub fn unsupported_reason(name: &str) -> Option<&'static str> {

@@ -376,6 +376,37 @@ pub(super) fn compile_call(
     params: &Params,
 ) -> R<Compiled> {
     let fname = name.name.as_str();
+    // Only the call an `extend`/`project` item makes directly may return several columns.
+    let multi_ok = std::mem::take(&mut ev.multi_ok);
+    if let Some(parts) = func::multi_valued(fname) {
+        if !multi_ok {
+            return Err(EvalError::new(
+                "KQL0204",
+                format!(
+                    "`{fname}` returns several columns ({}); use it as a whole `extend` or `project` item",
+                    parts.join(", ")
+                ),
+                name.span,
+            ));
+        }
+        if fname == "series_decompose" {
+            // Seasonality -1, the default, needs series_periods_detect (undocumented).
+            let automatic = match args.get(1) {
+                None => true,
+                Some(a) => matches!(
+                    compile_expr(ev, &a.value, cols, params)?.kind,
+                    CExpr::Const(ref v) if v.to_long() == Some(-1)
+                ),
+            };
+            if automatic {
+                return Err(EvalError::new(
+                    "KQL0204",
+                    func::undetectable_seasonality(),
+                    args.get(1).map_or(e.span, |a| a.value.span),
+                ));
+            }
+        }
+    }
     // Forms the evaluator handles itself.
     match fname {
         "not" => {

@@ -84,40 +84,115 @@ impl Evaluator<'_> {
     pub(super) fn extend(&mut self, mut t: Table, items: &[ColumnExpr]) -> R<Table> {
         let mut counter = 0;
         for item in items {
-            // Resolve first, so an unknown function is reported as such.
-            let c = self.compile(&item.expr, &t.columns)?;
-            if item.names.len() > 1 {
-                return Err(EvalError::new(
-                    "KQL0204",
-                    "extend with several names is not supported: no supported function returns several values",
-                    item.span,
-                ));
-            }
-            let name = match item.names.first() {
-                Some(n) => n.name.clone(),
-                None => derived_name(&item.expr)
-                    .unwrap_or_else(|| next_column_name(&t.columns, &mut counter)),
-            };
-            let mut values = Vec::with_capacity(t.rows.len());
-            for row in &t.rows {
-                values.push(c.eval(&row.values, &self.ctx)?);
-            }
-            match t.column_index(&name) {
-                Some(i) => {
-                    t.columns[i].ty = c.ty;
-                    for (row, v) in t.rows.iter_mut().zip(values) {
-                        row.values[i] = v;
-                    }
-                }
+            let targets = match self.multi_item(item, &t.columns, &t.columns)? {
+                Some(parts) => parts,
                 None => {
-                    t.columns.push(Column::new(name, c.ty));
-                    for (row, v) in t.rows.iter_mut().zip(values) {
-                        row.values.push(v);
+                    // Resolve first, so an unknown function is reported as such.
+                    let c = self.compile(&item.expr, &t.columns)?;
+                    if item.names.len() > 1 {
+                        return Err(several_names(item, "extend"));
                     }
+                    let name = match item.names.first() {
+                        Some(n) => n.name.clone(),
+                        None => derived_name(&item.expr)
+                            .unwrap_or_else(|| next_column_name(&t.columns, &mut counter)),
+                    };
+                    vec![(name, c)]
                 }
+            };
+            for (name, c) in targets {
+                self.extend_one(&mut t, name, &c)?;
             }
         }
         Ok(t)
+    }
+
+    /// Sets column `name` (added, or replaced when it exists) to `c` of every row.
+    fn extend_one(&mut self, t: &mut Table, name: String, c: &Compiled) -> R<()> {
+        let mut values = Vec::with_capacity(t.rows.len());
+        for row in &t.rows {
+            values.push(c.eval(&row.values, &self.ctx)?);
+        }
+        match t.column_index(&name) {
+            Some(i) => {
+                t.columns[i].ty = c.ty;
+                for (row, v) in t.rows.iter_mut().zip(values) {
+                    row.values[i] = v;
+                }
+            }
+            None => {
+                t.columns.push(Column::new(name, c.ty));
+                for (row, v) in t.rows.iter_mut().zip(values) {
+                    row.values.push(v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An `extend`/`project` item that calls a function returning several columns
+    /// (`func::MULTI_VALUED`): one (name, value) per part. Names come from `(A, B, ...) =`
+    /// first, then `<function>_<argument column>_<part>`, made unique against `taken` with a
+    /// number as Kusto does (`..._baseline1`). `None` for any other item.
+    fn multi_item(
+        &mut self,
+        item: &ColumnExpr,
+        cols: &[Column],
+        taken: &[Column],
+    ) -> R<Option<Vec<(String, Compiled)>>> {
+        let ExprKind::Call { name, args } = &item.expr.kind else {
+            return Ok(None);
+        };
+        let Some(parts) = crate::kql::func::multi_valued(&name.name) else {
+            return Ok(None);
+        };
+        if item.names.len() > parts.len() {
+            return Err(EvalError::new(
+                "KQL0206",
+                format!(
+                    "`{}` returns {} columns, but {} names are given",
+                    name.name,
+                    parts.len(),
+                    item.names.len()
+                ),
+                item.span,
+            ));
+        }
+        let arg = args
+            .first()
+            .and_then(|a| derived_name(&a.value))
+            .unwrap_or_default();
+        let mut used: Vec<String> = taken.iter().map(|c| c.name.clone()).collect();
+        let mut out = Vec::with_capacity(parts.len());
+        for (i, part) in parts.iter().enumerate() {
+            self.multi_ok = true;
+            let whole = self.compile(&item.expr, cols);
+            self.multi_ok = false;
+            let whole = whole?;
+            let column = match item.names.get(i) {
+                Some(n) => n.name.clone(),
+                None => {
+                    let base = format!("{}_{arg}_{part}", name.name);
+                    let mut candidate = base.clone();
+                    let mut n = 0;
+                    while used.contains(&candidate) {
+                        n += 1;
+                        candidate = format!("{base}{n}");
+                    }
+                    candidate
+                }
+            };
+            used.push(column.clone());
+            let index = Compiled::constant(Value::Long(i as i64), ScalarType::Long);
+            out.push((
+                column,
+                Compiled {
+                    kind: CExpr::Index(Box::new(whole), Box::new(index)),
+                    ty: ScalarType::Dynamic,
+                },
+            ));
+        }
+        Ok(Some(out))
     }
 
     /// `project` (and `print`): only the listed columns. `strict` rejects wildcards.
@@ -145,14 +220,21 @@ impl Evaluator<'_> {
                 }
                 continue;
             }
+            if let Some(parts) = self.multi_item(item, &t.columns, &columns)? {
+                for (name, c) in parts {
+                    if let Some(existing) = columns.iter().position(|c| c.name == name) {
+                        columns.remove(existing);
+                        compiled.remove(existing);
+                    }
+                    columns.push(Column::new(name, c.ty));
+                    compiled.push(c);
+                }
+                continue;
+            }
             // Resolve first, so an unknown function is reported as such.
             let c = self.compile(&item.expr, &t.columns)?;
             if item.names.len() > 1 {
-                return Err(EvalError::new(
-                    "KQL0204",
-                    "project with several names is not supported: no supported function returns several values",
-                    item.span,
-                ));
+                return Err(several_names(item, "project"));
             }
             let name = match item.names.first() {
                 Some(n) => n.name.clone(),
@@ -287,6 +369,15 @@ impl Evaluator<'_> {
         let rewritten = search_predicate(predicate, cs);
         self.filter(t, &rewritten)
     }
+}
+
+/// `(A, B) = f(...)` where `f` returns one value.
+fn several_names(item: &ColumnExpr, operator: &str) -> EvalError {
+    EvalError::new(
+        "KQL0204",
+        format!("{operator} with several names needs a function that returns several columns"),
+        item.span,
+    )
 }
 
 /// The `where` predicate a search predicate stands for (see [`Evaluator::search`]).
