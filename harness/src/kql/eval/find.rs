@@ -23,14 +23,7 @@ const PACK: &str = "pack_";
 impl Evaluator<'_> {
     pub(super) fn find(&mut self, find: &Find) -> R<Table> {
         let (tables, names) = if find.tables.is_empty() {
-            let mut names: Vec<String> = self
-                .db
-                .table_names()
-                .into_iter()
-                .map(str::to_string)
-                .collect();
-            names.sort();
-            names.dedup();
+            let names = self.database_tables();
             let tables = names
                 .iter()
                 .filter_map(|n| self.db.table(n).map(|t| (*t).clone()))

@@ -336,27 +336,36 @@ impl Evaluator<'_> {
         }
     }
 
-    /// `search` without `in (...)`: "all unrestricted tables and views of the database in scope"
-    /// (search operator page). firedrill's database holds every table the catalog knows and every
-    /// bound table; ASIM parsers (`imProcessCreate`, `imFileEvent`, ...) are functions in
-    /// Sentinel, not tables, and retired tables (`AppFileEvents`) are stand-ins for queries that
-    /// name them, so neither is searched. Each row says its table in `$table`.
-    fn search_every_table(&mut self, span: Span) -> R<Table> {
-        let catalog = crate::kql::schema::Catalog::builtin();
+    /// "All tables of the database in scope" for `search` and `find` without `in (...)` (their
+    /// pages): every table the catalog knows and every bound table, once each, in name order.
+    /// The ASIM process parser and its aliases (`_Im_ProcessCreate`, `imProcess`,
+    /// `ASimProcessEventLogs`, ...) read one table, so it counts once, as `imProcessCreate`;
+    /// retired tables (`AppFileEvents`) are stand-ins for queries that name them and are left
+    /// out.
+    pub(super) fn database_tables(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .db
             .table_names()
             .into_iter()
-            .filter(|n| {
-                !asim_process_function(n)
-                    && retired_table(n).is_none()
-                    && catalog.get(n).is_none_or(|t| t.source != "sentinel-asim")
+            .filter(|n| retired_table(n).is_none())
+            .map(|n| {
+                if asim_process_function(n) {
+                    "imProcessCreate".to_string()
+                } else {
+                    n.to_string()
+                }
             })
-            .map(str::to_string)
             .collect();
         names.sort();
         names.dedup();
-        let tables: Vec<TabularExpr> = names
+        names
+    }
+
+    /// `search` without `in (...)`: every table of [`Self::database_tables`], each row's table
+    /// in `$table`.
+    fn search_every_table(&mut self, span: Span) -> R<Table> {
+        let tables: Vec<TabularExpr> = self
+            .database_tables()
             .into_iter()
             .map(|name| {
                 let e = Expr::new(
