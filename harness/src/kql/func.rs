@@ -66,6 +66,15 @@ macro_rules! f {
     };
 }
 
+/// A one-argument function of a number, real-valued, null when the argument is no number.
+macro_rules! real_fn {
+    ($name:literal, $f:expr) => {
+        f!($name, 1, 1, Ret::Fixed(T::Real), |a, _| Ok(real1(
+            &a[0], $f
+        )))
+    };
+}
+
 use ScalarType as T;
 
 /// Every scalar function, by name. Aliases are separate rows.
@@ -429,6 +438,32 @@ pub static SCALARS: &[ScalarFn] = &[
     f!("exp", 1, 1, Ret::Fixed(T::Real), |a, _| Ok(a[0]
         .to_real()
         .map_or(Value::Null, |f| Value::Real(f.exp())))),
+    // Trigonometry (the sin, cos, tan, cot, asin, acos, atan, atan2, degrees, radians and pi
+    // pages): angles in radians; asin and acos are null outside [-1, 1].
+    real_fn!("sin", f64::sin),
+    real_fn!("cos", f64::cos),
+    real_fn!("tan", f64::tan),
+    real_fn!("cot", |x: f64| 1.0 / x.tan()),
+    f!("asin", 1, 1, Ret::Fixed(T::Real), |a, _| Ok(unit_domain(
+        &a[0],
+        f64::asin
+    ))),
+    f!("acos", 1, 1, Ret::Fixed(T::Real), |a, _| Ok(unit_domain(
+        &a[0],
+        f64::acos
+    ))),
+    real_fn!("atan", f64::atan),
+    f!("atan2", 2, 2, Ret::Fixed(T::Real), |a, _| Ok(
+        match (a[0].to_real(), a[1].to_real()) {
+            (Some(y), Some(x)) => Value::Real(y.atan2(x)),
+            _ => Value::Null,
+        }
+    )),
+    real_fn!("degrees", f64::to_degrees),
+    real_fn!("radians", f64::to_radians),
+    f!("pi", 0, 0, Ret::Fixed(T::Real), |_, _| Ok(Value::Real(
+        std::f64::consts::PI
+    ))),
     f!("pow", 2, 2, Ret::Fixed(T::Real), |a, _| Ok(
         match (a[0].to_real(), a[1].to_real()) {
             (Some(x), Some(y)) => Value::Real(x.powf(y)),
@@ -836,6 +871,19 @@ fn to_datetime(a: &[Value], _: &Context) -> Result<Value, String> {
 
 fn to_timespan(a: &[Value], _: &Context) -> Result<Value, String> {
     Ok(a[0].convert(T::TimeSpan))
+}
+
+/// `f` of a number as a real; null when the argument is not a number.
+fn real1(v: &Value, f: impl Fn(f64) -> f64) -> Value {
+    v.to_real().map_or(Value::Null, |x| Value::Real(f(x)))
+}
+
+/// `f` of a number in [-1, 1] (asin, acos); null outside it, as their pages say.
+fn unit_domain(v: &Value, f: impl Fn(f64) -> f64) -> Value {
+    match v.to_real() {
+        Some(x) if (-1.0..=1.0).contains(&x) => Value::Real(f(x)),
+        _ => Value::Null,
+    }
 }
 
 fn array_length(a: &[Value], _: &Context) -> Result<Value, String> {
@@ -2218,7 +2266,8 @@ macro_rules! agg {
 
 /// Every aggregate function, by name.
 pub static AGGREGATES: &[AggregateFn] = &[
-    agg!("count", Count, "count", 0, 1),
+    // `count()` takes no arguments (count aggregation page); countif takes the predicate.
+    agg!("count", Count, "count", 0, 0),
     agg!("countif", CountIf, "countif", 1, 1),
     agg!("dcount", Dcount, "dcount", 1, 2),
     agg!("count_distinct", Dcount, "count_distinct", 1, 1),

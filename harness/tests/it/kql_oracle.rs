@@ -344,22 +344,29 @@ fn catalog_tables() -> BTreeMap<String, String> {
         .collect()
 }
 
-#[test]
-fn result_columns_agree_with_kusto_language_over_the_corpus() {
+/// The shared corpus and an empty database to run it over (the clock pinned, the ASIM parser
+/// parameter `disabled` declared); `None`, with a notice naming `what` is skipped, when the
+/// corpus is absent.
+fn corpus_and_database(what: &str) -> Option<(std::path::PathBuf, kql::Database)> {
     let corpus = root().join("../shared/corpora/kql");
     if !corpus.is_dir() {
-        println!(
-            "notice: {} is absent; skipping the result-column oracle",
-            corpus.display()
-        );
-        return;
+        println!("notice: {} is absent; skipping {what}", corpus.display());
+        return None;
     }
-    let files = files_with_ext(&corpus, "kql");
     let now = chrono::DateTime::parse_from_rfc3339("2024-06-01T00:00:00Z")
         .expect("a time")
         .with_timezone(&chrono::Utc);
     let mut db = kql::Database::new(now);
     db.declare("disabled", kql::Value::Bool(false));
+    Some((corpus, db))
+}
+
+#[test]
+fn result_columns_agree_with_kusto_language_over_the_corpus() {
+    let Some((corpus, db)) = corpus_and_database("the result-column oracle") else {
+        return;
+    };
+    let files = files_with_ext(&corpus, "kql");
     // (id, our columns) for the queries firedrill runs over empty tables.
     let mut ours: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let mut cases = Vec::new();
@@ -398,6 +405,9 @@ fn result_columns_agree_with_kusto_language_over_the_corpus() {
         // Queries Kusto cannot bind (ASIM functions, externaldata, tables outside the catalog)
         // have no reference columns.
         let Some(theirs) = v.columns.as_ref().filter(|_| v.errors.is_empty()) else {
+            if std::env::var_os("FIREDRILL_KQL_FAILURES").is_some() {
+                println!("  not bound by Kusto: {id}: {}", v.errors.join("; "));
+            }
             continue;
         };
         compared += 1;
@@ -563,4 +573,123 @@ fn scripts_split_into_the_blocks_kusto_language_splits_and_blocks_parse_alike() 
             "listed block differences that no longer occur: {stale:?}"
         );
     }
+}
+
+/// id → reason, from `fixtures/kql/oracle-run-differences.tsv`: corpus queries (or script
+/// blocks) firedrill cannot run although Kusto.Language, bound to the same tables, accepts them.
+fn known_run_differences() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(root().join("fixtures/kql/oracle-run-differences.tsv"))
+        .expect("fixtures/kql/oracle-run-differences.tsv");
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (id, why) = l.split_once('\t').expect("id<TAB>reason");
+            (id.to_string(), why.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn corpus_queries_firedrill_cannot_run_are_rejected_by_kusto_language_too() {
+    let Some((corpus, db)) = corpus_and_database("the run-failure oracle") else {
+        return;
+    };
+    // Every query (or script block) firedrill cannot parse or run: (id, its text, our reason).
+    let mut failing: Vec<(String, String, String)> = Vec::new();
+    let first_error = |diags: &[firedrill::Diagnostic]| {
+        diags
+            .iter()
+            .find(|d| d.is_error())
+            .map(|d| format!("{}: {}", d.code, d.message))
+            .unwrap_or_default()
+    };
+    let run = |q: &kql::ast::Query, text: &str| {
+        let out = kql::evaluate_full(q, &db, Some(("<corpus>", text)));
+        match out.table {
+            Some(_) => None,
+            None => Some(first_error(&out.diagnostics)),
+        }
+    };
+    for f in files_with_ext(&corpus, "kql") {
+        let text = std::fs::read_to_string(&f).expect("readable");
+        let id = format!(
+            "corpus/{}",
+            f.strip_prefix(&corpus).expect("under").display()
+        );
+        let (parsed, diags) = kql::parse_text("<corpus>", &text);
+        match parsed {
+            kql::Parsed::Query(q) => {
+                if let Some(why) = run(&q, &text) {
+                    failing.push((id, text.clone(), why));
+                }
+            }
+            kql::Parsed::Invalid => failing.push((id, text.clone(), first_error(&diags))),
+            kql::Parsed::Script(script) => {
+                for (i, b) in script.blocks.iter().enumerate() {
+                    let why = match &b.query {
+                        None => Some(first_error(&b.diagnostics)),
+                        Some(q) => run(q, &text),
+                    };
+                    if let Some(why) = why {
+                        let block = text[b.span.start..b.span.end].to_string();
+                        failing.push((format!("{id}#block{}", i + 1), block, why));
+                    }
+                }
+            }
+        }
+    }
+    // Kusto.Language binds against the catalog; the ASIM process parser names firedrill
+    // accepts (aliases and the retired `imProcessCreation`) read the imProcessCreate schema.
+    let mut tables = catalog_tables();
+    let asim = tables["imProcessCreate"].clone();
+    for name in firedrill::kql::schema::ASIM_PROCESS_FUNCTIONS {
+        tables.entry((*name).to_string()).or_insert(asim.clone());
+    }
+    let cases: Vec<OracleCase> = failing
+        .iter()
+        .map(|(id, text, _)| OracleCase {
+            id: id.clone(),
+            text: text.clone(),
+            tables: None,
+        })
+        .collect();
+    let Some(verdicts) = run_oracle_with(&cases, Some(&tables)) else {
+        return;
+    };
+    let known = known_run_differences();
+    let mut unexpected = Vec::new();
+    let mut seen_known = Vec::new();
+    let list = std::env::var_os("FIREDRILL_KQL_FAILURES").is_some();
+    for (id, _, why) in &failing {
+        if !verdicts[id].errors.is_empty() {
+            if list {
+                println!(
+                    "  {id}\n    firedrill: {why}\n    kusto: {}",
+                    verdicts[id].errors[0]
+                );
+            }
+            continue;
+        }
+        if known.contains_key(id) {
+            seen_known.push(id.clone());
+        } else {
+            unexpected.push(format!("{id}\t{why}"));
+        }
+    }
+    println!(
+        "Kusto.Language rejects {} of the {} corpus queries or script blocks firedrill cannot run; {} known differences",
+        failing.len() - seen_known.len() - unexpected.len(),
+        failing.len(),
+        seen_known.len()
+    );
+    assert!(
+        unexpected.is_empty(),
+        "firedrill cannot run these, but Kusto.Language accepts them (id, firedrill's reason):\n{}",
+        unexpected.join("\n")
+    );
+    let stale: Vec<&String> = known.keys().filter(|id| !seen_known.contains(id)).collect();
+    assert!(
+        stale.is_empty(),
+        "listed run differences that no longer occur: {stale:?}"
+    );
 }

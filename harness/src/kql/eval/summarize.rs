@@ -224,17 +224,20 @@ impl Evaluator<'_> {
             return Err(err);
         };
         if args.len() < agg.min || args.len() > agg.max {
-            return Err(EvalError::new(
+            let expected = match (agg.min, agg.max) {
+                (0, 0) => "no arguments".to_string(),
+                (lo, hi) if lo == hi => format!("{lo} arguments"),
+                (lo, hi) => format!("{lo}..{hi} arguments"),
+            };
+            let mut err = EvalError::new(
                 "KQL0206",
-                format!(
-                    "`{}` takes {}..{} arguments, got {}",
-                    agg.name,
-                    agg.min,
-                    agg.max,
-                    args.len()
-                ),
+                format!("`{}` takes {expected}, got {}", agg.name, args.len()),
                 item.expr.span,
-            ));
+            );
+            if agg.name == "count" {
+                err = err.help("`count()` counts the group's rows; `countif(predicate)` counts those where the predicate is true");
+            }
+            return Err(err);
         }
         let is_star = |a: &Arg| matches!(&a.value.kind, ExprKind::Wildcard(w) if w == "*");
         let mut compiled = Vec::new();
