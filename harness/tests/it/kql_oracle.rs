@@ -344,6 +344,28 @@ fn catalog_tables() -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The catalog's tables, and the ASIM process parser names firedrill accepts (aliases, the
+/// retired `imProcessCreation`) as tables of the imProcessCreate schema, since Kusto.Language
+/// knows no Sentinel functions.
+fn catalog_and_asim_tables() -> BTreeMap<String, String> {
+    let mut tables = catalog_tables();
+    let asim = tables["imProcessCreate"].clone();
+    for name in firedrill::kql::schema::ASIM_PROCESS_FUNCTIONS {
+        tables.entry((*name).to_string()).or_insert(asim.clone());
+    }
+    tables
+}
+
+/// `text` with the ASIM parsers' `disabled` parameter declared (firedrill's database declares
+/// it, as Sentinel does for a parser), so Kusto.Language can bind the parser sources.
+fn with_declared_parameters(text: &str) -> String {
+    if text.contains("disabled") {
+        format!("declare query_parameters(disabled:bool = false);\n{text}")
+    } else {
+        text.to_string()
+    }
+}
+
 /// The shared corpus and an empty database to run it over (the clock pinned, the ASIM parser
 /// parameter `disabled` declared); `None`, with a notice naming `what` is skipped, when the
 /// corpus is absent.
@@ -391,11 +413,11 @@ fn result_columns_agree_with_kusto_language_over_the_corpus() {
         ours.insert(id.clone(), columns);
         cases.push(OracleCase {
             id,
-            text,
+            text: with_declared_parameters(&text),
             tables: None,
         });
     }
-    let Some(verdicts) = run_oracle_with(&cases, Some(&catalog_tables())) else {
+    let Some(verdicts) = run_oracle_with(&cases, Some(&catalog_and_asim_tables())) else {
         return;
     };
     let (mut compared, mut same) = (0, 0);
@@ -638,13 +660,7 @@ fn corpus_queries_firedrill_cannot_run_are_rejected_by_kusto_language_too() {
             }
         }
     }
-    // Kusto.Language binds against the catalog; the ASIM process parser names firedrill
-    // accepts (aliases and the retired `imProcessCreation`) read the imProcessCreate schema.
-    let mut tables = catalog_tables();
-    let asim = tables["imProcessCreate"].clone();
-    for name in firedrill::kql::schema::ASIM_PROCESS_FUNCTIONS {
-        tables.entry((*name).to_string()).or_insert(asim.clone());
-    }
+    let tables = catalog_and_asim_tables();
     let cases: Vec<OracleCase> = failing
         .iter()
         .map(|(id, text, _)| OracleCase {
