@@ -439,9 +439,15 @@ fn derived(e: &Expr) -> Option<String> {
     }
 }
 
-/// Columns `invoke FileProfile()` adds (per the Defender "FileProfile() function" page).
+/// Columns `invoke FileProfile()` adds, typed as the Defender "FileProfile() function" page
+/// lists them (<https://learn.microsoft.com/defender-xdr/advanced-hunting-fileprofile-function>);
+/// columns the input already has are kept as they are.
 pub(super) const FILE_PROFILE_COLUMNS: &[(&str, ScalarType)] = &[
-    ("GlobalPrevalence", ScalarType::Long),
+    ("SHA1", ScalarType::String),
+    ("SHA256", ScalarType::String),
+    ("MD5", ScalarType::String),
+    ("FileSize", ScalarType::Int),
+    ("GlobalPrevalence", ScalarType::Int),
     ("GlobalFirstSeen", ScalarType::DateTime),
     ("GlobalLastSeen", ScalarType::DateTime),
     ("Signer", ScalarType::String),
