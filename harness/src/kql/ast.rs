@@ -68,6 +68,13 @@ pub enum StatementKind {
     /// A scalar expression that ends a function body: `let f = (x:string) { strcat(x, "a") };`.
     /// A bare name or call without `|` in a function body is parsed as `Scalar`; resolution decides.
     Scalar(Expr),
+    /// `set OptionName [= OptionValue]`: a request property (the set statement page).
+    Set {
+        /// The property's name.
+        name: Ident,
+        /// Its value, when one is given.
+        value: Option<Expr>,
+    },
 }
 
 /// The right-hand side of `let`.
@@ -998,6 +1005,11 @@ impl fmt::Display for Statement {
             StatementKind::Let { name, value } => write!(f, "let {name} = {value}"),
             StatementKind::Tabular(t) => write!(f, "{t}"),
             StatementKind::Scalar(e) => write!(f, "{e}"),
+            StatementKind::Set { name, value: None } => write!(f, "set {name}"),
+            StatementKind::Set {
+                name,
+                value: Some(v),
+            } => write!(f, "set {name} = {v}"),
         }
     }
 }

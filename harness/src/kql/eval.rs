@@ -238,6 +238,9 @@ impl<'a> Evaluator<'a> {
         for statement in statements {
             match &statement.kind {
                 StatementKind::Let { name, value } => self.let_statement(name, value)?,
+                StatementKind::Set { name, value } => {
+                    self.request_property(name, value.as_ref())?
+                }
                 StatementKind::Tabular(t) => result = Some(self.tabular(t)?),
                 StatementKind::Scalar(e) => {
                     // A bare name or call at top level may be a table.
@@ -376,6 +379,36 @@ impl<'a> Evaluator<'a> {
         result
     }
 
+    /// `set name [= value]` (the set statement and request properties pages): `query_now`
+    /// overrides what `now()` returns for the rest of the query; `notruncation` changes nothing
+    /// here, as firedrill never truncates results. Any other property is `KQL0204`: firedrill
+    /// does not model what it changes.
+    pub(super) fn request_property(&mut self, name: &Ident, value: Option<&Expr>) -> R<()> {
+        match (name.name.as_str(), value) {
+            ("notruncation", None) => Ok(()),
+            ("query_now", Some(v)) => {
+                let c = self.compile(v, &[])?;
+                match c.eval_const(self)? {
+                    Value::DateTime(t) => {
+                        self.ctx.now = t;
+                        Ok(())
+                    }
+                    _ => Err(EvalError::new(
+                        "KQL0205",
+                        "`query_now` takes a datetime",
+                        v.span,
+                    )),
+                }
+            }
+            (other, _) => Err(EvalError::new(
+                "KQL0204",
+                format!("request property `{other}` is not supported"),
+                name.span,
+            )
+            .help("firedrill runs `set notruncation` and `set query_now = datetime(...)`")),
+        }
+    }
+
     fn function_body(&mut self, def: &FunctionDef) -> R<Option<Table>> {
         let Some((last, lets)) = def.body.split_last() else {
             return Err(EvalError::new("KQL0204", "empty function body", def.span));
@@ -388,7 +421,7 @@ impl<'a> Evaluator<'a> {
         match &last.kind {
             StatementKind::Tabular(t) => Ok(Some(self.tabular(t)?)),
             StatementKind::Scalar(e) => Ok(self.try_tabular_expr(e)?.map(|t| (*t).clone())),
-            StatementKind::Let { .. } => Err(EvalError::new(
+            StatementKind::Let { .. } | StatementKind::Set { .. } => Err(EvalError::new(
                 "KQL0204",
                 "a function body must end in an expression",
                 last.span,

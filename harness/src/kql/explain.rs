@@ -73,9 +73,12 @@ pub fn explain(query: &Query, db: &Database, text: &str) -> Explanation {
         return Explanation { steps, kept: false };
     };
     for s in &query.statements[..last] {
-        if let StatementKind::Let { name, value } = &s.kind
-            && let Err(e) = ev.let_statement(name, value)
-        {
+        let done = match &s.kind {
+            StatementKind::Let { name, value } => ev.let_statement(name, value),
+            StatementKind::Set { name, value } => ev.request_property(name, value.as_ref()),
+            _ => Ok(()),
+        };
+        if let Err(e) = done {
             steps.push(Step {
                 text: snippet(s.span),
                 span: s.span,

@@ -470,7 +470,20 @@ impl Parser<'_> {
                 span: self.since(start),
             });
         }
-        if let Some(w @ ("set" | "declare" | "alias" | "pattern" | "restrict")) = self.word()
+        if self.at_word("set") && matches!(self.peek_at(1), TokenKind::Ident(_)) {
+            self.bump();
+            let name = self.name()?;
+            let value = if self.eat_punct("=") {
+                Some(self.expr()?)
+            } else {
+                None
+            };
+            return Ok(Statement {
+                kind: StatementKind::Set { name, value },
+                span: self.since(start),
+            });
+        }
+        if let Some(w @ ("declare" | "alias" | "pattern" | "restrict")) = self.word()
             && matches!(self.peek_at(1), TokenKind::Ident(_))
         {
             let w = w.to_string();

@@ -74,6 +74,7 @@ impl Walker {
                 }
                 StatementKind::Tabular(t) => self.tabular(t),
                 StatementKind::Scalar(e) => self.expr(e, true),
+                StatementKind::Set { .. } => {}
             }
         }
     }
