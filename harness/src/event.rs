@@ -274,9 +274,12 @@ impl Event {
     /// Looks a field up by name: first as a top-level key (`process.parent.name` may be a flat
     /// key in some exports), then as a dotted path through nested maps.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        if let Some(value) = self.fields.get(name) {
-            return Some(value);
-        }
+        self.fields.get(name).or_else(|| self.get_nested(name))
+    }
+
+    /// Looks a dotted name up as a path through nested maps only (`None` for a name without a
+    /// dot): [`Event::get`] after the top-level lookup failed.
+    pub fn get_nested(&self, name: &str) -> Option<&Value> {
         if !name.contains('.') {
             return None;
         }

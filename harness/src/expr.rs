@@ -532,7 +532,7 @@ impl<'a> Ctx<'a> {
             Some((_, v)) => (entry.hint, Some(v)),
             None => match fields.get_full(name) {
                 Some((i, _, v)) => (u32::try_from(i).unwrap_or(u32::MAX), Some(v)),
-                None => (u32::MAX, self.event.get(name)),
+                None => (u32::MAX, self.event.get_nested(name)),
             },
         };
         entry.index = index;
@@ -560,7 +560,7 @@ impl<'a> Ctx<'a> {
                 .get_index(entry.index as usize)
                 .map(|(_, v)| v);
         }
-        self.event.get(self.fields.name(slot))
+        self.event.get_nested(self.fields.name(slot))
     }
 
     /// The position among the event's top-level fields of the value in `slot`, when the slot

@@ -4,7 +4,8 @@
 //!
 //! Each rule has *triggers*: sets of atoms, one of each of which must occur (with the right
 //! flag) for the rule to hold, read off its condition: every operand of an `and` contributes
-//! its own, an `or` one set holding the best of each alternative, a `not` nothing. A rule is
+//! its own; an `or` the union of one set of each alternative, for every such choice (the most
+//! selective ones), since the alternative that holds hits all of its sets; a `not` nothing. A rule is
 //! evaluated only when all its (up to [`MAX_TRIGGERS`] most selective) sets were hit: the scan
 //! finds the rules whose most selective set was hit, then checks their other sets; rules
 //! without any are evaluated on every event of the class.
@@ -186,18 +187,33 @@ fn triggers(node: &Node, atoms: &Atoms) -> Vec<Trigger> {
         Node::Group(_, inner) => triggers(inner, atoms),
         Node::Cmp { atom, .. } => atom.map_or_else(Vec::new, |a| vec![vec![(a.id, a.need)]]),
         Node::And(items) => items.iter().flat_map(|n| triggers(n, atoms)).collect(),
+        // The operand that holds hits every one of its sets: for each choice of one set per
+        // operand, their union is hit. The most selective choices are kept.
         Node::Or(items) => {
-            let mut union = Vec::new();
+            let mut unions: Vec<Trigger> = vec![Vec::new()];
             for item in items {
-                let best = triggers(item, atoms)
-                    .into_iter()
-                    .max_by_key(|set| set_selectivity(set, atoms));
-                match best {
-                    Some(set) => union.extend(set),
-                    None => return Vec::new(),
+                let sets = triggers(item, atoms);
+                if sets.is_empty() {
+                    return Vec::new();
                 }
+                let mut next: Vec<Trigger> = unions
+                    .iter()
+                    .flat_map(|union| {
+                        sets.iter().map(move |set| {
+                            let mut joined = union.clone();
+                            joined.extend_from_slice(set);
+                            joined.sort_unstable();
+                            joined.dedup();
+                            joined
+                        })
+                    })
+                    .collect();
+                next.sort_by_key(|set| std::cmp::Reverse(set_selectivity(set, atoms)));
+                next.dedup();
+                next.truncate(MAX_TRIGGERS);
+                unions = next;
             }
-            vec![union]
+            unions
         }
     }
 }
@@ -734,6 +750,30 @@ mod tests {
         );
         let negated = compiled(&Expr::Not(Box::new(expr)), &mut atoms);
         assert!(rule_triggers(&negated, &atoms).is_empty());
+    }
+
+    #[test]
+    fn a_disjunction_needs_one_set_of_each_alternative_for_every_choice() {
+        // (Image ends with \\x.exe and CommandLine contains -enc) or CommandLine contains
+        // .ps1: whichever alternative holds hits all its sets, so both unions are needed.
+        let expr = Expr::Or(vec![
+            Expr::And(vec![
+                Expr::field("Image", Op::EndsWith("\\x.exe".into())),
+                Expr::field("CommandLine", Op::Contains("-enc".into())),
+            ]),
+            Expr::field("CommandLine", Op::Contains(".ps1".into())),
+        ]);
+        let mut atoms = Atoms::default();
+        let node = compiled(&expr, &mut atoms);
+        let mut named: Vec<Vec<&str>> = rule_triggers(&node, &atoms)
+            .iter()
+            .map(|set| set.iter().map(|&(id, _)| atoms.get(id).1).collect())
+            .collect();
+        for set in &mut named {
+            set.sort_unstable();
+        }
+        named.sort();
+        assert_eq!(named, vec![vec!["-enc", ".ps1"], vec![".ps1", "\\x.exe"]]);
     }
 
     #[test]
