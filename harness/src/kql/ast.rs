@@ -68,6 +68,9 @@ pub enum StatementKind {
     /// A scalar expression that ends a function body: `let f = (x:string) { strcat(x, "a") };`.
     /// A bare name or call without `|` in a function body is parsed as `Scalar`; resolution decides.
     Scalar(Expr),
+    /// `declare query_parameters(name: type [= default], ...)` (the query parameters
+    /// declaration statement page).
+    DeclareParameters(Vec<Param>),
     /// `set OptionName [= OptionValue]`: a request property (the set statement page).
     Set {
         /// The property's name.
@@ -1005,6 +1008,10 @@ impl fmt::Display for Statement {
             StatementKind::Let { name, value } => write!(f, "let {name} = {value}"),
             StatementKind::Tabular(t) => write!(f, "{t}"),
             StatementKind::Scalar(e) => write!(f, "{e}"),
+            StatementKind::DeclareParameters(params) => {
+                let list: Vec<String> = params.iter().map(ToString::to_string).collect();
+                write!(f, "declare query_parameters({})", list.join(", "))
+            }
             StatementKind::Set { name, value: None } => write!(f, "set {name}"),
             StatementKind::Set {
                 name,

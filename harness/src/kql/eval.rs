@@ -241,6 +241,7 @@ impl<'a> Evaluator<'a> {
                 StatementKind::Set { name, value } => {
                     self.request_property(name, value.as_ref())?
                 }
+                StatementKind::DeclareParameters(params) => self.declare_parameters(params)?,
                 StatementKind::Tabular(t) => result = Some(self.tabular(t)?),
                 StatementKind::Scalar(e) => {
                     // A bare name or call at top level may be a table.
@@ -409,6 +410,49 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// `declare query_parameters(...)`: each parameter takes the value the database declares
+    /// for it (`Database::declare`, as a client passes query parameters), converted to its
+    /// type, else its default; one with neither is `KQL0206`.
+    pub(super) fn declare_parameters(&mut self, params: &[crate::kql::ast::Param]) -> R<()> {
+        for p in params {
+            let ParamType::Scalar(ty) = &p.ty else {
+                return Err(EvalError::new(
+                    "KQL0204",
+                    format!("tabular query parameter `{}` is not supported", p.name.name),
+                    p.span,
+                ));
+            };
+            let ty = ScalarType::from_name(&ty.name).ok_or_else(|| {
+                EvalError::new("KQL0205", format!("unknown type `{}`", ty.name), p.span)
+            })?;
+            let given = self
+                .db
+                .parameters()
+                .find(|(name, _)| *name == p.name.name)
+                .map(|(_, v)| v.clone());
+            let value = match (given, &p.default) {
+                (Some(v), _) => v,
+                (None, Some(d)) => {
+                    let c = self.compile(d, &[])?;
+                    c.eval_const(self)?
+                }
+                (None, None) => {
+                    return Err(EvalError::new(
+                        "KQL0206",
+                        format!("query parameter `{}` has no value and no default", p.name.name),
+                        p.span,
+                    )
+                    .help("give it a default, or declare its value in the database (`Database::declare`)"));
+                }
+            };
+            self.bind(
+                &p.name.name,
+                Binding::Scalar(value.convert_lossless(ty), ty),
+            );
+        }
+        Ok(())
+    }
+
     fn function_body(&mut self, def: &FunctionDef) -> R<Option<Table>> {
         let Some((last, lets)) = def.body.split_last() else {
             return Err(EvalError::new("KQL0204", "empty function body", def.span));
@@ -421,7 +465,9 @@ impl<'a> Evaluator<'a> {
         match &last.kind {
             StatementKind::Tabular(t) => Ok(Some(self.tabular(t)?)),
             StatementKind::Scalar(e) => Ok(self.try_tabular_expr(e)?.map(|t| (*t).clone())),
-            StatementKind::Let { .. } | StatementKind::Set { .. } => Err(EvalError::new(
+            StatementKind::Let { .. }
+            | StatementKind::Set { .. }
+            | StatementKind::DeclareParameters(_) => Err(EvalError::new(
                 "KQL0204",
                 "a function body must end in an expression",
                 last.span,

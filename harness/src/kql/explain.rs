@@ -76,6 +76,7 @@ pub fn explain(query: &Query, db: &Database, text: &str) -> Explanation {
         let done = match &s.kind {
             StatementKind::Let { name, value } => ev.let_statement(name, value),
             StatementKind::Set { name, value } => ev.request_property(name, value.as_ref()),
+            StatementKind::DeclareParameters(params) => ev.declare_parameters(params),
             _ => Ok(()),
         };
         if let Err(e) = done {

@@ -483,6 +483,15 @@ impl Parser<'_> {
                 span: self.since(start),
             });
         }
+        if self.at_word("declare") && self.at_word_n(1, "query_parameters") {
+            self.bump();
+            self.bump();
+            let params = self.param_list()?;
+            return Ok(Statement {
+                kind: StatementKind::DeclareParameters(params),
+                span: self.since(start),
+            });
+        }
         if let Some(w @ ("declare" | "alias" | "pattern" | "restrict")) = self.word()
             && matches!(self.peek_at(1), TokenKind::Ident(_))
         {
@@ -522,8 +531,8 @@ impl Parser<'_> {
         })
     }
 
-    fn function_def(&mut self) -> PResult<FunctionDef> {
-        let start = self.span().start;
+    /// `(name: type [= default], ...)`, the parentheses included.
+    fn param_list(&mut self) -> PResult<Vec<Param>> {
         let open = self.expect_punct("(")?;
         let mut params = Vec::new();
         if !self.at_punct(")") {
@@ -535,6 +544,12 @@ impl Parser<'_> {
             }
         }
         self.expect_close(")", open)?;
+        Ok(params)
+    }
+
+    fn function_def(&mut self) -> PResult<FunctionDef> {
+        let start = self.span().start;
+        let params = self.param_list()?;
         let brace = self.expect_punct("{")?;
         self.enter()?;
         let mut body = Vec::new();

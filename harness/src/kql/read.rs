@@ -75,6 +75,14 @@ impl Walker {
                 StatementKind::Tabular(t) => self.tabular(t),
                 StatementKind::Scalar(e) => self.expr(e, true),
                 StatementKind::Set { .. } => {}
+                StatementKind::DeclareParameters(params) => {
+                    for p in params {
+                        if let Some(d) = &p.default {
+                            self.expr(d, false);
+                        }
+                        self.bind(&p.name.name);
+                    }
+                }
             }
         }
     }

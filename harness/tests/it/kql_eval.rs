@@ -402,6 +402,18 @@ fn cli_reports_a_failing_script_block_at_its_line_and_still_runs_the_others() {
 }
 
 #[test]
+fn declared_query_parameters_take_the_value_the_database_declares() {
+    let mut db = Database::new(clock());
+    db.declare("n", kql::Value::Long(3));
+    let text = "declare query_parameters(n:int = 1);\nrange x from 1 to 10 step 1 | take n";
+    let run = kql::run_text("<test>", text, &db);
+    let table = run
+        .table
+        .unwrap_or_else(|| panic!("{}", render(&run.diagnostics)));
+    assert_eq!(table.rows.len(), 3);
+}
+
+#[test]
 fn cli_rejects_a_rule_whose_query_is_a_script() {
     let out = firedrill()
         .args(["kql", "--query"])
