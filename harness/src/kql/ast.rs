@@ -293,6 +293,23 @@ pub struct ColumnExpr {
     pub span: Span,
 }
 
+/// One `top-nested` clause (the top-nested operator page).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TopNestedClause {
+    /// How many values this level keeps (`None`: all).
+    pub count: Option<Expr>,
+    /// The value this level partitions by, optionally named.
+    pub of: ColumnExpr,
+    /// `with others = C`: the value of the record that aggregates the rest.
+    pub others: Option<Expr>,
+    /// The aggregation that ranks the values, optionally named.
+    pub by: ColumnExpr,
+    /// `desc` (the default) keeps the largest.
+    pub order: SortOrder,
+    /// The clause, from its count (or `of`) to its order.
+    pub span: Span,
+}
+
 /// A sort key: `expr [asc|desc] [nulls first|last]`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SortKey {
@@ -373,6 +390,8 @@ pub enum OperatorKind {
     /// `distinct A, B`, `distinct Lower = tolower(A)`, or `distinct *` (one item whose expression
     /// is `Wildcard("*")`).
     Distinct(Vec<ColumnExpr>),
+    /// `top-nested [N] of [Name =] Expr [with others = C] by [Name =] Aggregation [asc|desc], ...`
+    TopNested(Vec<TopNestedClause>),
     /// `top N by expr [asc|desc] [nulls first|last]`
     Top {
         /// How many rows.
@@ -1303,6 +1322,28 @@ impl fmt::Display for Operator {
             OperatorKind::Distinct(items) => {
                 f.write_str("distinct ")?;
                 comma(f, items)
+            }
+            OperatorKind::TopNested(clauses) => {
+                for (i, c) in clauses.iter().enumerate() {
+                    f.write_str(if i == 0 {
+                        "top-nested "
+                    } else {
+                        ", top-nested "
+                    })?;
+                    if let Some(n) = &c.count {
+                        write!(f, "{n} ")?;
+                    }
+                    write!(f, "of {}", c.of)?;
+                    if let Some(o) = &c.others {
+                        write!(f, " with others = {o}")?;
+                    }
+                    let order = match c.order {
+                        SortOrder::Asc => "asc",
+                        SortOrder::Desc => "desc",
+                    };
+                    write!(f, " by {} {order}", c.by)?;
+                }
+                Ok(())
             }
             OperatorKind::Top { count, by } => write!(f, "top {count} by {by}"),
             OperatorKind::Sort(keys) => {

@@ -35,6 +35,7 @@ mod compile;
 mod expand;
 mod find;
 mod join;
+mod nested;
 mod plugin;
 mod rows;
 mod scalar;
@@ -588,6 +589,7 @@ impl<'a> Evaluator<'a> {
                 let t = self.project(&input, items, false, op.span)?;
                 Ok(distinct(t))
             }
+            OperatorKind::TopNested(clauses) => self.top_nested(input, clauses),
             OperatorKind::Top { count, by } => {
                 let n = self.count_arg(count)?;
                 let mut t = self.sort(input, std::slice::from_ref(by))?;
@@ -679,7 +681,7 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn count_arg(&mut self, e: &Expr) -> R<usize> {
+    pub(super) fn count_arg(&mut self, e: &Expr) -> R<usize> {
         let c = self.compile(e, &[])?;
         match c.eval_const(self)?.to_long() {
             Some(n) if n >= 0 => Ok(n as usize),

@@ -26,6 +26,7 @@ pub const SUPPORTED_OPERATORS: &[&str] = &[
     "summarize",
     "distinct",
     "top",
+    "top-nested",
     "sort",
     "order",
     "take",
@@ -52,7 +53,6 @@ pub const SUPPORTED_OPERATORS: &[&str] = &[
 
 /// Real KQL operators outside the supported subset: reported as unsupported, not unknown.
 const UNSUPPORTED_OPERATORS: &[&str] = &[
-    "top-nested",
     "top-hitters",
     "facet",
     "fork",
@@ -1136,6 +1136,7 @@ impl Parser<'_> {
                 }
             }
             "distinct" => OperatorKind::Distinct(self.column_exprs()?),
+            "top-nested" => OperatorKind::TopNested(self.top_nested_clauses()?),
             "top" => {
                 let count = self.expr()?;
                 self.expect_word("by")?;
@@ -1348,6 +1349,51 @@ impl Parser<'_> {
             out.push(item(self)?);
         }
         Ok(out)
+    }
+
+    /// The clauses after the first `top-nested`: `[N] of [Name =] Expr [with others = C] by
+    /// [Name =] Aggregation [asc | desc]`, separated by `, top-nested`.
+    fn top_nested_clauses(&mut self) -> PResult<Vec<TopNestedClause>> {
+        let mut clauses = Vec::new();
+        loop {
+            let start = self.span().start;
+            let count = if self.at_word("of") {
+                None
+            } else {
+                Some(self.expr()?)
+            };
+            self.expect_word("of")?;
+            let of = self.column_expr()?;
+            let others = if self.eat_word("with") {
+                self.expect_word("others")?;
+                self.expect_punct("=")?;
+                Some(self.expr()?)
+            } else {
+                None
+            };
+            self.expect_word("by")?;
+            let by = self.column_expr()?;
+            let order = if self.eat_word("asc") {
+                SortOrder::Asc
+            } else {
+                self.eat_word("desc");
+                SortOrder::Desc
+            };
+            clauses.push(TopNestedClause {
+                count,
+                of,
+                others,
+                by,
+                order,
+                span: self.since(start),
+            });
+            if self.at_punct(",") && self.at_word_n(1, "top-nested") {
+                self.bump();
+                self.bump();
+            } else {
+                return Ok(clauses);
+            }
+        }
     }
 
     fn column_exprs(&mut self) -> PResult<Vec<ColumnExpr>> {

@@ -121,6 +121,17 @@ impl Walker {
                     }
                 }
                 OperatorKind::Where(e) => self.expr(e, false),
+                OperatorKind::TopNested(clauses) => {
+                    for c in clauses {
+                        for e in [c.count.as_ref(), Some(&c.of.expr), c.others.as_ref()]
+                            .into_iter()
+                            .flatten()
+                        {
+                            self.expr(e, false);
+                        }
+                        self.expr(&c.by.expr, false);
+                    }
+                }
                 OperatorKind::Extend(items)
                 | OperatorKind::Project(items)
                 | OperatorKind::Serialize(items) => {
