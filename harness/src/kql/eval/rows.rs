@@ -100,34 +100,20 @@ impl Evaluator<'_> {
                     vec![(name, c)]
                 }
             };
+            // Every part reads the item's input row, so all are computed before any is set.
+            let mut computed = Vec::with_capacity(targets.len());
             for (name, c) in targets {
-                self.extend_one(&mut t, name, &c)?;
+                let mut values = Vec::with_capacity(t.rows.len());
+                for row in &t.rows {
+                    values.push(c.eval(&row.values, &self.ctx)?);
+                }
+                computed.push((name, c.ty, values));
+            }
+            for (name, ty, values) in computed {
+                set_column(&mut t, name, ty, values);
             }
         }
         Ok(t)
-    }
-
-    /// Sets column `name` (added, or replaced when it exists) to `c` of every row.
-    fn extend_one(&mut self, t: &mut Table, name: String, c: &Compiled) -> R<()> {
-        let mut values = Vec::with_capacity(t.rows.len());
-        for row in &t.rows {
-            values.push(c.eval(&row.values, &self.ctx)?);
-        }
-        match t.column_index(&name) {
-            Some(i) => {
-                t.columns[i].ty = c.ty;
-                for (row, v) in t.rows.iter_mut().zip(values) {
-                    row.values[i] = v;
-                }
-            }
-            None => {
-                t.columns.push(Column::new(name, c.ty));
-                for (row, v) in t.rows.iter_mut().zip(values) {
-                    row.values.push(v);
-                }
-            }
-        }
-        Ok(())
     }
 
     /// An `extend`/`project` item that calls a function returning several columns
@@ -368,6 +354,24 @@ impl Evaluator<'_> {
         }
         let rewritten = search_predicate(predicate, cs);
         self.filter(t, &rewritten)
+    }
+}
+
+/// Sets column `name` (added, or replaced when it exists) to `values`, one per row.
+fn set_column(t: &mut Table, name: String, ty: ScalarType, values: Vec<Value>) {
+    match t.column_index(&name) {
+        Some(i) => {
+            t.columns[i].ty = ty;
+            for (row, v) in t.rows.iter_mut().zip(values) {
+                row.values[i] = v;
+            }
+        }
+        None => {
+            t.columns.push(Column::new(name, ty));
+            for (row, v) in t.rows.iter_mut().zip(values) {
+                row.values.push(v);
+            }
+        }
     }
 }
 
