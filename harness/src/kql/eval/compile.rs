@@ -258,6 +258,7 @@ pub(super) fn compile_expr(
                 ));
             }
             let obj = sub(ev, expr)?;
+            dynamic_only(&obj, expr, &format!(".{}", name.name))?;
             Compiled {
                 kind: CExpr::Member(Box::new(obj), name.name.clone()),
                 ty: ScalarType::Dynamic,
@@ -265,6 +266,7 @@ pub(super) fn compile_expr(
         }
         ExprKind::Index { expr, index } => {
             let obj = sub(ev, expr)?;
+            dynamic_only(&obj, expr, "[...]")?;
             let idx = sub(ev, index)?;
             Compiled {
                 kind: CExpr::Index(Box::new(obj), Box::new(idx)),
@@ -755,4 +757,26 @@ fn any_of(mut tests: Vec<Compiled>) -> Compiled {
         tests = paired;
     }
     tests.pop().expect("one test left")
+}
+
+/// Member and element access (`x.a`, `x[0]`, `x["a"]`) read dynamic values only, as Kusto
+/// binds them (a string is not parsed implicitly: Kusto.Language reports KS147 / KS142).
+fn dynamic_only(obj: &Compiled, expr: &Expr, access: &str) -> R<()> {
+    if obj.ty == ScalarType::Dynamic {
+        return Ok(());
+    }
+    let mut err = EvalError::new(
+        "KQL0205",
+        format!(
+            "`{access}` reads a dynamic value, but `{expr}` is {}",
+            obj.ty
+        ),
+        expr.span,
+    );
+    if obj.ty == ScalarType::String {
+        err = err.help(format!(
+            "parse the text first: `parse_json({expr}){access}`"
+        ));
+    }
+    Err(err)
 }
