@@ -292,6 +292,7 @@ impl Engine {
         // Lower per routing class, sharing nodes per pipeline.
         let mut nodes: HashMap<(RuleIndex, String), Arc<Node>> = HashMap::new();
         let mut buckets = Vec::new();
+        let mut class_rules = Vec::new();
         let mut automata = AutomatonCache::new();
         let mut atoms = Atoms::default();
         let (mut memos, mut verdicts) = (0, 0);
@@ -350,6 +351,10 @@ impl Engine {
                     bucket_rules.push((i, node));
                 }
             }
+            class_rules.push(bucket_rules);
+        }
+        super::prefilter::build_automata(&class_rules, &atoms, &mut automata);
+        for bucket_rules in class_rules {
             buckets.push(if bucket_rules.is_empty() {
                 None
             } else {

@@ -231,18 +231,19 @@ fn rule_triggers(node: &Node, atoms: &Atoms) -> Vec<Trigger> {
     sets
 }
 
-impl Prefilter {
-    /// The prefilter of a class whose rules (by position) are `rules`; every atom of their
-    /// nodes is in `atoms`.
-    /// `memos` counts memo tables engine-wide, `verdicts` verdict tables; this prefilter's
-    /// take the next ones.
-    pub(super) fn build(
-        rules: &[(RuleIndex, Arc<Node>)],
-        atoms: &Atoms,
-        cache: &mut AutomatonCache,
-        memos: &mut usize,
-        verdicts: &mut usize,
-    ) -> Prefilter {
+/// What a class's field scans look for: the atoms its rules use, the fields they read, and
+/// per field the atoms of its automaton.
+struct Plan {
+    used: Vec<u32>,
+    reads: Reads,
+    /// `(field slot, or None for the keyword scan; atom ids)`.
+    by_slot: Vec<(Option<usize>, Vec<u32>)>,
+    /// True when the keyword needles ride along in every field's automaton.
+    folded: bool,
+}
+
+impl Plan {
+    fn new(rules: &[(RuleIndex, Arc<Node>)], atoms: &Atoms) -> Plan {
         // Every atom of every rule is scanned, so exact comparisons can answer from the scan.
         let mut used = Vec::new();
         let mut reads = Reads::default();
@@ -284,7 +285,79 @@ impl Prefilter {
                 ids.extend(&keyword_atoms);
             }
         }
+        Plan {
+            used,
+            reads,
+            by_slot,
+            folded,
+        }
+    }
+}
 
+/// The patterns of an automaton over atoms `ids`.
+fn patterns(ids: &[u32], atoms: &Atoms) -> Vec<String> {
+    ids.iter().map(|&id| atoms.get(id).1.to_string()).collect()
+}
+
+/// Builds an automaton: small ones as DFAs (fast to scan, cheap to build), large ones as NFAs;
+/// `None` when it cannot be built.
+fn automaton(patterns: &[String]) -> Option<Arc<AhoCorasick>> {
+    let kind = (patterns.len() <= 300).then_some(AhoCorasickKind::DFA);
+    AhoCorasickBuilder::new()
+        .match_kind(MatchKind::Standard)
+        .ascii_case_insensitive(true)
+        .kind(kind)
+        .build(patterns)
+        .ok()
+        .map(Arc::new)
+}
+
+/// Builds, in parallel, the automata the prefilters of classes with rules `classes` will need,
+/// into `cache` (building them is most of compiling the corpus).
+pub(super) fn build_automata(
+    classes: &[Vec<(RuleIndex, Arc<Node>)>],
+    atoms: &Atoms,
+    cache: &mut AutomatonCache,
+) {
+    use rayon::prelude::*;
+    let mut wanted: Vec<Vec<String>> = classes
+        .iter()
+        .filter(|rules| !rules.is_empty())
+        .flat_map(|rules| Plan::new(rules, atoms).by_slot)
+        .filter(|(_, ids)| !ids.is_empty())
+        .map(|(_, ids)| patterns(&ids, atoms))
+        .filter(|p| !cache.contains_key(p))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let built: Vec<_> = wanted
+        .into_par_iter()
+        .map(|p| {
+            let ac = automaton(&p);
+            (p, ac)
+        })
+        .collect();
+    cache.extend(built);
+}
+
+impl Prefilter {
+    /// The prefilter of a class whose rules (by position) are `rules`; every atom of their
+    /// nodes is in `atoms`.
+    /// `memos` counts memo tables engine-wide, `verdicts` verdict tables; this prefilter's
+    /// take the next ones.
+    pub(super) fn build(
+        rules: &[(RuleIndex, Arc<Node>)],
+        atoms: &Atoms,
+        cache: &mut AutomatonCache,
+        memos: &mut usize,
+        verdicts: &mut usize,
+    ) -> Prefilter {
+        let Plan {
+            used,
+            reads,
+            by_slot,
+            folded,
+        } = Plan::new(rules, atoms);
         let mut scans = Vec::new();
         let mut unscanned = Vec::new();
         let mut keywords = None;
@@ -292,20 +365,9 @@ impl Prefilter {
             if ids.is_empty() {
                 continue;
             }
-            let patterns: Vec<String> = ids.iter().map(|&id| atoms.get(id).1.to_string()).collect();
             let built = cache
-                .entry(patterns)
-                .or_insert_with_key(|patterns| {
-                    // Small automata as DFAs (fast to scan, cheap to build); large ones as NFAs.
-                    let kind = (patterns.len() <= 300).then_some(AhoCorasickKind::DFA);
-                    AhoCorasickBuilder::new()
-                        .match_kind(MatchKind::Standard)
-                        .ascii_case_insensitive(true)
-                        .kind(kind)
-                        .build(patterns)
-                        .ok()
-                        .map(Arc::new)
-                })
+                .entry(patterns(&ids, atoms))
+                .or_insert_with_key(|patterns| automaton(patterns))
                 .clone();
             let Some(ac) = built else {
                 unscanned.extend(ids);

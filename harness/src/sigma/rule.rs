@@ -290,9 +290,11 @@ impl RuleSet {
     }
 
     /// Loads every `.yml` / `.yaml` file under `paths` (files or directories, walked in sorted
-    /// order). Unreadable files become `IO0001` diagnostics.
+    /// order). Unreadable files become `IO0001` diagnostics. Files are parsed in parallel (each
+    /// file's documents stand alone: references between rules resolve when compiling) and
+    /// gathered in walk order, so the set is the same on any number of threads.
     pub fn load_paths(paths: &[PathBuf]) -> (RuleSet, Vec<Diagnostic>) {
-        let mut set = RuleSet::new();
+        use rayon::prelude::*;
         let mut diagnostics = Vec::new();
         let mut files = Vec::new();
         for path in paths {
@@ -302,16 +304,28 @@ impl RuleSet {
                 files.push(path.clone());
             }
         }
-        for file in files {
-            match std::fs::read_to_string(&file) {
-                Ok(text) => diagnostics.extend(set.add_source(&file.display().to_string(), &text)),
-                Err(e) => {
-                    let d = Diagnostic::error("IO0001", format!("cannot read rule file: {e}"))
-                        .in_file(file.display().to_string());
-                    set.failed.push((file.display().to_string(), d.clone()));
-                    diagnostics.push(d);
-                }
-            }
+        let parts: Vec<(RuleSet, Vec<Diagnostic>)> = files
+            .par_iter()
+            .map(|file| {
+                let mut part = RuleSet::new();
+                let label = file.display().to_string();
+                let diags = match std::fs::read_to_string(file) {
+                    Ok(text) => part.add_source(&label, &text),
+                    Err(e) => {
+                        let d = Diagnostic::error("IO0001", format!("cannot read rule file: {e}"))
+                            .in_file(label.clone());
+                        part.failed.push((label, d.clone()));
+                        vec![d]
+                    }
+                };
+                (part, diags)
+            })
+            .collect();
+        let mut set = RuleSet::new();
+        for (part, diags) in parts {
+            set.rules.extend(part.rules);
+            set.failed.extend(part.failed);
+            diagnostics.extend(diags);
         }
         (set, diagnostics)
     }
