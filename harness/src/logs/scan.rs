@@ -9,8 +9,8 @@
 //! its file's per-rule tallies ([`RuleTally`]) and per-rule earliest matches ([`Earliest`],
 //! at most [`ScanOptions::max_matches_per_rule`] each) as it is read, and each file's part is
 //! merged into the scan's as soon as the files before it are done. Correlations need the
-//! events their rules matched in time order, so when the rule set has correlation rules those
-//! events are kept (and only those); KQL queries need whole tables, so the rows of the tables
+//! events their rules matched in time order, so when the rule set has correlation rules the
+//! events matched by rules that feed one are kept (and only those); KQL queries need whole tables, so the rows of the tables
 //! they read are kept.
 
 use super::kql::KqlRules;
@@ -251,7 +251,8 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
                 summary_values(&router, &event)
             };
             let time = event.timestamp;
-            let keep = correlations && !rules.is_empty();
+            // Only events a correlation can use are kept (not every match of every rule).
+            let keep = correlations && rules.iter().any(|&r| engine.feeds_correlation(r));
             let (event, row) = match (keep, table) {
                 (true, Some(t)) => (Some(event.clone()), Some((t, event))),
                 (true, None) => (Some(event), None),

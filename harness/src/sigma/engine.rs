@@ -608,6 +608,11 @@ impl Engine {
         }
     }
 
+    /// True when matches of rule `rule` feed a correlation (so a scan must keep the events).
+    pub fn feeds_correlation(&self, rule: RuleIndex) -> bool {
+        self.feeds.get(rule).is_some_and(|f| !f.is_empty())
+    }
+
     /// True when rule `rule` applies to `event` by log source.
     pub fn applies(&self, rule: RuleIndex, event: &Event) -> bool {
         self.router
