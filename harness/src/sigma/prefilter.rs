@@ -5,8 +5,8 @@
 //! Each rule has *triggers*: sets of atoms, one of each of which must occur (with the right
 //! flag) for the rule to hold, read off its condition: every operand of an `and` contributes
 //! its own; an `or` the union of one set of each alternative, for every such choice (the most
-//! selective ones), since the alternative that holds hits all of its sets; a `not` nothing. A rule is
-//! evaluated only when all its (up to [`MAX_TRIGGERS`] most selective) sets were hit: the scan
+//! selective ones), since the alternative that holds hits all of its sets; a `not` nothing. A
+//! rule is evaluated only when all its (up to [`MAX_TRIGGERS`] most selective) sets were hit: the scan
 //! finds the rules whose most selective set was hit, then checks their other sets; rules
 //! without any are evaluated on every event of the class.
 //!
@@ -313,7 +313,8 @@ fn automaton(patterns: &[String]) -> Option<Arc<AhoCorasick>> {
 }
 
 /// Builds, in parallel, the automata the prefilters of classes with rules `classes` will need,
-/// into `cache` (building them is most of compiling the corpus).
+/// into `cache` (building them is most of compiling the corpus); each class's [`Plan`] is
+/// worked out again when its prefilter is built, which costs little beside the automata.
 pub(super) fn build_automata(
     classes: &[Vec<(RuleIndex, Arc<Node>)>],
     atoms: &Atoms,
