@@ -353,6 +353,38 @@ fn every_sigmahq_corpus_rule_loads_and_compiles() {
 }
 
 #[test]
+fn rule_files_load_in_walk_order_whatever_the_thread_count() {
+    // Files parse in parallel; the set (rules, failures, diagnostics) must not depend on it.
+    let dirs = [root().join("fixtures/sigma"), root().join("fixtures/logs")];
+    let load = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        let (set, diags) = pool.install(|| RuleSet::load_paths(&dirs));
+        let rules: Vec<(String, String)> = set
+            .rules
+            .iter()
+            .map(|r| (r.path.clone(), r.title.clone()))
+            .collect();
+        let failed: Vec<String> = set
+            .failed
+            .iter()
+            .map(|(p, d)| p.clone() + &d.render())
+            .collect();
+        let diags: Vec<String> = diags.iter().map(|d| d.render()).collect();
+        (rules, failed, diags)
+    };
+    let one = load(1);
+    assert!(one.0.len() > 20, "{} rules", one.0.len());
+    assert!(
+        !one.1.is_empty(),
+        "the fixtures hold rule files that fail to load"
+    );
+    assert_eq!(one, load(4));
+}
+
+#[test]
 fn the_specifications_example_rules_all_load() {
     let examples = root().join("../shared/corpora/sigma-spec/tests/schema");
     if !examples.exists() {
