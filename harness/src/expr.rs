@@ -514,20 +514,32 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Looks the field in `slot` up once per event: its position and kind.
-    fn load(&mut self, slot: usize) {
+    /// Looks the field in `slot` up, once per event (its position and kind are kept), and
+    /// returns its value.
+    #[inline]
+    fn load(&mut self, slot: usize) -> Option<&'a Value> {
         let generation = self.scratch.generation;
         let entry = &mut self.scratch.entries[slot];
         if entry.generation == generation {
-            return;
+            return match (entry.state, entry.index) {
+                (ABSENT, _) => None,
+                (_, u32::MAX) => self.event.get_nested(self.fields.name(slot)),
+                (_, index) => self.event.fields.get_index(index as usize).map(|(_, v)| v),
+            };
         }
-        entry.generation = generation;
+        self.first_load(slot)
+    }
+
+    /// [`Ctx::load`] for the first time this event.
+    fn first_load(&mut self, slot: usize) -> Option<&'a Value> {
+        let entry = &mut self.scratch.entries[slot];
+        entry.generation = self.scratch.generation;
         entry.lowered = false;
         let name = self.fields.name(slot);
         let fields = &self.event.fields;
         let hinted = fields
             .get_index(entry.hint as usize)
-            .filter(|(key, _)| key.as_str() == name);
+            .filter(|(key, _)| same_text(key, name));
         let (index, value) = match hinted {
             Some((_, v)) => (entry.hint, Some(v)),
             None => match fields.get_full(name) {
@@ -544,41 +556,39 @@ impl<'a> Ctx<'a> {
             Some(Value::String(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)) => TEXT,
             Some(_) => OTHER,
         };
+        value
     }
 
-    /// The value of the field in `slot`.
+    /// The value of the field in `slot`, looked up once per event.
     pub fn value(&mut self, slot: usize) -> Option<&'a Value> {
-        self.load(slot);
-        let entry = &self.scratch.entries[slot];
-        if entry.state == ABSENT {
-            return None;
-        }
-        if entry.index != u32::MAX {
-            return self
-                .event
-                .fields
-                .get_index(entry.index as usize)
-                .map(|(_, v)| v);
-        }
-        self.event.get_nested(self.fields.name(slot))
+        self.load(slot)
+    }
+
+    /// The value of the field in `slot` and, when the slot names a top-level field that is
+    /// present, its position among the event's top-level fields.
+    #[inline]
+    pub fn value_at(&mut self, slot: usize) -> (Option<&'a Value>, Option<usize>) {
+        let value = self.load(slot);
+        let index = self.scratch.entries[slot].index;
+        (
+            value,
+            (value.is_some() && index != u32::MAX).then_some(index as usize),
+        )
     }
 
     /// The position among the event's top-level fields of the value in `slot`, when the slot
     /// names a top-level field that is present.
     pub fn top_index(&mut self, slot: usize) -> Option<usize> {
-        self.load(slot);
-        let entry = &self.scratch.entries[slot];
-        (entry.state != ABSENT && entry.index != u32::MAX).then_some(entry.index as usize)
+        self.value_at(slot).1
     }
 
     /// The lowercase text of the field in `slot` (scalar values only), computed once per event.
     pub fn lower(&mut self, slot: usize) -> Option<&str> {
-        self.load(slot);
-        if self.scratch.entries[slot].state != TEXT {
+        let value = self.load(slot);
+        if value.is_none() || self.scratch.entries[slot].state != TEXT {
             return None;
         }
         if !self.scratch.entries[slot].lowered {
-            let value = self.value(slot);
             let entry = &mut self.scratch.entries[slot];
             entry.lower.clear();
             if let Some(text) = value.and_then(Value::to_text) {
@@ -587,6 +597,29 @@ impl<'a> Ctx<'a> {
             entry.lowered = true;
         }
         Some(self.scratch.entries[slot].lower.as_str())
+    }
+}
+
+/// `a == b`, without a library call for the short texts field names are.
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() > 16 {
+        return a == b;
+    }
+    // Two overlapping 8-byte words (or the bytes one by one) cover a text of up to 16 bytes.
+    match a.len() {
+        0 => true,
+        1..8 => a.iter().zip(b).all(|(x, y)| x == y),
+        n => {
+            let word = |t: &[u8], at: usize| {
+                u64::from_le_bytes(t[at..at + 8].try_into().unwrap_or_default())
+            };
+            word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8)
+        }
     }
 }
 
@@ -698,6 +731,10 @@ pub fn reads_any(node: &Node) -> bool {
 pub struct Reads {
     /// Every field slot some comparison reads (field references included), sorted.
     pub slots: Vec<usize>,
+    /// The slots some comparison reads more of than whether its exact atom occurred (with which
+    /// flags) and whether the field is present or null: every other slot's comparisons are
+    /// answered by the field's scan alone (keyword searches aside). Sorted.
+    pub inexact: Vec<usize>,
     /// True when a keyword search has no needle, so that every value of an event matters.
     pub opaque: bool,
 }
@@ -711,11 +748,24 @@ impl Reads {
             Node::Not(inner) | Node::Group(_, inner) => self.add(inner),
             Node::Cmp { atom, cmp } => {
                 match cmp.slot {
-                    Some(slot) => self.slots.push(slot),
+                    Some(slot) => {
+                        self.slots.push(slot);
+                        let scanned = atom.is_some_and(|a| a.exact)
+                            || matches!(
+                                cmp.matcher,
+                                matcher::Matcher::Exists(_)
+                                    | matcher::Matcher::Null
+                                    | matcher::Matcher::Never(_)
+                            );
+                        if !scanned {
+                            self.inexact.push(slot);
+                        }
+                    }
                     None => self.opaque |= atom.is_none(),
                 }
                 if let matcher::Matcher::FieldRef(other, ..) = cmp.matcher {
                     self.slots.push(other);
+                    self.inexact.push(other);
                 }
             }
         }
@@ -723,8 +773,10 @@ impl Reads {
 
     /// Sorts and removes repeats.
     pub fn finish(&mut self) {
-        self.slots.sort_unstable();
-        self.slots.dedup();
+        for slots in [&mut self.slots, &mut self.inexact] {
+            slots.sort_unstable();
+            slots.dedup();
+        }
     }
 }
 

@@ -123,9 +123,15 @@ impl Session {
     }
 
     /// How often an event's verdict was known from an earlier event with the same field
-    /// values read, and how often one that could have been was evaluated.
+    /// values read, or with fields in which the scans found the same needles; and how often one
+    /// that could have been was evaluated.
     pub fn verdict_figures(&self) -> (u64, u64) {
         (self.scan.verdict_hits, self.scan.verdict_misses)
+    }
+
+    /// How many of the verdicts known were known only by what the field scans found.
+    pub fn found_verdicts(&self) -> u64 {
+        self.scan.found_hits
     }
 }
 

@@ -26,11 +26,19 @@
 //! an event is not cached when a keyword needle occurs outside the fields read (where the key
 //! does not look), nor when a keyword search has no needle, nor when a value read is a list or a
 //! map.
+//!
+//! Most fields are asked only which needles they hold, and where: when every comparison on a
+//! field answers from its scan (an exact needle, presence, null), two values in which the scan
+//! found the same needles with the same flags give every rule the same verdict. On a miss by
+//! value, a second key therefore puts what each such field's scan found (through the memo) in
+//! place of its value, and a second table answers events that differ only in values no rule
+//! tells apart: another logon id, another parent command line without a needle. A field holding
+//! a keyword needle enters that key by value, since keyword searches read it.
 
 use super::rule::RuleIndex;
 use crate::event::Value;
 use crate::expr::{self, AtomHits, Atoms, Ctx, Node, Reads, hit_flags};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{Anchored, MatchKind, dfa, nfa};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -52,21 +60,140 @@ const VERDICT_KEY_MAX: usize = 4096;
 
 /// Automata already built, by pattern list: classes that differ only in field names (the same
 /// rules through another pipeline) share them.
-pub(super) type AutomatonCache = HashMap<Vec<String>, Option<Arc<AhoCorasick>>>;
+pub(super) type AutomatonCache = HashMap<Vec<String>, Option<Arc<Automaton>>>;
+
+/// A multi-needle automaton over ASCII-case-folded text: a DFA when small (fast to scan, cheap
+/// to build), a contiguous NFA otherwise. The scan walks its states itself: reporting the many
+/// overlapping occurrences in a command line through the crate's iterator costs several times
+/// the walk.
+#[derive(Debug)]
+pub(super) enum Automaton {
+    Dfa(dfa::DFA),
+    Nfa(nfa::contiguous::NFA),
+}
+
+/// Automata with at most this many needles are DFAs.
+const DFA_NEEDLES_MAX: usize = 300;
+
+impl Automaton {
+    /// Builds the automaton of `patterns`; `None` when it cannot be built.
+    fn build(patterns: &[String]) -> Option<Automaton> {
+        if patterns.len() <= DFA_NEEDLES_MAX {
+            dfa::DFA::builder()
+                .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(true)
+                .build(patterns)
+                .ok()
+                .map(Automaton::Dfa)
+        } else {
+            nfa::contiguous::NFA::builder()
+                .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(true)
+                .build(patterns)
+                .ok()
+                .map(Automaton::Nfa)
+        }
+    }
+
+    /// Calls `found(pattern, start, end)` for every occurrence of every needle in `text`;
+    /// stops early when it returns false.
+    fn occurrences(&self, text: &[u8], found: impl FnMut(usize, usize, usize) -> bool) {
+        match self {
+            Automaton::Dfa(dfa) => walk(dfa, text, found),
+            Automaton::Nfa(nfa) => walk(nfa, text, found),
+        }
+    }
+
+    /// True when some needle occurs in `text`.
+    fn is_match(&self, text: &[u8]) -> bool {
+        let mut any = false;
+        self.occurrences(text, |_, _, _| {
+            any = true;
+            false
+        });
+        any
+    }
+}
+
+/// [`Automaton::occurrences`] over one kind of automaton.
+fn walk(
+    automaton: &impl aho_corasick::automaton::Automaton,
+    text: &[u8],
+    mut found: impl FnMut(usize, usize, usize) -> bool,
+) {
+    let Ok(mut state) = automaton.start_state(Anchored::No) else {
+        return;
+    };
+    for (at, &byte) in text.iter().enumerate() {
+        state = automaton.next_state(Anchored::No, state, byte);
+        if !automaton.is_special(state) {
+            continue;
+        }
+        if automaton.is_dead(state) {
+            return;
+        }
+        if automaton.is_match(state) {
+            for k in 0..automaton.match_len(state) {
+                let pattern = automaton.match_pattern(state, k);
+                let end = at + 1;
+                if !found(
+                    pattern.as_usize(),
+                    end - automaton.pattern_len(pattern),
+                    end,
+                ) {
+                    return;
+                }
+            }
+        }
+    }
+}
 
 /// One automaton over the atoms of one field, with a few keyword needles (or over the keyword
 /// needles only, `slot: None`).
 #[derive(Debug)]
 struct FieldScan {
     slot: Option<usize>,
-    ac: Arc<AhoCorasick>,
+    ac: Arc<Automaton>,
     /// Pattern index → atom id.
     atoms: Vec<u32>,
+    /// The keyword atoms among them, sorted.
+    keyword_atoms: Box<[u32]>,
+    /// True when what the scan finds enters the verdict key ([`KeyPart::Found`]), so its memo
+    /// entries list each atom once, by id.
+    keyed: bool,
     /// Engine-wide index of this scan's memo table in a [`ScanState`].
     memo: usize,
     /// False when no needle could occur in a number's text (`-1.5e3`, `NaN`, `inf`), so
     /// numbers need not be formatted for scanning.
     numbers: bool,
+    /// The bytes the needles start with, in either case, when there are at most three: a text
+    /// holding none of them holds no needle, which `memchr` tells faster than the automaton.
+    starts: Option<Vec<u8>>,
+}
+
+impl FieldScan {
+    /// False when `text` holds none of the scan's needles for certain; true when it may.
+    fn may_hold(&self, text: &str) -> bool {
+        let text = text.as_bytes();
+        match self.starts.as_deref() {
+            Some(&[a]) => memchr::memchr(a, text).is_some(),
+            Some(&[a, b]) => memchr::memchr2(a, b, text).is_some(),
+            Some(&[a, b, c]) => memchr::memchr3(a, b, c, text).is_some(),
+            _ => self.ac.is_match(text),
+        }
+    }
+}
+
+/// The distinct bytes `needles` start with, in both ASCII cases, when there are at most three.
+fn start_bytes<'n>(needles: impl Iterator<Item = &'n str>) -> Option<Vec<u8>> {
+    let mut starts = Vec::new();
+    for needle in needles {
+        let first = *needle.as_bytes().first()?;
+        starts.extend([first.to_ascii_lowercase(), first.to_ascii_uppercase()]);
+    }
+    starts.sort_unstable();
+    starts.dedup();
+    (starts.len() <= 3).then_some(starts)
 }
 
 /// One memoised scan: the text and the atoms it holds, with their flags.
@@ -75,6 +202,19 @@ struct MemoEntry {
     hash: u64,
     text: Box<str>,
     found: Box<[(u32, u8)]>,
+    /// True when a keyword needle is among them.
+    keyword: bool,
+}
+
+/// How a field the rules read enters the verdict key.
+#[derive(Clone, Copy, Debug)]
+enum KeyPart {
+    /// The field's exact value.
+    Value(usize),
+    /// What the field's scan (`scans[.1]`) found in it: all its comparisons ask.
+    Found(usize, usize),
+    /// Whether the field is present, and null: all its comparisons ask.
+    Presence(usize),
 }
 
 /// One remembered verdict: the key (the values read) and the rules that matched.
@@ -83,6 +223,43 @@ struct Verdict {
     hash: u64,
     key: Vec<u8>,
     rules: Vec<RuleIndex>,
+}
+
+impl Verdict {
+    /// Remembers `rules` as the verdict for `key`.
+    fn store(&mut self, hash: u64, key: &[u8], rules: &[RuleIndex]) {
+        self.hash = hash;
+        self.key.clear();
+        self.key.extend_from_slice(key);
+        self.rules.clear();
+        self.rules.extend_from_slice(rules);
+    }
+}
+
+impl ScanState {
+    /// Looks the current event's key (`by_found`: the one by what the scans found) up in
+    /// verdict table `table`: its slot when the verdict is known; otherwise notes where the
+    /// verdict goes once evaluated.
+    fn lookup(&mut self, table: usize, by_found: bool) -> Option<usize> {
+        let key = if by_found { &self.found_key } else { &self.key };
+        let hash = crate::hash::text_hash(key);
+        let slot = hash as usize & (VERDICT_SLOTS - 1);
+        if self.verdicts.len() <= table {
+            self.verdicts.resize_with(table + 1, Vec::new);
+        }
+        let verdicts = &mut self.verdicts[table];
+        if verdicts.is_empty() {
+            verdicts.resize_with(VERDICT_SLOTS, Verdict::default);
+        }
+        // An empty slot's key is empty, and no key is: every field read adds a tag.
+        let known = &verdicts[slot];
+        if known.hash == hash && known.key == *key && !key.is_empty() {
+            self.verdict_hits += 1;
+            return Some(slot);
+        }
+        self.unsettled[usize::from(by_found)] = Some((table, slot, hash));
+        None
+    }
 }
 
 /// Per-session scanning buffers and memo tables (see the module documentation).
@@ -102,17 +279,21 @@ pub(super) struct ScanState {
     /// a field scan searched for keyword needles.
     read: Vec<u64>,
     covered: Vec<u64>,
-    /// The current event's verdict key: the values read, tagged, end to end.
+    /// The current event's verdict keys: the values read, tagged, end to end; and the same
+    /// with what the scans found in place of the values of fields that enter by it.
     key: Vec<u8>,
-    /// Verdict table per class, allocated on first use.
+    found_key: Vec<u8>,
+    /// Verdict table per class and key, allocated on first use.
     verdicts: Vec<Vec<Verdict>>,
-    /// Where the current event's verdict goes once evaluated: (table, slot, hash).
-    unsettled: Option<(usize, usize, u64)>,
+    /// Where the current event's verdict goes once evaluated: (table, slot, hash) per key.
+    unsettled: [Option<(usize, usize, u64)>; 2],
     /// Memo lookups that hit and missed, for the benchmark's figures.
     pub(super) memo_hits: u64,
     pub(super) memo_misses: u64,
-    /// Verdicts found, and events evaluated that could have been.
+    /// Verdicts found (by either key; by the second only in `found_hits`), and events
+    /// evaluated that could have been.
     pub(super) verdict_hits: u64,
+    pub(super) found_hits: u64,
     pub(super) verdict_misses: u64,
 }
 
@@ -130,15 +311,20 @@ pub(super) struct Prefilter {
     others: Vec<Box<[FrozenTrigger]>>,
     /// Rules with no trigger: evaluated on every event.
     always: Vec<u32>,
-    /// Every field slot the rules read, in key order.
-    reads: Vec<usize>,
+    /// Every field the rules read, in key order, and how it enters the key.
+    key: Vec<KeyPart>,
+    /// The field scans not done while building the key.
+    rest: Vec<usize>,
     /// The keyword scan's automaton (also part of every field scan's), when rules search
     /// keywords.
     keywords: Option<usize>,
     /// True when every field scan also finds the keyword needles (see `FOLDED_KEYWORDS_MAX`).
     keywords_folded: bool,
-    /// Engine-wide index of this class's verdict table, when verdicts can be cached.
+    /// Engine-wide index of this class's verdict tables (by value, then by what was found),
+    /// when verdicts can be cached.
     verdicts: Option<usize>,
+    /// True when some field enters the second key otherwise than by value.
+    by_found: bool,
     /// Distinct needles scanned.
     needles: usize,
     /// False when some automaton could not be built: comparisons then never answer from the
@@ -299,17 +485,9 @@ fn patterns(ids: &[u32], atoms: &Atoms) -> Vec<String> {
     ids.iter().map(|&id| atoms.get(id).1.to_string()).collect()
 }
 
-/// Builds an automaton: small ones as DFAs (fast to scan, cheap to build), large ones as NFAs;
-/// `None` when it cannot be built.
-fn automaton(patterns: &[String]) -> Option<Arc<AhoCorasick>> {
-    let kind = (patterns.len() <= 300).then_some(AhoCorasickKind::DFA);
-    AhoCorasickBuilder::new()
-        .match_kind(MatchKind::Standard)
-        .ascii_case_insensitive(true)
-        .kind(kind)
-        .build(patterns)
-        .ok()
-        .map(Arc::new)
+/// Builds an automaton (see [`Automaton`]); `None` when it cannot be built.
+fn automaton(patterns: &[String]) -> Option<Arc<Automaton>> {
+    Automaton::build(patterns).map(Arc::new)
 }
 
 /// Builds, in parallel, the automata the prefilters of classes with rules `classes` will need,
@@ -383,12 +561,22 @@ impl Prefilter {
             if slot.is_none() {
                 keywords = Some(scans.len());
             }
+            let starts = start_bytes(ids.iter().map(|&id| atoms.get(id).1));
+            let mut keyword_atoms: Vec<u32> = ids
+                .iter()
+                .copied()
+                .filter(|&id| atoms.get(id).0.is_none())
+                .collect();
+            keyword_atoms.sort_unstable();
             scans.push(FieldScan {
                 slot,
                 ac,
                 atoms: ids,
+                keyword_atoms: keyword_atoms.into(),
+                keyed: false,
                 memo: *memos,
                 numbers,
+                starts,
             });
             *memos += 1;
         }
@@ -396,8 +584,8 @@ impl Prefilter {
         // automaton could not be built (its rules are then evaluated on every event anyway).
         let cached = !reads.opaque && unscanned.is_empty();
         let verdict_table = cached.then(|| {
-            *verdicts += 1;
-            *verdicts - 1
+            *verdicts += 2;
+            *verdicts - 2
         });
 
         // Triggers, as a compressed table from atom to rule trigger sets.
@@ -421,6 +609,39 @@ impl Prefilter {
             }
             others.push(sets.map(Vec::into_boxed_slice).collect());
         }
+        // A field enters the key by what its scan found when that is all its comparisons ask
+        // (keyword searches included: their needles are then in every field scan, and a field
+        // holding one enters by value), by presence when they ask only that.
+        let by_scan = keywords.is_none() || folded;
+        let key: Vec<KeyPart> = reads
+            .slots
+            .iter()
+            .map(|&slot| {
+                let scan = scans.iter().position(|scan| scan.slot == Some(slot));
+                match scan {
+                    _ if !by_scan || reads.inexact.binary_search(&slot).is_ok() => {
+                        KeyPart::Value(slot)
+                    }
+                    Some(scan) => KeyPart::Found(slot, scan),
+                    None if keywords.is_none() => KeyPart::Presence(slot),
+                    None => KeyPart::Value(slot),
+                }
+            })
+            .collect();
+        for part in &key {
+            if let KeyPart::Found(_, scan) = *part {
+                scans[scan].keyed = true;
+            }
+        }
+        let by_found = key.iter().any(|part| !matches!(part, KeyPart::Value(_)));
+        let rest = (0..scans.len())
+            .filter(|&i| {
+                scans[i].slot.is_some()
+                    && !key
+                        .iter()
+                        .any(|part| matches!(part, KeyPart::Found(_, scan) if *scan == i))
+            })
+            .collect();
         let mut trigger_start = Vec::with_capacity(atoms.len() + 1);
         let mut trigger_list = Vec::new();
         for mut targets in per_atom {
@@ -436,10 +657,12 @@ impl Prefilter {
             trigger_list,
             others,
             always,
-            reads: reads.slots,
+            key,
+            rest,
             keywords,
             keywords_folded: keywords.is_some() && folded,
             verdicts: verdict_table,
+            by_found,
             needles: used.len(),
             exact: unscanned.is_empty(),
         }
@@ -464,74 +687,100 @@ impl Prefilter {
         state: &'s mut ScanState,
         marks: &mut [u64],
     ) -> Option<&'s [RuleIndex]> {
-        state.unsettled = None;
+        state.unsettled = [None, None];
         let words = ctx.event.fields.len().div_ceil(64);
         for set in [&mut state.read, &mut state.covered] {
             set.clear();
             set.resize(words, 0);
         }
-        // The key: every value read, tagged, end to end.
+        // The first key: every value read, tagged, end to end.
         let mut cacheable = self.verdicts.is_some();
         state.key.clear();
-        for &slot in &self.reads {
-            let value = ctx.value(slot);
+        for &part in &self.key {
+            let (KeyPart::Value(slot) | KeyPart::Found(slot, _) | KeyPart::Presence(slot)) = part;
+            let (value, at) = ctx.value_at(slot);
             cacheable &= push_key(&mut state.key, value);
-            if let Some(at) = ctx.top_index(slot) {
+            if let Some(at) = at {
                 state.read[at / 64] |= 1 << (at % 64);
             }
         }
         cacheable &= state.key.len() <= VERDICT_KEY_MAX;
-        // Keyword needles outside the fields read: the key does not cover them.
+        // Keyword needles outside the fields read: the keys do not cover them.
         if let Some(keywords) = self.keywords {
             let scan = &self.scans[keywords];
             let hits = &mut ctx.scratch.atoms;
+            let mut found = false;
             for (at, value) in ctx.event.fields.values().enumerate() {
                 if state.read[at / 64] & (1 << (at % 64)) == 0 {
-                    scan_leaves(scan, value, state, hits);
+                    found |= scan_leaves(scan, value, state, hits);
                 }
             }
-            cacheable &= hits.touched().is_empty();
+            cacheable &= !found;
         }
-        if cacheable && let Some(table) = self.verdicts {
-            let hash = crate::hash::text_hash(&state.key);
-            let slot = hash as usize & (VERDICT_SLOTS - 1);
-            if state.verdicts.len() <= table {
-                state.verdicts.resize_with(table + 1, Vec::new);
-            }
-            let verdicts = &mut state.verdicts[table];
-            if verdicts.is_empty() {
-                verdicts.resize_with(VERDICT_SLOTS, Verdict::default);
-            }
-            // An empty slot's key is empty, and no key is: every value read adds a tag.
-            let known = &verdicts[slot];
-            if known.hash == hash && known.key == state.key && !state.key.is_empty() {
-                state.verdict_hits += 1;
-                return Some(&state.verdicts[table][slot].rules);
-            }
-            state.verdict_misses += 1;
-            state.unsettled = Some((table, slot, hash));
+        let table = self.verdicts.filter(|_| cacheable);
+        if let Some(table) = table
+            && let Some(slot) = state.lookup(table, false)
+        {
+            return Some(&state.verdicts[table][slot].rules);
         }
 
-        // The field scans, through the memo.
-        for scan in &self.scans {
-            let Some(slot) = scan.slot else { continue };
-            let Some(value) = ctx.value(slot) else {
-                continue;
-            };
-            // The keyword needles are scanned with the field's own (scalar values only).
-            if self.keywords_folded
-                && !matches!(value, Value::List(_) | Value::Map(_))
-                && let Some(at) = ctx.top_index(slot)
-            {
-                state.covered[at / 64] |= 1 << (at % 64);
-            }
-            let hits = &mut ctx.scratch.atoms;
-            match value {
-                Value::String(text) if text.len() <= MEMO_MAX_LEN => {
-                    self.memoised(scan, text, state, hits);
+        // The field scans, through the memo; the second key on the way.
+        state.found_key.clear();
+        for &part in &self.key {
+            let (KeyPart::Value(slot) | KeyPart::Found(slot, _) | KeyPart::Presence(slot)) = part;
+            let (value, at) = ctx.value_at(slot);
+            match part {
+                KeyPart::Value(_) => {
+                    push_key(&mut state.found_key, value);
                 }
-                value => scan_value(&scan.ac, scan, value, state, hits),
+                KeyPart::Presence(_) => state.found_key.push(match value {
+                    None => 0,
+                    Some(Value::Null) => 1,
+                    Some(_) => 7,
+                }),
+                KeyPart::Found(_, scan) => {
+                    let scan = &self.scans[scan];
+                    let memo_slot = self.scan_field(scan, value, at, state, &mut ctx.scratch.atoms);
+                    let entry = memo_slot.and_then(|at| state.memo[scan.memo][at].as_ref());
+                    match entry {
+                        // A keyword needle: keyword searches read the value.
+                        Some(entry) if !entry.keyword => {
+                            push_found(&mut state.found_key, &entry.found);
+                        }
+                        _ => {
+                            push_key(&mut state.found_key, value);
+                        }
+                    }
+                }
             }
+        }
+        for &scan in &self.rest {
+            let scan = &self.scans[scan];
+            let Some(slot) = scan.slot else { continue };
+            let (value, at) = ctx.value_at(slot);
+            self.scan_field(scan, value, at, state, &mut ctx.scratch.atoms);
+        }
+        if let Some(table) = table
+            && self.by_found
+            && let Some(slot) = state.lookup(table + 1, true)
+        {
+            state.found_hits += 1;
+            // Known by what was found: remembered by value too.
+            let ScanState {
+                verdicts,
+                unsettled,
+                key,
+                ..
+            } = state;
+            let (by_value, by_found) = verdicts.split_at_mut(table + 1);
+            let rules = &by_found[0][slot].rules;
+            if let Some((_, value_slot, hash)) = unsettled[0].take() {
+                by_value[table][value_slot].store(hash, key, rules);
+            }
+            return Some(rules);
+        }
+        if table.is_some() {
+            state.verdict_misses += 1;
         }
         let hits = &mut ctx.scratch.atoms;
         // Keyword needles in the fields read that no field scan searched for them.
@@ -577,21 +826,60 @@ impl Prefilter {
     }
 
     /// Records the verdict of the event last scanned, when it can be cached: the rules that
-    /// matched, sorted.
+    /// matched, sorted, under both keys.
     pub(super) fn settle(&self, state: &mut ScanState, matched: &[RuleIndex]) {
-        let Some((table, slot, hash)) = state.unsettled.take() else {
-            return;
-        };
-        let verdict = &mut state.verdicts[table][slot];
-        verdict.hash = hash;
-        verdict.key.clear();
-        verdict.key.extend_from_slice(&state.key);
-        verdict.rules.clear();
-        verdict.rules.extend_from_slice(matched);
+        let ScanState {
+            verdicts,
+            unsettled,
+            key,
+            found_key,
+            ..
+        } = state;
+        for (place, key) in unsettled.iter_mut().zip([key, found_key]) {
+            if let Some((table, slot, hash)) = place.take() {
+                verdicts[table][slot].store(hash, key, matched);
+            }
+        }
     }
 
-    /// Looks `text` up in the scan's memo, scanning it on a miss, and records its atoms.
-    fn memoised(&self, scan: &FieldScan, text: &str, state: &mut ScanState, hits: &mut AtomHits) {
+    /// Scans one field's value, through the memo when it is a text short enough, recording its
+    /// atoms (and, when the keyword needles ride along, that it was searched for them); returns
+    /// the memo slot of a memoised text.
+    fn scan_field(
+        &self,
+        scan: &FieldScan,
+        value: Option<&Value>,
+        at: Option<usize>,
+        state: &mut ScanState,
+        hits: &mut AtomHits,
+    ) -> Option<usize> {
+        let value = value?;
+        if self.keywords_folded
+            && !matches!(value, Value::List(_) | Value::Map(_))
+            && let Some(at) = at
+        {
+            state.covered[at / 64] |= 1 << (at % 64);
+        }
+        match value {
+            Value::String(text) if text.len() <= MEMO_MAX_LEN => {
+                Some(self.memoised(scan, text, state, hits))
+            }
+            value => {
+                scan_value(&scan.ac, scan, value, state, hits);
+                None
+            }
+        }
+    }
+
+    /// Looks `text` up in the scan's memo, scanning it on a miss, records its atoms, and returns
+    /// its slot in the scan's memo table.
+    fn memoised(
+        &self,
+        scan: &FieldScan,
+        text: &str,
+        state: &mut ScanState,
+        hits: &mut AtomHits,
+    ) -> usize {
         let hash = crate::hash::text_hash(text.as_bytes());
         if state.memo.len() <= scan.memo {
             state.memo.resize_with(scan.memo + 1, Vec::new);
@@ -607,18 +895,45 @@ impl Prefilter {
         {
             state.memo_hits += 1;
             record(&entry.found, hits);
-            return;
+            return index;
         }
         state.memo_misses += 1;
         let mut found = std::mem::take(&mut state.found);
         scan_folded(&scan.ac, scan, text, &mut state.buffer, &mut found);
+        // Each atom once, with all its flags, by id, for a key: texts holding the same needles
+        // in the same places then have the same entry.
+        if scan.keyed {
+            found.sort_unstable_by_key(|&(id, _)| id);
+            found.dedup_by(|later, first| {
+                let same = later.0 == first.0;
+                if same {
+                    first.1 |= later.1;
+                }
+                same
+            });
+        }
         record(&found, hits);
+        let keyword = found
+            .iter()
+            .any(|(id, _)| scan.keyword_atoms.binary_search(id).is_ok());
         state.memo[scan.memo][index] = Some(MemoEntry {
             hash,
             text: text.into(),
             found: found.as_slice().into(),
+            keyword,
         });
         state.found = found;
+        index
+    }
+}
+
+/// Appends what a field's scan found to `key`: a tag, the count, then each atom and its flags.
+fn push_found(key: &mut Vec<u8>, found: &[(u32, u8)]) {
+    key.push(6);
+    key.extend_from_slice(&(found.len() as u32).to_le_bytes());
+    for &(id, flags) in found {
+        key.extend_from_slice(&id.to_le_bytes());
+        key.push(flags);
     }
 }
 
@@ -648,20 +963,21 @@ fn push_key(key: &mut Vec<u8>, value: Option<&Value>) -> bool {
 }
 
 /// Scans a value that is not memoised the way text comparisons read it: scalars by their
-/// text, lists item by item, maps and nulls not at all; records its atoms in `hits`.
+/// text, lists item by item, maps and nulls not at all; records its atoms in `hits` and says
+/// whether there were any.
 fn scan_value(
-    ac: &AhoCorasick,
+    ac: &Automaton,
     scan: &FieldScan,
     value: &Value,
     state: &mut ScanState,
     hits: &mut AtomHits,
-) {
+) -> bool {
     let text: &str = match value {
-        Value::Null | Value::Map(_) => return,
+        Value::Null | Value::Map(_) => return false,
         Value::List(items) => {
-            return items
-                .iter()
-                .for_each(|item| scan_value(ac, scan, item, state, hits));
+            return items.iter().fold(false, |found, item| {
+                scan_value(ac, scan, item, state, hits) | found
+            });
         }
         Value::String(text) => text,
         Value::Bool(b) => {
@@ -671,7 +987,7 @@ fn scan_value(
                 "false"
             }
         }
-        Value::Int(_) | Value::Float(_) if !scan.numbers => return,
+        Value::Int(_) | Value::Float(_) if !scan.numbers => return false,
         Value::Int(_) | Value::Float(_) => {
             let mut number = std::mem::take(&mut state.number);
             number.clear();
@@ -679,15 +995,18 @@ fn scan_value(
             let mut found = std::mem::take(&mut state.found);
             scan_text(ac, scan, &number, &mut found);
             record(&found, hits);
+            let any = !found.is_empty();
             state.found = found;
             state.number = number;
-            return;
+            return any;
         }
     };
     let mut found = std::mem::take(&mut state.found);
     scan_folded(ac, scan, text, &mut state.buffer, &mut found);
     record(&found, hits);
+    let any = !found.is_empty();
     state.found = found;
+    any
 }
 
 /// Records found atoms.
@@ -706,19 +1025,24 @@ fn push_number(value: &Value, out: &mut String) {
     };
 }
 
-/// Scans every leaf under `value` for keyword needles, as keyword searches read them; most
-/// values hold none, which one unanchored search tells before the overlapping one runs.
-fn scan_leaves(scan: &FieldScan, value: &Value, state: &mut ScanState, hits: &mut AtomHits) {
-    let ac = &scan.ac;
+/// Scans every leaf under `value` for keyword needles, as keyword searches read them, and says
+/// whether any occurred; most values hold none, which a quick check tells before the
+/// overlapping search runs.
+fn scan_leaves(
+    scan: &FieldScan,
+    value: &Value,
+    state: &mut ScanState,
+    hits: &mut AtomHits,
+) -> bool {
     match value {
-        Value::List(items) => items
-            .iter()
-            .for_each(|item| scan_leaves(scan, item, state, hits)),
-        Value::Map(map) => map
-            .values()
-            .for_each(|item| scan_leaves(scan, item, state, hits)),
-        Value::String(text) if text.is_ascii() && !ac.is_match(text.as_str()) => {}
-        scalar => scan_value(ac, scan, scalar, state, hits),
+        Value::List(items) => items.iter().fold(false, |found, item| {
+            scan_leaves(scan, item, state, hits) | found
+        }),
+        Value::Map(map) => map.values().fold(false, |found, item| {
+            scan_leaves(scan, item, state, hits) | found
+        }),
+        Value::String(text) if text.is_ascii() && !scan.may_hold(text) => false,
+        scalar => scan_value(&scan.ac, scan, scalar, state, hits),
     }
 }
 
@@ -743,7 +1067,7 @@ fn push_folded(out: &mut String, text: &str) {
 
 /// Scans one text after folding it (see [`push_folded`]) into `found`.
 fn scan_folded(
-    ac: &AhoCorasick,
+    ac: &Automaton,
     scan: &FieldScan,
     text: &str,
     buffer: &mut String,
@@ -759,15 +1083,13 @@ fn scan_folded(
 }
 
 /// Scans an already folded text into `found` (cleared first).
-fn scan_text(ac: &AhoCorasick, scan: &FieldScan, text: &str, found: &mut Vec<(u32, u8)>) {
+fn scan_text(ac: &Automaton, scan: &FieldScan, text: &str, found: &mut Vec<(u32, u8)>) {
     found.clear();
     let len = text.len();
-    for m in ac.find_overlapping_iter(text) {
-        found.push((
-            scan.atoms[m.pattern().as_usize()],
-            hit_flags(m.start(), m.end(), len),
-        ));
-    }
+    ac.occurrences(text.as_bytes(), |pattern, start, end| {
+        found.push((scan.atoms[pattern], hit_flags(start, end, len)));
+        true
+    });
 }
 
 #[cfg(test)]

@@ -466,8 +466,8 @@ fn prefilter_verdicts_agree_with_plain_evaluation() {
     assert!(checked > 1000, "only {checked} verdicts compared");
 }
 
-/// A session remembers verdicts by the exact values of the fields rules read (and the scan memo
-/// by text): a warm session that has seen every event before must give each event exactly the
+/// A session remembers verdicts by the exact values of the fields rules read, and by what the
+/// field scans found in them (and the scan memo by text): a warm session that has seen every event before must give each event exactly the
 /// matches a fresh session gives it, and must have answered some of them from memory.
 #[test]
 fn remembered_verdicts_agree_with_fresh_sessions() {
@@ -489,4 +489,8 @@ fn remembered_verdicts_agree_with_fresh_sessions() {
     let (known, _) = warm.verdict_figures();
     assert!(compared > 100, "only {compared} events compared");
     assert!(known > 0, "no verdict was remembered");
+    assert!(
+        warm.found_verdicts() > 0,
+        "no verdict was known by what the scans found"
+    );
 }
