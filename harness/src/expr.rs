@@ -23,7 +23,7 @@ pub use atoms::{
     AtomHits, AtomRef, Atoms, HIT_ANY, HIT_PREFIX, HIT_SUFFIX, HIT_WHOLE, assign_atoms, atoms_of,
     hit_flags,
 };
-pub use matcher::{Glob, GlobPart, IpNet, lower, number, parse_time, push_lower};
+pub use matcher::{Glob, GlobPart, IpNet, Matcher, lower, number, parse_time, push_lower};
 pub use trace::{Trace, TraceKind};
 
 use crate::event::{Event, Value};
@@ -576,6 +576,19 @@ impl<'a> Ctx<'a> {
         )
     }
 
+    /// [`Ctx::value_at`] for a pass that reads each field once: the position the field had in
+    /// the previous event is tried first, and a field found there is not recorded.
+    #[inline]
+    pub fn peek(&mut self, slot: usize) -> (Option<&'a Value>, Option<usize>) {
+        let hint = self.scratch.entries[slot].hint as usize;
+        if let Some((key, value)) = self.event.fields.get_index(hint)
+            && same_text(key, self.fields.name(slot))
+        {
+            return (Some(value), Some(hint));
+        }
+        self.value_at(slot)
+    }
+
     /// The position among the event's top-level fields of the value in `slot`, when the slot
     /// names a top-level field that is present.
     pub fn top_index(&mut self, slot: usize) -> Option<usize> {
@@ -731,10 +744,6 @@ pub fn reads_any(node: &Node) -> bool {
 pub struct Reads {
     /// Every field slot some comparison reads (field references included), sorted.
     pub slots: Vec<usize>,
-    /// The slots some comparison reads more of than whether its exact atom occurred (with which
-    /// flags) and whether the field is present or null: every other slot's comparisons are
-    /// answered by the field's scan alone (keyword searches aside). Sorted.
-    pub inexact: Vec<usize>,
     /// True when a keyword search has no needle, so that every value of an event matters.
     pub opaque: bool,
 }
@@ -748,24 +757,11 @@ impl Reads {
             Node::Not(inner) | Node::Group(_, inner) => self.add(inner),
             Node::Cmp { atom, cmp } => {
                 match cmp.slot {
-                    Some(slot) => {
-                        self.slots.push(slot);
-                        let scanned = atom.is_some_and(|a| a.exact)
-                            || matches!(
-                                cmp.matcher,
-                                matcher::Matcher::Exists(_)
-                                    | matcher::Matcher::Null
-                                    | matcher::Matcher::Never(_)
-                            );
-                        if !scanned {
-                            self.inexact.push(slot);
-                        }
-                    }
+                    Some(slot) => self.slots.push(slot),
                     None => self.opaque |= atom.is_none(),
                 }
                 if let matcher::Matcher::FieldRef(other, ..) = cmp.matcher {
                     self.slots.push(other);
-                    self.inexact.push(other);
                 }
             }
         }
@@ -773,10 +769,8 @@ impl Reads {
 
     /// Sorts and removes repeats.
     pub fn finish(&mut self) {
-        for slots in [&mut self.slots, &mut self.inexact] {
-            slots.sort_unstable();
-            slots.dedup();
-        }
+        self.slots.sort_unstable();
+        self.slots.dedup();
     }
 }
 

@@ -370,6 +370,36 @@ impl Matcher {
         }
     }
 
+    /// True when the comparison reads nothing but its field's own text (so [`Matcher::on_text`]
+    /// gives its result for a text value).
+    pub fn reads_own_text(&self) -> bool {
+        matches!(
+            self,
+            Matcher::Text { .. } | Matcher::Glob(..) | Matcher::Regex(..) | Matcher::Cidr(_)
+        )
+    }
+
+    /// The comparison's result on a field whose value is the text `text`, as [`Matcher::eval`]
+    /// gives it, for a matcher that [reads its own text](Matcher::reads_own_text) (false for the
+    /// others).
+    pub fn on_text(&self, text: &str) -> bool {
+        match self {
+            Matcher::Text {
+                case: Case::Insensitive,
+                ..
+            }
+            | Matcher::Glob(_, Case::Insensitive) => self.test_text_lowered(&lower(text)),
+            Matcher::Text { kind, needle, .. } => text_op(*kind, text, needle),
+            Matcher::Glob(glob, _) => glob.matches(text),
+            Matcher::Regex(re, _) => re.is_match(text),
+            Matcher::Cidr(net) => text
+                .trim()
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| net.contains(ip)),
+            _ => false,
+        }
+    }
+
     fn test_text_lowered(&self, text: &str) -> bool {
         match self {
             Matcher::Text { kind, needle, .. } => text_op(*kind, text, needle),

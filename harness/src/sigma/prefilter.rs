@@ -29,7 +29,9 @@
 //!
 //! Most fields are asked only which needles they hold, and where: when every comparison on a
 //! field answers from its scan (an exact needle, presence, null), two values in which the scan
-//! found the same needles with the same flags give every rule the same verdict. On a miss by
+//! found the same needles with the same flags give every rule the same verdict. A field with a
+//! few comparisons that read only its text besides (a regex, a glob) qualifies too: its memo
+//! entries work their results out once per text, and they join what was found. On a miss by
 //! value, a second key therefore puts what each such field's scan found (through the memo) in
 //! place of its value, and a second table answers events that differ only in values no rule
 //! tells apart: another logon id, another parent command line without a needle. A field holding
@@ -37,7 +39,7 @@
 
 use super::rule::RuleIndex;
 use crate::event::Value;
-use crate::expr::{self, AtomHits, Atoms, Ctx, Node, Reads, hit_flags};
+use crate::expr::{self, AtomHits, Atoms, Ctx, Matcher, Node, Reads, hit_flags};
 use aho_corasick::{Anchored, MatchKind, dfa, nfa};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -52,6 +54,9 @@ const MEMO_SLOTS: usize = 2048;
 const MEMO_MAX_LEN: usize = 512;
 /// Keyword needles a class may have for them to join every field's automaton.
 const FOLDED_KEYWORDS_MAX: usize = 8;
+/// Comparisons a field's scan does not answer that a memo entry may work out once per text, so
+/// that the field still enters the second verdict key by what was found.
+const CHECKS_MAX: usize = 16;
 /// Verdict slots per class (a power of two): enough for the recurring activity of a busy
 /// host, small enough to stay in cache and to forget what stopped recurring.
 const VERDICT_SLOTS: usize = 4096;
@@ -159,8 +164,10 @@ struct FieldScan {
     /// The keyword atoms among them, sorted.
     keyword_atoms: Box<[u32]>,
     /// True when what the scan finds enters the verdict key ([`KeyPart::Found`]), so its memo
-    /// entries list each atom once, by id.
+    /// entries list each atom once, by id, and work out `checks`.
     keyed: bool,
+    /// The field's comparisons that the scan does not answer, all reading only the field's text.
+    checks: Box<[Matcher]>,
     /// Engine-wide index of this scan's memo table in a [`ScanState`].
     memo: usize,
     /// False when no needle could occur in a number's text (`-1.5e3`, `NaN`, `inf`), so
@@ -204,6 +211,8 @@ struct MemoEntry {
     found: Box<[(u32, u8)]>,
     /// True when a keyword needle is among them.
     keyword: bool,
+    /// For a keyed scan, the results of its `checks` on the text, one bit each.
+    checks: u16,
 }
 
 /// How a field the rules read enters the verdict key.
@@ -574,6 +583,7 @@ impl Prefilter {
                 atoms: ids,
                 keyword_atoms: keyword_atoms.into(),
                 keyed: false,
+                checks: Box::default(),
                 memo: *memos,
                 numbers,
                 starts,
@@ -612,25 +622,35 @@ impl Prefilter {
         // A field enters the key by what its scan found when that is all its comparisons ask
         // (keyword searches included: their needles are then in every field scan, and a field
         // holding one enters by value), by presence when they ask only that.
+        // A few comparisons the scan does not answer ride along, worked out once per text.
         let by_scan = keywords.is_none() || folded;
+        let mut checks = HashMap::new();
+        for (_, node) in rules {
+            field_checks(node, &mut checks);
+        }
         let key: Vec<KeyPart> = reads
             .slots
             .iter()
             .map(|&slot| {
                 let scan = scans.iter().position(|scan| scan.slot == Some(slot));
+                let checks = checks.get(&slot).and_then(Option::as_ref);
                 match scan {
-                    _ if !by_scan || reads.inexact.binary_search(&slot).is_ok() => {
+                    _ if !by_scan || checks.is_none_or(|c| c.len() > CHECKS_MAX) => {
                         KeyPart::Value(slot)
                     }
                     Some(scan) => KeyPart::Found(slot, scan),
+                    None if checks.is_some_and(|c| !c.is_empty()) => KeyPart::Value(slot),
                     None if keywords.is_none() => KeyPart::Presence(slot),
                     None => KeyPart::Value(slot),
                 }
             })
             .collect();
         for part in &key {
-            if let KeyPart::Found(_, scan) = *part {
+            if let KeyPart::Found(slot, scan) = *part {
                 scans[scan].keyed = true;
+                if let Some(Some(list)) = checks.remove(&slot) {
+                    scans[scan].checks = list.into();
+                }
             }
         }
         let by_found = key.iter().any(|part| !matches!(part, KeyPart::Value(_)));
@@ -698,7 +718,7 @@ impl Prefilter {
         state.key.clear();
         for &part in &self.key {
             let (KeyPart::Value(slot) | KeyPart::Found(slot, _) | KeyPart::Presence(slot)) = part;
-            let (value, at) = ctx.value_at(slot);
+            let (value, at) = ctx.peek(slot);
             cacheable &= push_key(&mut state.key, value);
             if let Some(at) = at {
                 state.read[at / 64] |= 1 << (at % 64);
@@ -724,7 +744,7 @@ impl Prefilter {
             return Some(&state.verdicts[table][slot].rules);
         }
 
-        // The field scans, through the memo; the second key on the way.
+        // The scans of fields in the second key by what they found, through the memo.
         state.found_key.clear();
         for &part in &self.key {
             let (KeyPart::Value(slot) | KeyPart::Found(slot, _) | KeyPart::Presence(slot)) = part;
@@ -745,7 +765,7 @@ impl Prefilter {
                     match entry {
                         // A keyword needle: keyword searches read the value.
                         Some(entry) if !entry.keyword => {
-                            push_found(&mut state.found_key, &entry.found);
+                            push_found(&mut state.found_key, entry);
                         }
                         _ => {
                             push_key(&mut state.found_key, value);
@@ -753,12 +773,6 @@ impl Prefilter {
                     }
                 }
             }
-        }
-        for &scan in &self.rest {
-            let scan = &self.scans[scan];
-            let Some(slot) = scan.slot else { continue };
-            let (value, at) = ctx.value_at(slot);
-            self.scan_field(scan, value, at, state, &mut ctx.scratch.atoms);
         }
         if let Some(table) = table
             && self.by_found
@@ -781,6 +795,13 @@ impl Prefilter {
         }
         if table.is_some() {
             state.verdict_misses += 1;
+        }
+        // The scans of fields in the key by value.
+        for &scan in &self.rest {
+            let scan = &self.scans[scan];
+            let Some(slot) = scan.slot else { continue };
+            let (value, at) = ctx.value_at(slot);
+            self.scan_field(scan, value, at, state, &mut ctx.scratch.atoms);
         }
         let hits = &mut ctx.scratch.atoms;
         // Keyword needles in the fields read that no field scan searched for them.
@@ -916,24 +937,61 @@ impl Prefilter {
         let keyword = found
             .iter()
             .any(|(id, _)| scan.keyword_atoms.binary_search(id).is_ok());
+        let checks = scan
+            .checks
+            .iter()
+            .enumerate()
+            .filter(|(_, check)| check.on_text(text))
+            .fold(0u16, |bits, (at, _)| bits | 1 << at);
         state.memo[scan.memo][index] = Some(MemoEntry {
             hash,
             text: text.into(),
             found: found.as_slice().into(),
             keyword,
+            checks,
         });
         state.found = found;
         index
     }
 }
 
-/// Appends what a field's scan found to `key`: a tag, the count, then each atom and its flags.
-fn push_found(key: &mut Vec<u8>, found: &[(u32, u8)]) {
+/// Appends what a field's scan found to `key`: a tag, the checks' results, the count, then each
+/// atom and its flags.
+fn push_found(key: &mut Vec<u8>, entry: &MemoEntry) {
     key.push(6);
-    key.extend_from_slice(&(found.len() as u32).to_le_bytes());
-    for &(id, flags) in found {
+    key.extend_from_slice(&entry.checks.to_le_bytes());
+    key.extend_from_slice(&(entry.found.len() as u32).to_le_bytes());
+    for &(id, flags) in &entry.found {
         key.extend_from_slice(&id.to_le_bytes());
         key.push(flags);
+    }
+}
+
+/// Per field slot, what its comparisons ask beyond what its scan answers (exact needles,
+/// presence, null): the comparisons reading only the field's text, or `None` when some reads
+/// more (a field reference, a number).
+fn field_checks(node: &Node, out: &mut HashMap<usize, Option<Vec<Matcher>>>) {
+    match node {
+        Node::Const(_) => {}
+        Node::And(items) | Node::Or(items) => items.iter().for_each(|n| field_checks(n, out)),
+        Node::Not(inner) | Node::Group(_, inner) => field_checks(inner, out),
+        Node::Cmp { atom, cmp } => {
+            if let Matcher::FieldRef(other, ..) = cmp.matcher {
+                out.insert(other, None);
+            }
+            let Some(slot) = cmp.slot else { return };
+            let entry = out.entry(slot).or_insert_with(|| Some(Vec::new()));
+            let answered = atom.is_some_and(|a| a.exact)
+                || matches!(
+                    cmp.matcher,
+                    Matcher::Exists(_) | Matcher::Null | Matcher::Never(_)
+                );
+            match entry {
+                _ if answered => {}
+                Some(list) if cmp.matcher.reads_own_text() => list.push(cmp.matcher.clone()),
+                _ => *entry = None,
+            }
+        }
     }
 }
 
@@ -944,8 +1002,9 @@ fn push_key(key: &mut Vec<u8>, value: Option<&Value>) -> bool {
         None => key.push(0),
         Some(Value::Null) => key.push(1),
         Some(Value::String(text)) => {
-            key.push(2);
-            key.extend_from_slice(&(text.len() as u64).to_le_bytes());
+            // A text too long for its length to fit makes the key too long to be remembered.
+            let [a, b, c, d] = (text.len() as u32).to_le_bytes();
+            key.extend_from_slice(&[2, a, b, c, d]);
             key.extend_from_slice(text.as_bytes());
         }
         Some(Value::Int(i)) => {
