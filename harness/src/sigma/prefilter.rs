@@ -57,6 +57,9 @@ const FOLDED_KEYWORDS_MAX: usize = 8;
 /// Comparisons a field's scan does not answer that a memo entry may work out once per text, so
 /// that the field still enters the second verdict key by what was found.
 const CHECKS_MAX: usize = 16;
+/// A comparison a field's scan does not answer, with the needle it cannot hold without.
+type Check = (Option<expr::AtomRef>, Matcher);
+
 /// Verdict slots per class (a power of two): enough for the recurring activity of a busy
 /// host, small enough to stay in cache and to forget what stopped recurring.
 const VERDICT_SLOTS: usize = 4096;
@@ -167,20 +170,24 @@ struct FieldScan {
     /// entries list each atom once, by id, and work out `checks`.
     keyed: bool,
     /// The field's comparisons that the scan does not answer, all reading only the field's text.
-    checks: Box<[Matcher]>,
+    checks: Box<[Check]>,
     /// Engine-wide index of this scan's memo table in a [`ScanState`].
     memo: usize,
     /// False when no needle could occur in a number's text (`-1.5e3`, `NaN`, `inf`), so
     /// numbers need not be formatted for scanning.
     numbers: bool,
-    /// The bytes the needles start with, in either case, when there are at most three: a text
-    /// holding none of them holds no needle, which `memchr` tells faster than the automaton.
+    /// The bytes the needles start with, in either case, when there are at most three: an ASCII
+    /// text holding none of them holds no needle, which `memchr` tells faster than the automaton.
     starts: Option<Vec<u8>>,
 }
 
 impl FieldScan {
-    /// False when `text` holds none of the scan's needles for certain; true when it may.
+    /// False when `text` holds none of the scan's needles for certain, even once folded; true
+    /// when it may.
     fn may_hold(&self, text: &str) -> bool {
+        if !text.is_ascii() {
+            return true;
+        }
         let text = text.as_bytes();
         match self.starts.as_deref() {
             Some(&[a]) => memchr::memchr(a, text).is_some(),
@@ -280,6 +287,8 @@ pub(super) struct ScanState {
     number: String,
     /// What the current text's scan found.
     found: Vec<(u32, u8)>,
+    /// Memo entries (table, slot) of this event whose atoms are not recorded yet.
+    unrecorded: Vec<(usize, usize)>,
     /// Rule positions whose first trigger set was hit by this event.
     candidates: Vec<u32>,
     /// Memo table per scan, allocated on first use.
@@ -708,6 +717,7 @@ impl Prefilter {
         marks: &mut [u64],
     ) -> Option<&'s [RuleIndex]> {
         state.unsettled = [None, None];
+        state.unrecorded.clear();
         let words = ctx.event.fields.len().div_ceil(64);
         for set in [&mut state.read, &mut state.covered] {
             set.clear();
@@ -761,6 +771,10 @@ impl Prefilter {
                 KeyPart::Found(_, scan) => {
                     let scan = &self.scans[scan];
                     let memo_slot = self.scan_field(scan, value, at, state, &mut ctx.scratch.atoms);
+                    // Its atoms are recorded only if the verdict is not known.
+                    if let Some(at) = memo_slot {
+                        state.unrecorded.push((scan.memo, at));
+                    }
                     let entry = memo_slot.and_then(|at| state.memo[scan.memo][at].as_ref());
                     match entry {
                         // A keyword needle: keyword searches read the value.
@@ -796,12 +810,23 @@ impl Prefilter {
         if table.is_some() {
             state.verdict_misses += 1;
         }
+        let hits = &mut ctx.scratch.atoms;
+        for (memo, at) in state.unrecorded.drain(..) {
+            if let Some(entry) = &state.memo[memo][at] {
+                record(&entry.found, hits);
+            }
+        }
         // The scans of fields in the key by value.
         for &scan in &self.rest {
             let scan = &self.scans[scan];
             let Some(slot) = scan.slot else { continue };
             let (value, at) = ctx.value_at(slot);
-            self.scan_field(scan, value, at, state, &mut ctx.scratch.atoms);
+            let hits = &mut ctx.scratch.atoms;
+            if let Some(at) = self.scan_field(scan, value, at, state, hits)
+                && let Some(entry) = &state.memo[scan.memo][at]
+            {
+                record(&entry.found, hits);
+            }
         }
         let hits = &mut ctx.scratch.atoms;
         // Keyword needles in the fields read that no field scan searched for them.
@@ -863,9 +888,9 @@ impl Prefilter {
         }
     }
 
-    /// Scans one field's value, through the memo when it is a text short enough, recording its
-    /// atoms (and, when the keyword needles ride along, that it was searched for them); returns
-    /// the memo slot of a memoised text.
+    /// Scans one field's value, through the memo when it is a text short enough (returning the
+    /// memo slot, whose atoms the caller records), or directly (recording its atoms); and notes
+    /// when the keyword needles rode along.
     fn scan_field(
         &self,
         scan: &FieldScan,
@@ -883,7 +908,7 @@ impl Prefilter {
         }
         match value {
             Value::String(text) if text.len() <= MEMO_MAX_LEN => {
-                Some(self.memoised(scan, text, state, hits))
+                Some(self.memoised(scan, text, state))
             }
             value => {
                 scan_value(&scan.ac, scan, value, state, hits);
@@ -892,15 +917,9 @@ impl Prefilter {
         }
     }
 
-    /// Looks `text` up in the scan's memo, scanning it on a miss, records its atoms, and returns
-    /// its slot in the scan's memo table.
-    fn memoised(
-        &self,
-        scan: &FieldScan,
-        text: &str,
-        state: &mut ScanState,
-        hits: &mut AtomHits,
-    ) -> usize {
+    /// Looks `text` up in the scan's memo, scanning it on a miss, and returns its slot in the
+    /// scan's memo table.
+    fn memoised(&self, scan: &FieldScan, text: &str, state: &mut ScanState) -> usize {
         let hash = crate::hash::text_hash(text.as_bytes());
         if state.memo.len() <= scan.memo {
             state.memo.resize_with(scan.memo + 1, Vec::new);
@@ -915,7 +934,6 @@ impl Prefilter {
             && *entry.text == *text
         {
             state.memo_hits += 1;
-            record(&entry.found, hits);
             return index;
         }
         state.memo_misses += 1;
@@ -933,16 +951,21 @@ impl Prefilter {
                 same
             });
         }
-        record(&found, hits);
         let keyword = found
             .iter()
             .any(|(id, _)| scan.keyword_atoms.binary_search(id).is_ok());
-        let checks = scan
-            .checks
-            .iter()
-            .enumerate()
-            .filter(|(_, check)| check.on_text(text))
-            .fold(0u16, |bits, (at, _)| bits | 1 << at);
+        let mut checks = 0u16;
+        for (at, (atom, check)) in scan.checks.iter().enumerate() {
+            // Without its needle a comparison is false: the scan just said whether it occurred.
+            let needed = atom.is_none_or(|atom| {
+                found
+                    .binary_search_by_key(&atom.id, |&(id, _)| id)
+                    .is_ok_and(|i| found[i].1 & atom.need != 0)
+            });
+            if needed && check.on_text(text) {
+                checks |= 1 << at;
+            }
+        }
         state.memo[scan.memo][index] = Some(MemoEntry {
             hash,
             text: text.into(),
@@ -970,7 +993,7 @@ fn push_found(key: &mut Vec<u8>, entry: &MemoEntry) {
 /// Per field slot, what its comparisons ask beyond what its scan answers (exact needles,
 /// presence, null): the comparisons reading only the field's text, or `None` when some reads
 /// more (a field reference, a number).
-fn field_checks(node: &Node, out: &mut HashMap<usize, Option<Vec<Matcher>>>) {
+fn field_checks(node: &Node, out: &mut HashMap<usize, Option<Vec<Check>>>) {
     match node {
         Node::Const(_) => {}
         Node::And(items) | Node::Or(items) => items.iter().for_each(|n| field_checks(n, out)),
@@ -988,7 +1011,9 @@ fn field_checks(node: &Node, out: &mut HashMap<usize, Option<Vec<Matcher>>>) {
                 );
             match entry {
                 _ if answered => {}
-                Some(list) if cmp.matcher.reads_own_text() => list.push(cmp.matcher.clone()),
+                Some(list) if cmp.matcher.reads_own_text() => {
+                    list.push((*atom, cmp.matcher.clone()));
+                }
                 _ => *entry = None,
             }
         }
@@ -1100,7 +1125,7 @@ fn scan_leaves(
         Value::Map(map) => map.values().fold(false, |found, item| {
             scan_leaves(scan, item, state, hits) | found
         }),
-        Value::String(text) if text.is_ascii() && !scan.may_hold(text) => false,
+        Value::String(text) if !scan.may_hold(text) => false,
         scalar => scan_value(&scan.ac, scan, scalar, state, hits),
     }
 }
