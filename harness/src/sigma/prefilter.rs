@@ -60,6 +60,8 @@ const CHECKS_MAX: usize = 16;
 /// A comparison a field's scan does not answer, with the needle it cannot hold without.
 type Check = (Option<expr::AtomRef>, Matcher);
 
+/// Fields read whose values the first key's pass keeps for the second.
+const KEPT_VALUES: usize = 32;
 /// Verdict slots per class (a power of two): enough for the recurring activity of a busy
 /// host, small enough to stay in cache and to forget what stopped recurring.
 const VERDICT_SLOTS: usize = 4096;
@@ -726,9 +728,15 @@ impl Prefilter {
         // The first key: every value read, tagged, end to end.
         let mut cacheable = self.verdicts.is_some();
         state.key.clear();
-        for &part in &self.key {
+        // The values, kept for the second key (for the first fields, without allocating).
+        let mut values: [(Option<&Value>, Option<usize>); KEPT_VALUES] =
+            [(None, None); KEPT_VALUES];
+        for (i, &part) in self.key.iter().enumerate() {
             let (KeyPart::Value(slot) | KeyPart::Found(slot, _) | KeyPart::Presence(slot)) = part;
             let (value, at) = ctx.peek(slot);
+            if let Some(kept) = values.get_mut(i) {
+                *kept = (value, at);
+            }
             cacheable &= push_key(&mut state.key, value);
             if let Some(at) = at {
                 state.read[at / 64] |= 1 << (at % 64);
@@ -756,9 +764,12 @@ impl Prefilter {
 
         // The scans of fields in the second key by what they found, through the memo.
         state.found_key.clear();
-        for &part in &self.key {
+        for (i, &part) in self.key.iter().enumerate() {
             let (KeyPart::Value(slot) | KeyPart::Found(slot, _) | KeyPart::Presence(slot)) = part;
-            let (value, at) = ctx.value_at(slot);
+            let (value, at) = match values.get(i) {
+                Some(&kept) => kept,
+                None => ctx.value_at(slot),
+            };
             match part {
                 KeyPart::Value(_) => {
                     push_key(&mut state.found_key, value);
