@@ -539,7 +539,7 @@ impl<'a> Ctx<'a> {
         let fields = &self.event.fields;
         let hinted = fields
             .get_index(entry.hint as usize)
-            .filter(|(key, _)| same_text(key, name));
+            .filter(|(key, _)| key.as_str() == name);
         let (index, value) = match hinted {
             Some((_, v)) => (entry.hint, Some(v)),
             None => match fields.get_full(name) {
@@ -582,17 +582,11 @@ impl<'a> Ctx<'a> {
     pub fn peek(&mut self, slot: usize) -> (Option<&'a Value>, Option<usize>) {
         let hint = self.scratch.entries[slot].hint as usize;
         if let Some((key, value)) = self.event.fields.get_index(hint)
-            && same_text(key, self.fields.name(slot))
+            && key.as_str() == self.fields.name(slot)
         {
             return (Some(value), Some(hint));
         }
         self.value_at(slot)
-    }
-
-    /// The position among the event's top-level fields of the value in `slot`, when the slot
-    /// names a top-level field that is present.
-    pub fn top_index(&mut self, slot: usize) -> Option<usize> {
-        self.value_at(slot).1
     }
 
     /// The lowercase text of the field in `slot` (scalar values only), computed once per event.
@@ -610,29 +604,6 @@ impl<'a> Ctx<'a> {
             entry.lowered = true;
         }
         Some(self.scratch.entries[slot].lower.as_str())
-    }
-}
-
-/// `a == b`, without a library call for the short texts field names are.
-#[inline]
-fn same_text(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    if a.len() > 16 {
-        return a == b;
-    }
-    // Two overlapping 8-byte words (or the bytes one by one) cover a text of up to 16 bytes.
-    match a.len() {
-        0 => true,
-        1..8 => a.iter().zip(b).all(|(x, y)| x == y),
-        n => {
-            let word = |t: &[u8], at: usize| {
-                u64::from_le_bytes(t[at..at + 8].try_into().unwrap_or_default())
-            };
-            word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8)
-        }
     }
 }
 

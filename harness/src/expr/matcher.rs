@@ -408,28 +408,10 @@ impl Matcher {
         }
     }
 
-    /// Tests one scalar value (case-sensitive text, regex, numbers, networks, dates).
+    /// Tests one scalar value (text comparisons by its text, numbers, dates).
     fn test_value(&self, value: &Value) -> bool {
         match self {
-            Matcher::Text { kind, needle, case } => match value.to_text() {
-                Some(text) => match case {
-                    Case::Sensitive => text_op(*kind, &text, needle),
-                    Case::Insensitive => text_op(*kind, &lower(&text), needle),
-                },
-                None => false,
-            },
-            Matcher::Glob(glob, case) => match value.to_text() {
-                Some(text) => match case {
-                    Case::Sensitive => glob.matches(&text),
-                    Case::Insensitive => glob.matches(&lower(&text)),
-                },
-                None => false,
-            },
-            Matcher::Regex(re, _) => value.to_text().is_some_and(|t| re.is_match(&t)),
-            Matcher::Cidr(net) => value
-                .to_text()
-                .and_then(|t| t.trim().parse::<IpAddr>().ok())
-                .is_some_and(|ip| net.contains(ip)),
+            _ if self.reads_own_text() => value.to_text().is_some_and(|t| self.on_text(&t)),
             Matcher::Num(op, n) => number(value).is_some_and(|v| op.apply(v, *n)),
             Matcher::Time(part, op, n) => time_part(value, *part).is_some_and(|v| op.apply(v, *n)),
             _ => false,

@@ -74,8 +74,8 @@ pub(super) type AutomatonCache = HashMap<Vec<String>, Option<Arc<Automaton>>>;
 
 /// A multi-needle automaton over ASCII-case-folded text: a DFA when small (fast to scan, cheap
 /// to build), a contiguous NFA otherwise. The scan walks its states itself: reporting the many
-/// overlapping occurrences in a command line through the crate's iterator costs several times
-/// the walk.
+/// overlapping occurrences in a command line through the crate's iterator cost 1.4-1.5 times
+/// the walk (instructions per new command line on the bench).
 #[derive(Debug)]
 pub(super) enum Automaton {
     Dfa(dfa::DFA),
@@ -630,10 +630,10 @@ impl Prefilter {
             }
             others.push(sets.map(Vec::into_boxed_slice).collect());
         }
-        // A field enters the key by what its scan found when that is all its comparisons ask
-        // (keyword searches included: their needles are then in every field scan, and a field
-        // holding one enters by value), by presence when they ask only that.
-        // A few comparisons the scan does not answer ride along, worked out once per text.
+        // A field enters the second key by what its scan found when that is all its comparisons
+        // ask, up to a few the scan does not answer, worked out once per text (keyword searches
+        // included: their needles are then in every field scan, and a field holding one enters
+        // by value); by presence when they ask only that.
         let by_scan = keywords.is_none() || folded;
         let mut checks = HashMap::new();
         for (_, node) in rules {

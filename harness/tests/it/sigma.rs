@@ -467,8 +467,9 @@ fn prefilter_verdicts_agree_with_plain_evaluation() {
 }
 
 /// A session remembers verdicts by the exact values of the fields rules read, and by what the
-/// field scans found in them (and the scan memo by text): a warm session that has seen every event before must give each event exactly the
-/// matches a fresh session gives it, and must have answered some of them from memory.
+/// field scans found in them (and the scan memo by text): a warm session that has seen every
+/// event before must give each event exactly the matches a fresh session gives it, and must
+/// have answered some of them from memory, some by what was found.
 #[test]
 fn remembered_verdicts_agree_with_fresh_sessions() {
     let engine = process_creation_engine();
