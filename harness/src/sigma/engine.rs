@@ -158,6 +158,34 @@ fn info(rule: &Rule) -> RuleInfo {
     }
 }
 
+/// The node a class evaluates for rule `rule`, from its compiled detection `node`: the same
+/// shape the class loop compiles from lowered expressions, `rule and not filter` for each
+/// filter in turn, in a group named after the rule. A filter without a compiled node adds
+/// nothing (one that failed has disabled the rule already).
+fn with_filters(
+    rules: &[Rule],
+    rule: RuleIndex,
+    filters: &[RuleIndex],
+    node: Node,
+    compiled: &[Option<Node>],
+) -> Node {
+    let mut node = node;
+    for &fi in filters {
+        if let Some(filter) = &compiled[fi] {
+            let label = format!("filter rule `{}`", rules[fi].title);
+            node = Node::And(vec![
+                node,
+                Node::Not(Box::new(Node::Group(
+                    Arc::from(label.as_str()),
+                    Box::new(filter.clone()),
+                ))),
+            ]);
+        }
+    }
+    let label = format!("rule `{}`", rules[rule].title);
+    Node::Group(Arc::from(label.as_str()), Box::new(node))
+}
+
 fn logsource_fits(filter: &super::rule::LogSource, rule: &super::rule::LogSource) -> bool {
     let fits = |f: &Option<String>, r: &Option<String>| match (f, r) {
         (None, _) => true,
@@ -252,8 +280,10 @@ impl Engine {
         }
 
         // Validate every detection and filter once through the identity pipeline, so rules no
-        // routing class reaches (Linux, cloud) are still checked.
+        // routing class reaches (Linux, cloud) are still checked; the classes that read through
+        // the identity pipeline take these nodes rather than lowering the rules again.
         let identity = super::pipeline::PipelineId::Identity.pipeline();
+        let mut identity_nodes: Vec<Option<Node>> = vec![None; set.rules.len()];
         for (i, rule) in set.rules.iter().enumerate() {
             let detection = match &rule.body {
                 RuleBody::Detection(d) => d,
@@ -267,7 +297,7 @@ impl Engine {
                 .as_ref()
                 .map(|e| expr::compile_node(e, &mut fields, &mut regexes));
             match compiled {
-                Some(Ok(_)) => {}
+                Some(Ok(node)) => identity_nodes[i] = Some(node),
                 Some(Err(e)) => {
                     diags.push(rule.diag(Diagnostic::error("SIG0022", e), Default::default()))
                 }
@@ -319,6 +349,17 @@ impl Engine {
                 };
                 if let Some(node) = nodes.get(&key) {
                     bucket_rules.push((i, node.clone()));
+                    continue;
+                }
+                if key.1 == identity.name
+                    && let Some(node) = identity_nodes[i].take()
+                {
+                    let mut node =
+                        with_filters(&set.rules, i, &filters_of[i], node, &identity_nodes);
+                    expr::assign_atoms(&mut node, &mut atoms);
+                    let node = Arc::new(node);
+                    nodes.insert(key, node.clone());
+                    bucket_rules.push((i, node));
                     continue;
                 }
                 let mut sink = Vec::new();

@@ -399,28 +399,57 @@ fn triggers(node: &Node, atoms: &Atoms) -> Vec<Trigger> {
             let mut unions: Vec<Trigger> = vec![Vec::new()];
             for item in items {
                 let sets = triggers(item, atoms);
+                if let [set] = sets.as_slice() {
+                    // Every union takes the one set, in place (the common list of values, whose
+                    // union grows item by item): selectivities only fall to the set's, so the
+                    // unions stay in order.
+                    for union in &mut unions {
+                        merge_set(union, set);
+                    }
+                    unions.dedup();
+                    continue;
+                }
                 if sets.is_empty() {
                     return Vec::new();
                 }
-                let mut next: Vec<Trigger> = unions
-                    .iter()
-                    .flat_map(|union| {
-                        sets.iter().map(move |set| {
-                            let mut joined = union.clone();
-                            joined.extend_from_slice(set);
-                            joined.sort_unstable();
-                            joined.dedup();
-                            joined
-                        })
-                    })
-                    .collect();
-                next.sort_by_key(|set| std::cmp::Reverse(set_selectivity(set, atoms)));
+                let mut next: Vec<Trigger> = Vec::with_capacity(unions.len() * sets.len());
+                for union in &unions {
+                    for set in &sets {
+                        let mut joined = union.clone();
+                        merge_set(&mut joined, set);
+                        next.push(joined);
+                    }
+                }
+                next.sort_by_cached_key(|set| std::cmp::Reverse(set_selectivity(set, atoms)));
                 next.dedup();
                 next.truncate(MAX_TRIGGERS);
                 unions = next;
             }
             unions
         }
+    }
+}
+
+/// Merges the sorted set `set` into the sorted set `union`, without repeats.
+fn merge_set(union: &mut Trigger, set: &[(u32, u8)]) {
+    match (union.last(), set.first()) {
+        (_, None) => {}
+        (Some(last), Some(first)) if last >= first => {
+            let mut merged = Vec::with_capacity(union.len() + set.len());
+            let (mut a, mut b) = (union.iter().peekable(), set.iter().peekable());
+            while let (Some(&&x), Some(&&y)) = (a.peek(), b.peek()) {
+                merged.push(x.min(y));
+                if x <= y {
+                    a.next();
+                }
+                if y <= x {
+                    b.next();
+                }
+            }
+            merged.extend(a.chain(b));
+            *union = merged;
+        }
+        _ => union.extend_from_slice(set),
     }
 }
 
@@ -431,7 +460,7 @@ fn rule_triggers(node: &Node, atoms: &Atoms) -> Vec<Trigger> {
         set.sort_unstable();
         set.dedup();
     }
-    sets.sort_by_key(|set| std::cmp::Reverse(set_selectivity(set, atoms)));
+    sets.sort_by_cached_key(|set| std::cmp::Reverse(set_selectivity(set, atoms)));
     sets.dedup();
     sets.truncate(MAX_TRIGGERS);
     sets
@@ -1254,6 +1283,55 @@ mod tests {
         }
         named.sort();
         assert_eq!(named, vec![vec!["-enc", ".ps1"], vec![".ps1", "\\x.exe"]]);
+    }
+
+    #[test]
+    fn merging_trigger_sets_keeps_them_sorted_without_repeats() {
+        let mut union = vec![(1, HIT_ANY), (4, HIT_ANY)];
+        merge_set(&mut union, &[(5, HIT_ANY), (9, HIT_ANY)]);
+        assert_eq!(
+            union,
+            [(1, HIT_ANY), (4, HIT_ANY), (5, HIT_ANY), (9, HIT_ANY)]
+        );
+        merge_set(
+            &mut union,
+            &[
+                (0, HIT_ANY),
+                (4, HIT_ANY),
+                (4, expr::HIT_SUFFIX),
+                (7, HIT_ANY),
+            ],
+        );
+        assert_eq!(
+            union,
+            [
+                (0, HIT_ANY),
+                (1, HIT_ANY),
+                (4, HIT_ANY),
+                (4, expr::HIT_SUFFIX),
+                (5, HIT_ANY),
+                (7, HIT_ANY),
+                (9, HIT_ANY)
+            ]
+        );
+        merge_set(&mut union, &[]);
+        assert_eq!(union.len(), 7);
+        let mut empty = Vec::new();
+        merge_set(&mut empty, &[(3, HIT_ANY)]);
+        assert_eq!(empty, [(3, HIT_ANY)]);
+    }
+
+    #[test]
+    fn a_long_list_of_values_is_one_trigger_set_of_all_its_needles() {
+        let values: Vec<Expr> = (0..200)
+            .map(|i| Expr::field("CommandLine", Op::Contains(format!("needle{i}"))))
+            .collect();
+        let mut atoms = Atoms::default();
+        let node = compiled(&Expr::Or(values), &mut atoms);
+        let sets = rule_triggers(&node, &atoms);
+        assert_eq!(sets.len(), 1);
+        assert_eq!(sets[0].len(), 200);
+        assert!(sets[0].windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
