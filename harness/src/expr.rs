@@ -202,7 +202,7 @@ impl Expr {
     pub fn compile(&self) -> Result<Compiled, String> {
         let mut fields = FieldTable::default();
         let mut regexes = RegexCache::default();
-        let root = compile_node(self, &mut fields, &mut regexes)?;
+        let root = compile_node(self.clone(), &mut fields, &mut regexes)?;
         Ok(Compiled {
             root,
             fields: Arc::new(fields),
@@ -406,42 +406,44 @@ pub enum Node {
 }
 
 /// Compiles `expr` into a node, interning fields into `fields` and sharing regexes via `regexes`.
+/// The expression is taken: its comparisons move into the nodes (which keep them for traces)
+/// rather than being copied and then freed with the expression.
 pub fn compile_node(
-    expr: &Expr,
+    expr: Expr,
     fields: &mut FieldTable,
     regexes: &mut RegexCache,
 ) -> Result<Node, String> {
+    fn all(
+        items: Vec<Expr>,
+        fields: &mut FieldTable,
+        regexes: &mut RegexCache,
+    ) -> Result<Vec<Node>, String> {
+        items
+            .into_iter()
+            .map(|e| compile_node(e, fields, regexes))
+            .collect()
+    }
     Ok(match expr {
-        Expr::Const(b) => Node::Const(*b),
-        Expr::And(items) => Node::And(
-            items
-                .iter()
-                .map(|e| compile_node(e, fields, regexes))
-                .collect::<Result<_, _>>()?,
-        ),
-        Expr::Or(items) => Node::Or(
-            items
-                .iter()
-                .map(|e| compile_node(e, fields, regexes))
-                .collect::<Result<_, _>>()?,
-        ),
-        Expr::Not(inner) => Node::Not(Box::new(compile_node(inner, fields, regexes)?)),
+        Expr::Const(b) => Node::Const(b),
+        Expr::And(items) => Node::And(all(items, fields, regexes)?),
+        Expr::Or(items) => Node::Or(all(items, fields, regexes)?),
+        Expr::Not(inner) => Node::Not(Box::new(compile_node(*inner, fields, regexes)?)),
         Expr::Group(label, inner) => Node::Group(
-            Arc::from(label.as_str()),
-            Box::new(compile_node(inner, fields, regexes)?),
+            Arc::from(label),
+            Box::new(compile_node(*inner, fields, regexes)?),
         ),
         Expr::Cmp(cmp) => {
             let slot = match &cmp.target {
                 Target::Field(name) => Some(fields.intern(name)),
                 Target::Any => None,
             };
-            let matcher = matcher::Matcher::build(cmp, fields, regexes)?;
+            let matcher = matcher::Matcher::build(&cmp, fields, regexes)?;
             Node::Cmp {
                 atom: None,
                 cmp: Box::new(CCmp {
                     slot,
                     matcher,
-                    source: cmp.clone(),
+                    source: cmp,
                 }),
             }
         }

@@ -293,9 +293,7 @@ impl Engine {
             let before = diags.len();
             let lowered =
                 lower_detection(rule, detection, identity, config, &mut regexes, &mut diags);
-            let compiled = lowered
-                .as_ref()
-                .map(|e| expr::compile_node(e, &mut fields, &mut regexes));
+            let compiled = lowered.map(|e| expr::compile_node(e, &mut fields, &mut regexes));
             match compiled {
                 Some(Ok(node)) => identity_nodes[i] = Some(node),
                 Some(Err(e)) => {
@@ -391,7 +389,7 @@ impl Engine {
                     }
                 }
                 let expr = Expr::Group(format!("rule `{}`", rule.title), Box::new(expr));
-                if let Ok(mut node) = expr::compile_node(&expr, &mut fields, &mut regexes) {
+                if let Ok(mut node) = expr::compile_node(expr, &mut fields, &mut regexes) {
                     expr::assign_atoms(&mut node, &mut atoms);
                     let node = Arc::new(node);
                     nodes.insert(key, node.clone());

@@ -1208,9 +1208,12 @@ mod tests {
     use crate::expr::{Expr, FieldTable, HIT_ANY, Op, RegexCache, assign_atoms};
 
     fn compiled(expr: &Expr, atoms: &mut Atoms) -> Node {
-        let mut node =
-            expr::compile_node(expr, &mut FieldTable::default(), &mut RegexCache::default())
-                .unwrap();
+        let mut node = expr::compile_node(
+            expr.clone(),
+            &mut FieldTable::default(),
+            &mut RegexCache::default(),
+        )
+        .unwrap();
         assign_atoms(&mut node, atoms);
         node
     }
