@@ -252,6 +252,16 @@ pub struct RegexCache {
 }
 
 impl RegexCache {
+    /// Takes in what `other` built (for caches filled in parallel); what this one holds stays.
+    pub fn merge(&mut self, other: RegexCache) {
+        for (pattern, re) in other.built {
+            self.built.entry(pattern).or_insert(re);
+        }
+        for (pattern, needle) in other.needles {
+            self.needles.entry(pattern).or_insert(needle);
+        }
+    }
+
     /// The compiled regex for `pattern`, building it the first time.
     pub fn get(&mut self, pattern: &str) -> Result<Arc<regex::Regex>, String> {
         if let Some(re) = self.built.get(pattern) {

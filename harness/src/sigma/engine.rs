@@ -282,17 +282,48 @@ impl Engine {
         // Validate every detection and filter once through the identity pipeline, so rules no
         // routing class reaches (Linux, cloud) are still checked; the classes that read through
         // the identity pipeline take these nodes rather than lowering the rules again.
+        // Lowering (which builds the rules' regexes) runs in parallel, each worker with a regex
+        // cache of its own, merged after; compiling interns fields, so it runs in rule order.
         let identity = super::pipeline::PipelineId::Identity.pipeline();
+        let (lowered, built) = {
+            use rayon::prelude::*;
+            set.rules
+                .par_iter()
+                .fold(
+                    || (Vec::new(), RegexCache::default()),
+                    |(mut out, mut cache), rule| {
+                        let mut sink = Vec::new();
+                        let detection = match &rule.body {
+                            RuleBody::Detection(d) => Some(d),
+                            RuleBody::Filter(f) => Some(&f.detection),
+                            RuleBody::Correlation(_) => None,
+                        };
+                        let expr = detection.and_then(|detection| {
+                            lower_detection(
+                                rule, detection, identity, config, &mut cache, &mut sink,
+                            )
+                        });
+                        out.push((expr, sink));
+                        (out, cache)
+                    },
+                )
+                .reduce(
+                    || (Vec::new(), RegexCache::default()),
+                    |(mut out, mut cache), (more, other)| {
+                        out.extend(more);
+                        cache.merge(other);
+                        (out, cache)
+                    },
+                )
+        };
+        regexes.merge(built);
         let mut identity_nodes: Vec<Option<Node>> = vec![None; set.rules.len()];
-        for (i, rule) in set.rules.iter().enumerate() {
-            let detection = match &rule.body {
-                RuleBody::Detection(d) => d,
-                RuleBody::Filter(f) => &f.detection,
-                RuleBody::Correlation(_) => continue,
-            };
+        for (i, (rule, (lowered, lowering_diags))) in set.rules.iter().zip(lowered).enumerate() {
+            if matches!(rule.body, RuleBody::Correlation(_)) {
+                continue;
+            }
             let before = diags.len();
-            let lowered =
-                lower_detection(rule, detection, identity, config, &mut regexes, &mut diags);
+            diags.extend(lowering_diags);
             let compiled = lowered.map(|e| expr::compile_node(e, &mut fields, &mut regexes));
             match compiled {
                 Some(Ok(node)) => identity_nodes[i] = Some(node),

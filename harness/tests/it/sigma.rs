@@ -385,6 +385,53 @@ fn rule_files_load_in_walk_order_whatever_the_thread_count() {
 }
 
 #[test]
+fn compiling_gives_the_same_rules_and_diagnostics_whatever_the_thread_count() {
+    // Rules lower in parallel (each worker with its own regex cache); the diagnostics, their
+    // order and which rules are usable must not depend on it.
+    let dirs = [root().join("fixtures/sigma"), root().join("fixtures/logs")];
+    let (mut set, _) = RuleSet::load_paths(&dirs);
+    let broken = "title: Bad regex
+logsource: {product: windows, category: process_creation}
+detection:
+  selection:
+    CommandLine|re: 'a(b'
+  condition: selection
+---
+title: Unknown modifier
+logsource: {product: windows, category: process_creation}
+detection:
+  selection:
+    CommandLine|sounds_like: 'whoami'
+  condition: selection
+---
+title: Fine
+logsource: {product: windows, category: process_creation}
+detection:
+  selection:
+    CommandLine|re: 'who(ami)?'
+  condition: selection
+";
+    // The unknown modifier is refused as the rule loads, the regex as it compiles.
+    set.add_source("broken.yml", broken);
+    let compile = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        let (engine, diags) = pool.install(|| Engine::compile(&set, &Config::default()));
+        let usable: Vec<bool> = engine.rules().iter().map(|r| r.usable).collect();
+        let diags: Vec<String> = diags.iter().map(|d| d.render()).collect();
+        (usable, diags)
+    };
+    let one = compile(1);
+    assert!(
+        one.0.iter().any(|u| !u) && !one.1.is_empty(),
+        "the fixtures hold rules that fail to compile"
+    );
+    assert_eq!(one, compile(4));
+}
+
+#[test]
 fn the_specifications_example_rules_all_load() {
     let examples = root().join("../shared/corpora/sigma-spec/tests/schema");
     if !examples.exists() {
