@@ -182,9 +182,33 @@ struct FieldScan {
     /// The bytes the needles start with, in either case, when there are at most three: an ASCII
     /// text holding none of them holds no needle, which `memchr` tells faster than the automaton.
     starts: Option<Vec<u8>>,
+    /// True when lowercasing a non-ASCII character cannot give any of `starts` (only `i` and `k`
+    /// can come of one: `İ`, the Kelvin sign), so a text of any kind without them holds no needle.
+    starts_unfoldable: bool,
 }
 
 impl FieldScan {
+    /// True when `value` holds none of the scan's needles for certain, told without a call: a
+    /// null, a number when no needle could be in one, a text without the bytes needles start
+    /// with. The event's values that no key covers go through it first.
+    #[inline]
+    fn surely_misses(&self, value: &Value) -> bool {
+        match value {
+            Value::Null => true,
+            Value::Int(_) | Value::Float(_) => !self.numbers,
+            Value::String(text) if self.starts_unfoldable => {
+                let bytes = text.as_bytes();
+                match self.starts.as_deref() {
+                    Some(&[a]) => memchr::memchr(a, bytes).is_none(),
+                    Some(&[a, b]) => memchr::memchr2(a, b, bytes).is_none(),
+                    Some(&[a, b, c]) => memchr::memchr3(a, b, c, bytes).is_none(),
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+
     /// False when `text` holds none of the scan's needles for certain, even once folded; true
     /// when it may. `buffer` is scratch for the folded text.
     fn may_hold(&self, text: &str, buffer: &mut String) -> bool {
@@ -619,6 +643,9 @@ impl Prefilter {
                 keywords = Some(scans.len());
             }
             let starts = start_bytes(ids.iter().map(|&id| atoms.get(id).1));
+            let starts_unfoldable = starts
+                .as_ref()
+                .is_some_and(|s| s.iter().all(|b| b.is_ascii() && !b"iIkK".contains(b)));
             let mut keyword_atoms: Vec<u32> = ids
                 .iter()
                 .copied()
@@ -635,6 +662,7 @@ impl Prefilter {
                 memo: *memos,
                 numbers,
                 starts,
+                starts_unfoldable,
             });
             *memos += 1;
         }
@@ -786,7 +814,7 @@ impl Prefilter {
             let hits = &mut ctx.scratch.atoms;
             let mut found = false;
             for (at, value) in ctx.event.fields.values().enumerate() {
-                if state.read[at / 64] & (1 << (at % 64)) == 0 {
+                if state.read[at / 64] & (1 << (at % 64)) == 0 && !scan.surely_misses(value) {
                     found |= scan_leaves(scan, value, state, hits);
                 }
             }
