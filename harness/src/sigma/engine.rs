@@ -166,10 +166,9 @@ fn with_filters(
     rules: &[Rule],
     rule: RuleIndex,
     filters: &[RuleIndex],
-    node: Node,
+    mut node: Node,
     compiled: &[Option<Node>],
 ) -> Node {
-    let mut node = node;
     for &fi in filters {
         if let Some(filter) = &compiled[fi] {
             let label = format!("filter rule `{}`", rules[fi].title);

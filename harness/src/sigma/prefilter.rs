@@ -196,31 +196,33 @@ impl FieldScan {
         match value {
             Value::Null => true,
             Value::Int(_) | Value::Float(_) => !self.numbers,
-            Value::String(text) if self.starts_unfoldable => {
-                let bytes = text.as_bytes();
-                match self.starts.as_deref() {
-                    Some(&[a]) => memchr::memchr(a, bytes).is_none(),
-                    Some(&[a, b]) => memchr::memchr2(a, b, bytes).is_none(),
-                    Some(&[a, b, c]) => memchr::memchr3(a, b, c, bytes).is_none(),
-                    _ => false,
-                }
-            }
+            Value::String(text) if self.starts_unfoldable => self.lacks_starts(text) == Some(true),
             _ => false,
         }
+    }
+
+    /// Whether `text` (as written, unfolded) lacks every byte the needles start with; `None`
+    /// when there are more than three of them.
+    #[inline]
+    fn lacks_starts(&self, text: &str) -> Option<bool> {
+        let bytes = text.as_bytes();
+        Some(match *self.starts.as_deref()? {
+            [a] => memchr::memchr(a, bytes).is_none(),
+            [a, b] => memchr::memchr2(a, b, bytes).is_none(),
+            [a, b, c] => memchr::memchr3(a, b, c, bytes).is_none(),
+            _ => return None,
+        })
     }
 
     /// False when `text` holds none of the scan's needles for certain, even once folded; true
     /// when it may. `buffer` is scratch for the folded text.
     fn may_hold(&self, text: &str, buffer: &mut String) -> bool {
-        if !text.is_ascii() {
+        if !self.starts_unfoldable && !text.is_ascii() {
             return true;
         }
-        let bytes = text.as_bytes();
-        match self.starts.as_deref() {
-            Some(&[a]) => memchr::memchr(a, bytes).is_some(),
-            Some(&[a, b]) => memchr::memchr2(a, b, bytes).is_some(),
-            Some(&[a, b, c]) => memchr::memchr3(a, b, c, bytes).is_some(),
-            _ => {
+        match self.lacks_starts(text) {
+            Some(lacks) => !lacks,
+            None => {
                 buffer.clear();
                 push_lower(buffer, text);
                 self.ac.is_match(buffer.as_bytes())
