@@ -11,6 +11,7 @@
 use super::correlation::{self, CorrDef, Occurrence};
 use super::logsource::{Router, applies};
 use super::lower::{Config, lower_detection};
+use super::pipeline::Pipeline;
 use super::prefilter::{AutomatonCache, Prefilter, ScanState};
 use super::rule::{Rule, RuleBody, RuleIndex, RuleSet};
 use crate::diag::Diagnostic;
@@ -185,6 +186,85 @@ fn with_filters(
     Node::Group(Arc::from(label.as_str()), Box::new(node))
 }
 
+/// Lowers each of `items` with `lower` in parallel, each worker with a regex cache of its own
+/// that starts as a copy of `built` (regexes are shared, not rebuilt): the results in `items`'
+/// order, and the caches merged.
+fn lower_in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    built: &RegexCache,
+    lower: impl Fn(&T, &mut RegexCache) -> R + Sync,
+) -> (Vec<R>, RegexCache) {
+    use rayon::prelude::*;
+    items
+        .par_iter()
+        .fold(
+            || (Vec::new(), built.clone()),
+            |(mut out, mut cache), item| {
+                out.push(lower(item, &mut cache));
+                (out, cache)
+            },
+        )
+        .reduce(
+            || (Vec::new(), RegexCache::default()),
+            |(mut out, mut cache), (more, other)| {
+                out.extend(more);
+                cache.merge(other);
+                (out, cache)
+            },
+        )
+}
+
+/// Lowers detection rule `rule` through `pipeline`, with the filter rules that apply to it
+/// (`filters`), for a class that does not read through the identity pipeline; `None` when it
+/// does not lower (the identity pass reported why).
+fn lower_with_filters(
+    rules: &[Rule],
+    rule: RuleIndex,
+    filters: &[RuleIndex],
+    pipeline: &Pipeline,
+    config: &Config,
+    regexes: &mut RegexCache,
+) -> Option<Expr> {
+    let mut sink = Vec::new();
+    let RuleBody::Detection(detection) = &rules[rule].body else {
+        return None;
+    };
+    let mut expr = lower_detection(
+        &rules[rule],
+        detection,
+        pipeline,
+        config,
+        regexes,
+        &mut sink,
+    )?;
+    for &fi in filters {
+        let filter_rule = &rules[fi];
+        let RuleBody::Filter(filter) = &filter_rule.body else {
+            continue;
+        };
+        if let Some(fexpr) = lower_detection(
+            filter_rule,
+            &filter.detection,
+            pipeline,
+            config,
+            regexes,
+            &mut sink,
+        ) {
+            expr = Expr::And(vec![
+                expr,
+                Expr::Not(Box::new(Expr::Group(
+                    format!("filter rule `{}`", filter_rule.title),
+                    Box::new(fexpr),
+                ))),
+            ]);
+        }
+    }
+    Some(Expr::Group(
+        format!("rule `{}`", rules[rule].title),
+        Box::new(expr),
+    ))
+}
+
 fn logsource_fits(filter: &super::rule::LogSource, rule: &super::rule::LogSource) -> bool {
     let fits = |f: &Option<String>, r: &Option<String>| match (f, r) {
         (None, _) => true,
@@ -284,37 +364,18 @@ impl Engine {
         // Lowering (which builds the rules' regexes) runs in parallel, each worker with a regex
         // cache of its own, merged after; compiling interns fields, so it runs in rule order.
         let identity = super::pipeline::PipelineId::Identity.pipeline();
-        let (lowered, built) = {
-            use rayon::prelude::*;
-            set.rules
-                .par_iter()
-                .fold(
-                    || (Vec::new(), RegexCache::default()),
-                    |(mut out, mut cache), rule| {
-                        let mut sink = Vec::new();
-                        let detection = match &rule.body {
-                            RuleBody::Detection(d) => Some(d),
-                            RuleBody::Filter(f) => Some(&f.detection),
-                            RuleBody::Correlation(_) => None,
-                        };
-                        let expr = detection.and_then(|detection| {
-                            lower_detection(
-                                rule, detection, identity, config, &mut cache, &mut sink,
-                            )
-                        });
-                        out.push((expr, sink));
-                        (out, cache)
-                    },
-                )
-                .reduce(
-                    || (Vec::new(), RegexCache::default()),
-                    |(mut out, mut cache), (more, other)| {
-                        out.extend(more);
-                        cache.merge(other);
-                        (out, cache)
-                    },
-                )
-        };
+        let (lowered, built) = lower_in_parallel(&set.rules, &regexes, |rule, cache| {
+            let mut sink = Vec::new();
+            let detection = match &rule.body {
+                RuleBody::Detection(d) => Some(d),
+                RuleBody::Filter(f) => Some(&f.detection),
+                RuleBody::Correlation(_) => None,
+            };
+            let expr = detection.and_then(|detection| {
+                lower_detection(rule, detection, identity, config, cache, &mut sink)
+            });
+            (expr, sink)
+        });
         regexes.merge(built);
         let mut identity_nodes: Vec<Option<Node>> = vec![None; set.rules.len()];
         for (i, (rule, (lowered, lowering_diags))) in set.rules.iter().zip(lowered).enumerate() {
@@ -353,73 +414,69 @@ impl Engine {
             }
         }
 
-        // Lower per routing class, sharing nodes per pipeline.
+        // Lower per routing class, sharing nodes per pipeline: first which node each class's
+        // rules take (one per rule and pipeline), then the lowering of those the identity pass
+        // did not give, in parallel, then compiling in class and rule order.
+        enum Source {
+            Identity,
+            Lowered(usize),
+        }
+        let mut plans: Vec<Vec<(RuleIndex, (RuleIndex, String))>> = Vec::new();
+        let mut sources: HashMap<(RuleIndex, String), Source> = HashMap::new();
+        let mut jobs: Vec<(RuleIndex, &Pipeline)> = Vec::new();
+        for class in router.classes() {
+            let mut plan = Vec::new();
+            for (i, rule) in set.rules.iter().enumerate() {
+                if !matches!(rule.body, RuleBody::Detection(_))
+                    || !rules[i].usable
+                    || !applies(&rule.logsource, class)
+                {
+                    continue;
+                }
+                let (pipeline, key) = if rules[i].native_fields {
+                    (identity, (i, identity.name.clone()))
+                } else {
+                    (class.pipeline.as_ref(), (i, class.pipeline_key.clone()))
+                };
+                if !sources.contains_key(&key) {
+                    let source = if key.1 == identity.name && identity_nodes[i].is_some() {
+                        Source::Identity
+                    } else {
+                        jobs.push((i, pipeline));
+                        Source::Lowered(jobs.len() - 1)
+                    };
+                    sources.insert(key.clone(), source);
+                }
+                plan.push((i, key));
+            }
+            plans.push(plan);
+        }
+        let (mut lowered, built) = lower_in_parallel(&jobs, &regexes, |&(i, pipeline), cache| {
+            lower_with_filters(&set.rules, i, &filters_of[i], pipeline, config, cache)
+        });
+        regexes.merge(built);
         let mut nodes: HashMap<(RuleIndex, String), Arc<Node>> = HashMap::new();
         let mut buckets = Vec::new();
         let mut class_rules = Vec::new();
         let mut automata = AutomatonCache::new();
         let mut atoms = Atoms::default();
         let (mut memos, mut verdicts) = (0, 0);
-        for class in router.classes() {
+        for plan in plans {
             let mut bucket_rules = Vec::new();
-            for (i, rule) in set.rules.iter().enumerate() {
-                let RuleBody::Detection(detection) = &rule.body else {
-                    continue;
-                };
-                if !rules[i].usable || !applies(&rule.logsource, class) {
-                    continue;
-                }
-                let (pipeline, key) = if rules[i].native_fields {
-                    let identity = super::pipeline::PipelineId::Identity.pipeline();
-                    (identity, (i, identity.name.clone()))
-                } else {
-                    (class.pipeline.as_ref(), (i, class.pipeline_key.clone()))
-                };
+            for (i, key) in plan {
                 if let Some(node) = nodes.get(&key) {
                     bucket_rules.push((i, node.clone()));
                     continue;
                 }
-                if key.1 == identity.name
-                    && let Some(node) = identity_nodes[i].take()
-                {
-                    let mut node =
-                        with_filters(&set.rules, i, &filters_of[i], node, &identity_nodes);
-                    expr::assign_atoms(&mut node, &mut atoms);
-                    let node = Arc::new(node);
-                    nodes.insert(key, node.clone());
-                    bucket_rules.push((i, node));
-                    continue;
-                }
-                let mut sink = Vec::new();
-                let Some(mut expr) =
-                    lower_detection(rule, detection, pipeline, config, &mut regexes, &mut sink)
-                else {
-                    continue;
+                let node = match sources[&key] {
+                    Source::Identity => identity_nodes[i].take().map(|node| {
+                        with_filters(&set.rules, i, &filters_of[i], node, &identity_nodes)
+                    }),
+                    Source::Lowered(job) => lowered[job]
+                        .take()
+                        .and_then(|expr| expr::compile_node(expr, &mut fields, &mut regexes).ok()),
                 };
-                for &fi in &filters_of[i] {
-                    let filter_rule = &set.rules[fi];
-                    let RuleBody::Filter(filter) = &filter_rule.body else {
-                        continue;
-                    };
-                    if let Some(fexpr) = lower_detection(
-                        filter_rule,
-                        &filter.detection,
-                        pipeline,
-                        config,
-                        &mut regexes,
-                        &mut sink,
-                    ) {
-                        expr = Expr::And(vec![
-                            expr,
-                            Expr::Not(Box::new(Expr::Group(
-                                format!("filter rule `{}`", filter_rule.title),
-                                Box::new(fexpr),
-                            ))),
-                        ]);
-                    }
-                }
-                let expr = Expr::Group(format!("rule `{}`", rule.title), Box::new(expr));
-                if let Ok(mut node) = expr::compile_node(expr, &mut fields, &mut regexes) {
+                if let Some(mut node) = node {
                     expr::assign_atoms(&mut node, &mut atoms);
                     let node = Arc::new(node);
                     nodes.insert(key, node.clone());

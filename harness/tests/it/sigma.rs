@@ -5,7 +5,7 @@
 use crate::support::{
     bundled_scenarios, check_expected_renderings, files_with_ext, firedrill, root,
 };
-use firedrill::event::{Event, LogSchema};
+use firedrill::event::{Event, LogSchema, Value};
 use firedrill::generate::{self, Options};
 use firedrill::scenario;
 use firedrill::sigma::{Config, Engine, RuleSet};
@@ -394,7 +394,7 @@ fn compiling_gives_the_same_rules_and_diagnostics_whatever_the_thread_count() {
         let pattern = if i % 2 == 0 {
             format!("tool{i}(")
         } else {
-            format!("tool{i}(x)?")
+            format!(r"tool{i}(x)?\.exe")
         };
         let rule = format!(
             "title: Rule {i}
@@ -407,6 +407,25 @@ detection:
         );
         assert!(set.add_source(&format!("rule{i}.yml"), &rule).is_empty());
     }
+    // Each usable rule must match its own tool in every rendering: the classes that read
+    // through another pipeline (4688, ECS) lower their rules in parallel too.
+    let tools: Vec<(String, Vec<Event>)> = (1..64)
+        .step_by(2)
+        .map(|i| {
+            let command = format!("tool{i}x.exe --run");
+            let events = [LogSchema::Sysmon, LogSchema::Security4688, LogSchema::Ecs]
+                .into_iter()
+                .map(|schema| match schema {
+                    LogSchema::Ecs => Event::new(schema).with(
+                        "process",
+                        Value::Map([("command_line".to_string(), command.as_str().into())].into()),
+                    ),
+                    _ => Event::new(schema).with("CommandLine", command.as_str()),
+                })
+                .collect();
+            (format!("Rule {i}"), events)
+        })
+        .collect();
     let compile = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -415,6 +434,20 @@ detection:
         let (engine, diags) = pool.install(|| Engine::compile(&set, &Config::default()));
         let usable: Vec<bool> = engine.rules().iter().map(|r| r.usable).collect();
         let diags: Vec<String> = diags.iter().map(|d| d.render()).collect();
+        for (title, events) in &tools {
+            for event in events {
+                let matched: Vec<&str> = engine
+                    .matches(event)
+                    .map(|r| engine.rules()[r].title.as_str())
+                    .collect();
+                assert_eq!(
+                    matched,
+                    [title.as_str()],
+                    "{} on {threads} threads",
+                    event.schema
+                );
+            }
+        }
         (usable, diags)
     };
     let one = compile(1);
