@@ -12,7 +12,7 @@ use super::correlation::{self, CorrDef, Occurrence};
 use super::logsource::{Router, applies};
 use super::lower::{Config, lower_detection};
 use super::pipeline::Pipeline;
-use super::prefilter::{AutomatonCache, Prefilter, ScanState};
+use super::prefilter::{Prefilter, ScanState};
 use super::rule::{Rule, RuleBody, RuleIndex, RuleSet};
 use crate::diag::Diagnostic;
 use crate::event::{Event, Value};
@@ -458,7 +458,6 @@ impl Engine {
         let mut nodes: HashMap<(RuleIndex, String), Arc<Node>> = HashMap::new();
         let mut buckets = Vec::new();
         let mut class_rules = Vec::new();
-        let mut automata = AutomatonCache::new();
         let mut atoms = Atoms::default();
         let (mut memos, mut verdicts) = (0, 0);
         for plan in plans {
@@ -485,23 +484,16 @@ impl Engine {
             }
             class_rules.push(bucket_rules);
         }
-        super::prefilter::build_automata(&class_rules, &atoms, &mut automata);
-        for bucket_rules in class_rules {
-            buckets.push(if bucket_rules.is_empty() {
-                None
-            } else {
-                let prefilter = Prefilter::build(
-                    &bucket_rules,
-                    &atoms,
-                    &mut automata,
-                    &mut memos,
-                    &mut verdicts,
-                );
-                Some(Bucket {
+        let planned = super::prefilter::plan_classes(&class_rules, &atoms);
+        for (bucket_rules, planned) in class_rules.into_iter().zip(planned) {
+            buckets.push(planned.map(|planned| {
+                let prefilter =
+                    Prefilter::build(&bucket_rules, planned, &atoms, &mut memos, &mut verdicts);
+                Bucket {
                     rules: bucket_rules,
                     prefilter,
-                })
-            });
+                }
+            }));
         }
 
         // Correlations.

@@ -68,10 +68,6 @@ const VERDICT_SLOTS: usize = 4096;
 /// Longest verdict key (the values read, end to end) worth remembering.
 const VERDICT_KEY_MAX: usize = 4096;
 
-/// Automata already built, by pattern list: classes that differ only in field names (the same
-/// rules through another pipeline) share them.
-pub(super) type AutomatonCache = HashMap<Vec<String>, Option<Arc<Automaton>>>;
-
 /// A multi-needle automaton over lowercase needles, run over lowercased text ([`push_lower`]):
 /// a DFA when small (fast to scan, cheap to build), a contiguous NFA otherwise. It is built
 /// case-sensitive: folding the text costs a pass over each new text, while matching ASCII case
@@ -573,64 +569,91 @@ fn automaton(patterns: &[String]) -> Option<Arc<Automaton>> {
     Automaton::build(patterns).map(Arc::new)
 }
 
-/// Builds, in parallel, the automata the prefilters of classes with rules `classes` will need,
-/// into `cache` (building them is most of compiling the corpus); each class's [`Plan`] is
-/// worked out again when its prefilter is built, which costs little beside the automata.
-pub(super) fn build_automata(
+/// What a class's prefilter is built from: its [`Plan`], and per field scan of the plan the
+/// automaton (`None` for a scan without needles, or when the automaton could not be built).
+pub(super) struct Planned {
+    plan: Plan,
+    automata: Vec<Option<Arc<Automaton>>>,
+}
+
+/// Plans the prefilter of each class with rules (`classes`, by class; `None` for a class
+/// without rules) and builds, in parallel, the automata they need: each distinct needle set
+/// once, however many classes scan for it (building them is most of compiling the corpus).
+pub(super) fn plan_classes(
     classes: &[Vec<(RuleIndex, Arc<Node>)>],
     atoms: &Atoms,
-    cache: &mut AutomatonCache,
-) {
+) -> Vec<Option<Planned>> {
     use rayon::prelude::*;
-    let mut wanted: Vec<Vec<String>> = classes
+    let plans: Vec<Option<Plan>> = classes
         .iter()
-        .filter(|rules| !rules.is_empty())
-        .flat_map(|rules| Plan::new(rules, atoms).by_slot)
-        .filter(|(_, ids)| !ids.is_empty())
-        .map(|(_, ids)| patterns(&ids, atoms))
-        .filter(|p| !cache.contains_key(p))
+        .map(|rules| (!rules.is_empty()).then(|| Plan::new(rules, atoms)))
         .collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let built: Vec<_> = wanted
-        .into_par_iter()
-        .map(|p| {
-            let ac = automaton(&p);
-            (p, ac)
+    // Distinct needle sets, and per scan of each plan the index of its set.
+    let mut sets: HashMap<Vec<String>, usize> = HashMap::new();
+    let indices: Vec<Vec<Option<usize>>> = plans
+        .iter()
+        .flatten()
+        .map(|plan| {
+            plan.by_slot
+                .iter()
+                .map(|(_, ids)| {
+                    let next = sets.len();
+                    (!ids.is_empty()).then(|| *sets.entry(patterns(ids, atoms)).or_insert(next))
+                })
+                .collect()
         })
         .collect();
-    cache.extend(built);
+    let mut sets: Vec<(Vec<String>, usize)> = sets.into_iter().collect();
+    sets.sort_unstable_by_key(|&(_, index)| index);
+    let built: Vec<Option<Arc<Automaton>>> = sets
+        .into_par_iter()
+        .map(|(patterns, _)| automaton(&patterns))
+        .collect();
+    let mut indices = indices.into_iter();
+    plans
+        .into_iter()
+        .map(|plan| {
+            let plan = plan?;
+            let automata = indices
+                .next()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|index| index.and_then(|i| built[i].clone()))
+                .collect();
+            Some(Planned { plan, automata })
+        })
+        .collect()
 }
 
 impl Prefilter {
-    /// The prefilter of a class whose rules (by position) are `rules`; every atom of their
-    /// nodes is in `atoms`.
+    /// The prefilter of a class whose rules (by position) are `rules`, as [`plan_classes`]
+    /// planned it; every atom of their nodes is in `atoms`.
     /// `memos` counts memo tables engine-wide, `verdicts` verdict tables; this prefilter's
     /// take the next ones.
     pub(super) fn build(
         rules: &[(RuleIndex, Arc<Node>)],
+        planned: Planned,
         atoms: &Atoms,
-        cache: &mut AutomatonCache,
         memos: &mut usize,
         verdicts: &mut usize,
     ) -> Prefilter {
-        let Plan {
-            used,
-            reads,
-            by_slot,
-            folded,
-        } = Plan::new(rules, atoms);
+        let Planned {
+            plan:
+                Plan {
+                    used,
+                    reads,
+                    by_slot,
+                    folded,
+                },
+            automata,
+        } = planned;
         let mut scans = Vec::new();
         let mut unscanned = Vec::new();
         let mut keywords = None;
-        for (slot, ids) in by_slot {
+        for ((slot, ids), built) in by_slot.into_iter().zip(automata) {
             if ids.is_empty() {
                 continue;
             }
-            let built = cache
-                .entry(patterns(&ids, atoms))
-                .or_insert_with_key(|patterns| automaton(patterns))
-                .clone();
             let Some(ac) = built else {
                 unscanned.extend(ids);
                 continue;
