@@ -23,14 +23,19 @@ use support::root;
 /// cycled pool.
 const BATCH: usize = 64;
 
-/// Distinct events in the pool that is cycled (`SIGMA_BENCH_POOL` overrides: a small pool makes
-/// nearly every event a remembered verdict, which measures that path alone).
-fn pool_size() -> usize {
-    std::env::var("SIGMA_BENCH_POOL")
+/// A positive count from environment variable `name`, or `default` when it is unset or not one.
+fn count_from_env(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|&n| n > 0)
-        .unwrap_or(50_000)
+        .unwrap_or(default)
+}
+
+/// Distinct events in the pool that is cycled (`SIGMA_BENCH_POOL` overrides: a small pool makes
+/// nearly every event a remembered verdict, which measures that path alone).
+fn pool_size() -> usize {
+    count_from_env("SIGMA_BENCH_POOL", 50_000)
 }
 
 /// Events per measurement (`SIGMA_BENCH_EVENTS` overrides, for quick runs;
@@ -38,21 +43,14 @@ fn pool_size() -> usize {
 /// `SIGMA_BENCH_PHASES=corpus` after the corpus load and compile, for profiling; see also
 /// `SIGMA_BENCH_POOL`).
 fn events() -> usize {
-    std::env::var("SIGMA_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000)
+    count_from_env("SIGMA_BENCH_EVENTS", 1_000_000)
 }
 
 /// Times the corpus is loaded and compiled (`SIGMA_BENCH_CORPUS_RUNS` overrides): on a shared
 /// machine one run can take half as long again as the next, so the best and the median are
 /// reported.
 fn corpus_runs() -> usize {
-    std::env::var("SIGMA_BENCH_CORPUS_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(5)
+    count_from_env("SIGMA_BENCH_CORPUS_RUNS", 5)
 }
 
 /// CPU seconds this thread (or, with `process`, the whole process) has used: on a shared machine

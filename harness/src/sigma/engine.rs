@@ -159,6 +159,16 @@ fn info(rule: &Rule) -> RuleInfo {
     }
 }
 
+/// The name of the group a rule's node is wrapped in (what explain's trace starts with).
+fn rule_label(title: &str) -> String {
+    format!("rule `{title}`")
+}
+
+/// The name of the group of a filter rule's exclusion within a rule's node.
+fn filter_label(title: &str) -> String {
+    format!("filter rule `{title}`")
+}
+
 /// The node a class evaluates for rule `rule`, from its compiled detection `node`: the same
 /// shape the class loop compiles from lowered expressions, `rule and not filter` for each
 /// filter in turn, in a group named after the rule. A filter without a compiled node adds
@@ -172,7 +182,7 @@ fn with_filters(
 ) -> Node {
     for &fi in filters {
         if let Some(filter) = &compiled[fi] {
-            let label = format!("filter rule `{}`", rules[fi].title);
+            let label = filter_label(&rules[fi].title);
             node = Node::And(vec![
                 node,
                 Node::Not(Box::new(Node::Group(
@@ -182,7 +192,7 @@ fn with_filters(
             ]);
         }
     }
-    let label = format!("rule `{}`", rules[rule].title);
+    let label = rule_label(&rules[rule].title);
     Node::Group(Arc::from(label.as_str()), Box::new(node))
 }
 
@@ -253,16 +263,13 @@ fn lower_with_filters(
             expr = Expr::And(vec![
                 expr,
                 Expr::Not(Box::new(Expr::Group(
-                    format!("filter rule `{}`", filter_rule.title),
+                    filter_label(&filter_rule.title),
                     Box::new(fexpr),
                 ))),
             ]);
         }
     }
-    Some(Expr::Group(
-        format!("rule `{}`", rules[rule].title),
-        Box::new(expr),
-    ))
+    Some(Expr::Group(rule_label(&rules[rule].title), Box::new(expr)))
 }
 
 fn logsource_fits(filter: &super::rule::LogSource, rule: &super::rule::LogSource) -> bool {
@@ -414,18 +421,19 @@ impl Engine {
             }
         }
 
-        // Lower per routing class, sharing nodes per pipeline: first which node each class's
-        // rules take (one per rule and pipeline), then the lowering of those the identity pass
-        // did not give, in parallel, then compiling in class and rule order.
+        // Lower per routing class, sharing nodes per rule and pipeline: first which node each
+        // class's rules take, then the lowering of those the identity pass did not give, in
+        // parallel, then compiling in class and rule order.
         enum Source {
-            Identity,
+            Identity(RuleIndex),
             Lowered(usize),
         }
-        let mut plans: Vec<Vec<(RuleIndex, (RuleIndex, String))>> = Vec::new();
-        let mut sources: HashMap<(RuleIndex, String), Source> = HashMap::new();
+        let mut ids: HashMap<(RuleIndex, &str), usize> = HashMap::new();
+        let mut sources: Vec<Source> = Vec::new();
         let mut jobs: Vec<(RuleIndex, &Pipeline)> = Vec::new();
+        let mut class_nodes: Vec<Vec<(RuleIndex, usize)>> = Vec::new();
         for class in router.classes() {
-            let mut plan = Vec::new();
+            let mut taken = Vec::new();
             for (i, rule) in set.rules.iter().enumerate() {
                 if !matches!(rule.body, RuleBody::Detection(_))
                     || !rules[i].usable
@@ -433,57 +441,65 @@ impl Engine {
                 {
                     continue;
                 }
-                let (pipeline, key) = if rules[i].native_fields {
-                    (identity, (i, identity.name.clone()))
+                let (pipeline, name) = if rules[i].native_fields {
+                    (identity, identity.name.as_str())
                 } else {
-                    (class.pipeline.as_ref(), (i, class.pipeline_key.clone()))
+                    (class.pipeline.as_ref(), class.pipeline_key.as_str())
                 };
-                if !sources.contains_key(&key) {
-                    let source = if key.1 == identity.name && identity_nodes[i].is_some() {
-                        Source::Identity
+                let id = *ids.entry((i, name)).or_insert_with(|| {
+                    sources.push(if name == identity.name && identity_nodes[i].is_some() {
+                        Source::Identity(i)
                     } else {
                         jobs.push((i, pipeline));
                         Source::Lowered(jobs.len() - 1)
-                    };
-                    sources.insert(key.clone(), source);
-                }
-                plan.push((i, key));
+                    });
+                    sources.len() - 1
+                });
+                taken.push((i, id));
             }
-            plans.push(plan);
+            class_nodes.push(taken);
         }
         let (mut lowered, built) = lower_in_parallel(&jobs, &regexes, |&(i, pipeline), cache| {
             lower_with_filters(&set.rules, i, &filters_of[i], pipeline, config, cache)
         });
         regexes.merge(built);
-        let mut nodes: HashMap<(RuleIndex, String), Arc<Node>> = HashMap::new();
+        // Per source, its node once compiled (`Some(None)` when it failed to).
+        let mut compiled: Vec<Option<Option<Arc<Node>>>> = vec![None; sources.len()];
         let mut buckets = Vec::new();
         let mut class_rules = Vec::new();
         let mut atoms = Atoms::default();
         let (mut memos, mut verdicts) = (0, 0);
-        for plan in plans {
+        for taken in class_nodes {
             let mut bucket_rules = Vec::new();
-            for (i, key) in plan {
-                if let Some(node) = nodes.get(&key) {
+            for (i, id) in taken {
+                let node = compiled[id].get_or_insert_with(|| {
+                    let node = match sources[id] {
+                        Source::Identity(i) => identity_nodes[i].take().map(|node| {
+                            with_filters(&set.rules, i, &filters_of[i], node, &identity_nodes)
+                        }),
+                        Source::Lowered(job) => lowered[job].take().and_then(|expr| {
+                            expr::compile_node(expr, &mut fields, &mut regexes).ok()
+                        }),
+                    };
+                    node.map(|mut node| {
+                        expr::assign_atoms(&mut node, &mut atoms);
+                        Arc::new(node)
+                    })
+                });
+                if let Some(node) = node {
                     bucket_rules.push((i, node.clone()));
-                    continue;
-                }
-                let node = match sources[&key] {
-                    Source::Identity => identity_nodes[i].take().map(|node| {
-                        with_filters(&set.rules, i, &filters_of[i], node, &identity_nodes)
-                    }),
-                    Source::Lowered(job) => lowered[job]
-                        .take()
-                        .and_then(|expr| expr::compile_node(expr, &mut fields, &mut regexes).ok()),
-                };
-                if let Some(mut node) = node {
-                    expr::assign_atoms(&mut node, &mut atoms);
-                    let node = Arc::new(node);
-                    nodes.insert(key, node.clone());
-                    bucket_rules.push((i, node));
                 }
             }
             class_rules.push(bucket_rules);
         }
+        // For explain: each rule's node by pipeline.
+        let nodes: HashMap<(RuleIndex, String), Arc<Node>> = ids
+            .into_iter()
+            .filter_map(|((i, name), id)| {
+                let node = compiled[id].clone().flatten()?;
+                Some(((i, name.to_string()), node))
+            })
+            .collect();
         let planned = super::prefilter::plan_classes(&class_rules, &atoms);
         for (bucket_rules, planned) in class_rules.into_iter().zip(planned) {
             buckets.push(planned.map(|planned| {
@@ -751,7 +767,7 @@ impl Engine {
         let not = |reason: String| {
             Trace::leaf(
                 TraceKind::Group,
-                format!("rule `{}`", info.title),
+                rule_label(&info.title),
                 false,
                 Some(reason),
             )

@@ -584,23 +584,24 @@ pub(super) fn plan_classes(
     atoms: &Atoms,
 ) -> Vec<Option<Planned>> {
     use rayon::prelude::*;
-    let plans: Vec<Option<Plan>> = classes
-        .iter()
-        .map(|rules| (!rules.is_empty()).then(|| Plan::new(rules, atoms)))
-        .collect();
-    // Distinct needle sets, and per scan of each plan the index of its set.
+    // Each class's plan, with per scan the index of its needle set among the distinct ones.
     let mut sets: HashMap<Vec<String>, usize> = HashMap::new();
-    let indices: Vec<Vec<Option<usize>>> = plans
+    let plans: Vec<Option<(Plan, Vec<Option<usize>>)>> = classes
         .iter()
-        .flatten()
-        .map(|plan| {
-            plan.by_slot
+        .map(|rules| {
+            if rules.is_empty() {
+                return None;
+            }
+            let plan = Plan::new(rules, atoms);
+            let set_of_scan = plan
+                .by_slot
                 .iter()
                 .map(|(_, ids)| {
                     let next = sets.len();
                     (!ids.is_empty()).then(|| *sets.entry(patterns(ids, atoms)).or_insert(next))
                 })
-                .collect()
+                .collect();
+            Some((plan, set_of_scan))
         })
         .collect();
     let mut sets: Vec<(Vec<String>, usize)> = sets.into_iter().collect();
@@ -609,16 +610,13 @@ pub(super) fn plan_classes(
         .into_par_iter()
         .map(|(patterns, _)| automaton(&patterns))
         .collect();
-    let mut indices = indices.into_iter();
     plans
         .into_iter()
-        .map(|plan| {
-            let plan = plan?;
-            let automata = indices
-                .next()
-                .unwrap_or_default()
+        .map(|planned| {
+            let (plan, set_of_scan) = planned?;
+            let automata = set_of_scan
                 .into_iter()
-                .map(|index| index.and_then(|i| built[i].clone()))
+                .map(|set| set.and_then(|i| built[i].clone()))
                 .collect();
             Some(Planned { plan, automata })
         })
