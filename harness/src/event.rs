@@ -4,14 +4,15 @@
 //! evaluate them. Where an event came from in a scenario ([`Origin`]) travels beside the fields,
 //! never inside them, so no rule can see it.
 
+pub use crate::hash::FieldHash;
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// Field name → value, in the order the schema writes them.
-pub type Fields = IndexMap<String, Value>;
+/// Field name → value, in the order the schema writes them, hashed by [`FieldHash`].
+pub type Fields = IndexMap<String, Value, FieldHash>;
 
 /// A field value, JSON-shaped.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -260,7 +261,7 @@ impl Event {
         Event {
             schema,
             timestamp: None,
-            fields: Fields::new(),
+            fields: Fields::default(),
             origin: None,
         }
     }
@@ -333,9 +334,9 @@ mod tests {
 
     #[test]
     fn get_walks_dotted_paths_after_flat_keys() {
-        let mut parent = Fields::new();
+        let mut parent = Fields::default();
         parent.insert("name".into(), "w3wp.exe".into());
-        let mut process = Fields::new();
+        let mut process = Fields::default();
         process.insert("parent".into(), Value::Map(parent));
         let mut event = Event::new(LogSchema::Ecs);
         event.fields.insert("process".into(), Value::Map(process));

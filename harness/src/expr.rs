@@ -26,7 +26,7 @@ pub use atoms::{
 pub use matcher::{Glob, GlobPart, IpNet, Matcher, lower, number, parse_time, push_lower};
 pub use trace::{Trace, TraceKind};
 
-use crate::event::{Event, Value};
+use crate::event::{Event, Fields, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -215,6 +215,10 @@ impl Expr {
 pub struct FieldTable {
     names: Vec<String>,
     index: HashMap<String, usize>,
+    /// Per slot, the name's hash in every event's field map ([`crate::event::FieldHash`]).
+    hashes: Vec<u64>,
+    /// Per slot, true when the name has a dot (so may be a path through nested maps).
+    dotted: Vec<bool>,
 }
 
 impl FieldTable {
@@ -225,12 +229,33 @@ impl FieldTable {
         }
         self.names.push(name.to_string());
         self.index.insert(name.to_string(), self.names.len() - 1);
+        self.hashes.push(std::hash::BuildHasher::hash_one(
+            &crate::event::FieldHash::default(),
+            name,
+        ));
+        self.dotted.push(name.contains('.'));
         self.names.len() - 1
     }
 
     /// The name in `slot`.
     pub fn name(&self, slot: usize) -> &str {
         &self.names[slot]
+    }
+
+    /// The position of the field in `slot` among `fields`, found by the name's hash computed
+    /// once ([`crate::event::FieldHash`]).
+    #[inline]
+    pub fn index_in(&self, slot: usize, fields: &Fields) -> Option<usize> {
+        use indexmap::map::RawEntryApiV1;
+        let name = self.names[slot].as_str();
+        fields
+            .raw_entry_v1()
+            .index_from_hash(self.hashes[slot], |key| key == name)
+    }
+
+    /// True when the name in `slot` has a dot, so may name a field in nested maps.
+    pub fn dotted(&self, slot: usize) -> bool {
+        self.dotted[slot]
     }
 
     /// How many fields.
@@ -554,9 +579,13 @@ impl<'a> Ctx<'a> {
             .filter(|(key, _)| key.as_str() == name);
         let (index, value) = match hinted {
             Some((_, v)) => (entry.hint, Some(v)),
-            None => match fields.get_full(name) {
-                Some((i, _, v)) => (u32::try_from(i).unwrap_or(u32::MAX), Some(v)),
-                None => (u32::MAX, self.event.get_nested(name)),
+            None => match self.fields.index_in(slot, fields) {
+                Some(i) => (
+                    u32::try_from(i).unwrap_or(u32::MAX),
+                    fields.get_index(i).map(|(_, v)| v),
+                ),
+                None if self.fields.dotted(slot) => (u32::MAX, self.event.get_nested(name)),
+                None => (u32::MAX, None),
             },
         };
         entry.index = index;
@@ -787,6 +816,38 @@ mod tests {
             Op::EndsWith("\\CMD.EXE".into()),
             Case::Sensitive
         )));
+    }
+
+    #[test]
+    fn fields_are_found_by_their_precomputed_hash_wherever_they_stand() {
+        let mut table = FieldTable::default();
+        let slots = [
+            "CommandLine",
+            "Image",
+            "Missing",
+            "process.name",
+            "process.pid",
+        ]
+        .map(|name| table.intern(name));
+        let mut process = Fields::default();
+        process.insert("name".into(), "cmd.exe".into());
+        let mut event = event().with("process", Value::Map(process));
+        let mut scratch = Scratch::default();
+        let mut read = |event: &Event| {
+            let mut ctx = Ctx::new(event, &table, &mut scratch);
+            slots.map(|slot| ctx.value(slot).and_then(Value::as_str).map(str::to_string))
+        };
+        let expected = [
+            Some("cmd.exe /c \"ver\"".to_string()),
+            Some("C:\\Windows\\System32\\cmd.exe".to_string()),
+            None,
+            Some("cmd.exe".to_string()),
+            None,
+        ];
+        assert_eq!(read(&event), expected);
+        // Another order: the positions remembered from the last event are wrong now.
+        event.fields.reverse();
+        assert_eq!(read(&event), expected);
     }
 
     #[test]

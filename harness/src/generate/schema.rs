@@ -89,7 +89,7 @@ pub fn render(timeline: &Timeline, schema: LogSchema) -> Vec<Event> {
 /// Builds [`Fields`] from `name => value` pairs, in order.
 macro_rules! fields {
     ($($name:expr => $value:expr),* $(,)?) => {{
-        let mut fields = $crate::event::Fields::new();
+        let mut fields = $crate::event::Fields::default();
         $( fields.insert(String::from($name), $crate::event::Value::from($value)); )*
         fields
     }};

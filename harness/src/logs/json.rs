@@ -106,7 +106,7 @@ impl<'de> Visitor<'de> for ValueSeed {
         Ok(Value::List(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut fields = Fields::new();
+        let mut fields = Fields::default();
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let value = map.next_value_seed(ValueSeed)?;
             fields.insert(key.0.into_owned(), value);

@@ -440,7 +440,7 @@ fn assemble_windows(parts: Parts, timestamp: Option<DateTime<Utc>>) -> Event {
 fn assemble_ecs(parts: Parts, timestamp: Option<DateTime<Utc>>) -> Event {
     let mut fields = parts.top;
     let system = parts.system;
-    let mut winlog = Fields::new();
+    let mut winlog = Fields::default();
     let header = [
         ("channel", system.channel),
         ("event_id", system.event_id),
@@ -472,7 +472,7 @@ pub fn from_row<'a>(
     cells: impl IntoIterator<Item = (&'a str, &'a str)>,
     opts: &ReadOptions,
 ) -> Event {
-    let mut fields = Fields::new();
+    let mut fields = Fields::default();
     let mut best: Option<(u8, DateTime<Utc>)> = None;
     for (name, text) in cells {
         if text.is_empty() {

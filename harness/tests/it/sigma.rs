@@ -418,7 +418,11 @@ detection:
                 .map(|schema| match schema {
                     LogSchema::Ecs => Event::new(schema).with(
                         "process",
-                        Value::Map([("command_line".to_string(), command.as_str().into())].into()),
+                        Value::Map(
+                            [("command_line".to_string(), command.as_str().into())]
+                                .into_iter()
+                                .collect(),
+                        ),
                     ),
                     _ => Event::new(schema).with("CommandLine", command.as_str()),
                 })

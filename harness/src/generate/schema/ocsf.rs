@@ -28,7 +28,7 @@ pub fn render(c: &Creation<'_>) -> Fields {
         .map(|a| map(entity(a)))
         .collect();
     process.insert("ancestry".into(), Value::List(ancestry));
-    let mut actor = Fields::new();
+    let mut actor = Fields::default();
     if let Some(p) = c.parent {
         let mut acting = entity(p);
         acting.insert("file".into(), map(file(p)));

@@ -18,7 +18,7 @@
 
 use super::super::recognize::{self, Layout, Parts, SYSTEM_TIME_RANK};
 use super::super::{FieldFilter, ReadOptions};
-use crate::event::{Event, Fields, Value};
+use crate::event::{Event, FieldHash, Fields, Value};
 use chrono::{DateTime, Utc};
 use evtx::EvtxRecord;
 use evtx::binxml::value_variant::BinXmlValue;
@@ -281,7 +281,7 @@ impl Plans {
                 _ => names.extend(step.key()),
             }
         }
-        let mut keys = Fields::with_capacity(names.len());
+        let mut keys = Fields::with_capacity_and_hasher(names.len(), FieldHash::default());
         for name in &names {
             keys.insert((*name).to_string(), Value::Null);
         }
@@ -366,7 +366,8 @@ impl Plans {
                 }
                 Target::SystemAttributes(name, attributes) => {
                     // NULL attributes are left out, and an element with none left is null.
-                    let mut attrs = Fields::with_capacity(attributes.len());
+                    let mut attrs =
+                        Fields::with_capacity_and_hasher(attributes.len(), FieldHash::default());
                     for (attr, source) in attributes {
                         if let Source::Slot(index) = source
                             && slot(*index)?.0 == 0x00
@@ -378,7 +379,7 @@ impl Plans {
                     let element = if attrs.is_empty() {
                         Value::Null
                     } else {
-                        let mut element = Fields::with_capacity(1);
+                        let mut element = Fields::with_capacity_and_hasher(1, FieldHash::default());
                         element.insert("#attributes".into(), Value::Map(attrs));
                         Value::Map(element)
                     };
