@@ -31,6 +31,7 @@ pub mod engine;
 pub mod logsource;
 pub mod lower;
 pub mod modifier;
+mod needles;
 pub mod pipeline;
 mod prefilter;
 pub mod rule;

@@ -37,10 +37,10 @@
 //! tells apart: another logon id, another parent command line without a needle. A field holding
 //! a keyword needle enters that key by value, since keyword searches read it.
 
+use super::needles::Automaton;
 use super::rule::RuleIndex;
 use crate::event::Value;
-use crate::expr::{self, AtomHits, Atoms, Ctx, Matcher, Node, Reads, hit_flags, push_lower};
-use aho_corasick::{Anchored, MatchKind, dfa, nfa};
+use crate::expr::{self, AtomHits, Atoms, Ctx, Matcher, Node, Reads, push_lower};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -67,93 +67,6 @@ const KEPT_VALUES: usize = 32;
 const VERDICT_SLOTS: usize = 4096;
 /// Longest verdict key (the values read, end to end) worth remembering.
 const VERDICT_KEY_MAX: usize = 4096;
-
-/// A multi-needle automaton over lowercase needles, run over lowercased text ([`push_lower`]):
-/// a DFA when small (fast to scan, cheap to build), a contiguous NFA otherwise. It is built
-/// case-sensitive: folding the text costs a pass over each new text, while matching ASCII case
-/// insensitively doubles the transitions on letters, and building the corpus's largest automata
-/// (5,254 hash needles, 10,947 command-line needles) took 2.8 times as long. The scan walks its
-/// states itself: reporting the many overlapping occurrences in a command line through the
-/// crate's iterator cost 1.4-1.5 times the walk (instructions per new command line on the bench).
-#[derive(Debug)]
-pub(super) enum Automaton {
-    Dfa(dfa::DFA),
-    Nfa(nfa::contiguous::NFA),
-}
-
-/// Automata with at most this many needles are DFAs.
-const DFA_NEEDLES_MAX: usize = 300;
-
-impl Automaton {
-    /// Builds the automaton of `patterns`; `None` when it cannot be built.
-    fn build(patterns: &[String]) -> Option<Automaton> {
-        if patterns.len() <= DFA_NEEDLES_MAX {
-            dfa::DFA::builder()
-                .match_kind(MatchKind::Standard)
-                .build(patterns)
-                .ok()
-                .map(Automaton::Dfa)
-        } else {
-            nfa::contiguous::NFA::builder()
-                .match_kind(MatchKind::Standard)
-                .build(patterns)
-                .ok()
-                .map(Automaton::Nfa)
-        }
-    }
-
-    /// Calls `found(pattern, start, end)` for every occurrence of every needle in `text`
-    /// (folded: [`push_lower`]); stops early when it returns false.
-    fn occurrences(&self, text: &[u8], found: impl FnMut(usize, usize, usize) -> bool) {
-        match self {
-            Automaton::Dfa(dfa) => walk(dfa, text, found),
-            Automaton::Nfa(nfa) => walk(nfa, text, found),
-        }
-    }
-
-    /// True when some needle occurs in `text` (folded).
-    fn is_match(&self, text: &[u8]) -> bool {
-        let mut any = false;
-        self.occurrences(text, |_, _, _| {
-            any = true;
-            false
-        });
-        any
-    }
-}
-
-/// [`Automaton::occurrences`] over one kind of automaton.
-fn walk(
-    automaton: &impl aho_corasick::automaton::Automaton,
-    text: &[u8],
-    mut found: impl FnMut(usize, usize, usize) -> bool,
-) {
-    let Ok(mut state) = automaton.start_state(Anchored::No) else {
-        return;
-    };
-    for (at, &byte) in text.iter().enumerate() {
-        state = automaton.next_state(Anchored::No, state, byte);
-        if !automaton.is_special(state) {
-            continue;
-        }
-        if automaton.is_dead(state) {
-            return;
-        }
-        if automaton.is_match(state) {
-            for k in 0..automaton.match_len(state) {
-                let pattern = automaton.match_pattern(state, k);
-                let end = at + 1;
-                if !found(
-                    pattern.as_usize(),
-                    end - automaton.pattern_len(pattern),
-                    end,
-                ) {
-                    return;
-                }
-            }
-        }
-    }
-}
 
 /// One automaton over the atoms of one field, with a few keyword needles (or over the keyword
 /// needles only, `slot: None`).
@@ -1246,9 +1159,8 @@ fn scan_folded(
 /// Scans an already folded text into `found` (cleared first).
 fn scan_text(ac: &Automaton, scan: &FieldScan, text: &str, found: &mut Vec<(u32, u8)>) {
     found.clear();
-    let len = text.len();
-    ac.occurrences(text.as_bytes(), |pattern, start, end| {
-        found.push((scan.atoms[pattern], hit_flags(start, end, len)));
+    ac.occurrences(text.as_bytes(), |pattern, flags| {
+        found.push((scan.atoms[pattern], flags));
         true
     });
 }
