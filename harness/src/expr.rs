@@ -26,8 +26,9 @@ pub use atoms::{
 pub use matcher::{Glob, GlobPart, IpNet, Matcher, lower, number, parse_time, push_lower};
 pub use trace::{Trace, TraceKind};
 
-use crate::event::{Event, Fields, Value};
+use crate::event::{Event, FieldHash, Fields, Value};
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 /// Which field a comparison reads.
@@ -215,7 +216,7 @@ impl Expr {
 pub struct FieldTable {
     names: Vec<String>,
     index: HashMap<String, usize>,
-    /// Per slot, the name's hash in every event's field map ([`crate::event::FieldHash`]).
+    /// Per slot, the name's hash in every event's field map ([`FieldHash`]).
     hashes: Vec<u64>,
     /// Per slot, true when the name has a dot (so may be a path through nested maps).
     dotted: Vec<bool>,
@@ -229,10 +230,7 @@ impl FieldTable {
         }
         self.names.push(name.to_string());
         self.index.insert(name.to_string(), self.names.len() - 1);
-        self.hashes.push(std::hash::BuildHasher::hash_one(
-            &crate::event::FieldHash::default(),
-            name,
-        ));
+        self.hashes.push(FieldHash::default().hash_one(name));
         self.dotted.push(name.contains('.'));
         self.names.len() - 1
     }
@@ -243,7 +241,7 @@ impl FieldTable {
     }
 
     /// The position of the field in `slot` among `fields`, found by the name's hash computed
-    /// once ([`crate::event::FieldHash`]).
+    /// once ([`FieldHash`]).
     #[inline]
     pub fn index_in(&self, slot: usize, fields: &Fields) -> Option<usize> {
         use indexmap::map::RawEntryApiV1;
