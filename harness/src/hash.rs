@@ -35,8 +35,9 @@ impl std::hash::Hasher for FxHasher {
     }
 }
 
-/// Builds the [`FxHasher`]s of every event's field map ([`crate::event::Fields`]) from one seed
-/// per process, drawn at random: fixed, so that a lookup can hash a rule's field name once at
+/// Builds the hashers ([`FieldHasher`]) of every event's field map ([`crate::event::Fields`])
+/// from one seed per process, drawn at random (no other constructor, so every map and every
+/// precomputed name hash agree): fixed, so that a lookup can hash a rule's field name once at
 /// compile time and reuse it on every event (`expr::Ctx`), where SipHash cost about 300
 /// instructions per absent field per event; random, and finished by a full avalanche
 /// ([`FieldHasher`]), so that field names chosen in a log cannot be made to collide from outside.
@@ -120,7 +121,7 @@ mod tests {
     use std::hash::BuildHasher;
 
     #[test]
-    fn field_names_differing_in_one_byte_spread_over_a_tables_slots() {
+    fn field_names_differing_in_their_last_bytes_spread_over_a_tables_slots() {
         // 256 eight-byte names differing in their last two bytes: through a multiply-rotate
         // hash alone, at most five bits of that difference reach the low bits (at most 32 of 64
         // slots, whatever the seed); mixed, they fill nearly all 64.

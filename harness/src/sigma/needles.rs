@@ -33,6 +33,7 @@ pub(super) struct Automaton {
     bytes: Box<[(u8, u32)]>,
 }
 
+/// The automaton of the needles of two bytes or more.
 #[derive(Debug)]
 enum Search {
     Dfa(dfa::DFA),

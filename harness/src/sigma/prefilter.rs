@@ -1,6 +1,7 @@
-//! The prefilter: per routing class, one Aho-Corasick scan per field finds every needle atom
-//! of the class's rules in an event; a rule is evaluated only when a needle it cannot match
-//! without occurred, and its text comparisons then answer from the scan (`expr::atoms`).
+//! The prefilter: per routing class, one multi-needle scan per field ([`super::needles`]) finds
+//! every needle atom of the class's rules in an event; a rule is evaluated only when a needle it
+//! cannot match without occurred, and its text comparisons then answer from the scan
+//! (`expr::atoms`).
 //!
 //! Each rule has *triggers*: sets of atoms, one of each of which must occur (with the right
 //! flag) for the rule to hold, read off its condition: every operand of an `and` contributes
