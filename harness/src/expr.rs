@@ -574,7 +574,7 @@ impl<'a> Ctx<'a> {
         let fields = &self.event.fields;
         let hinted = fields
             .get_index(entry.hint as usize)
-            .filter(|(key, _)| key.as_str() == name);
+            .filter(|(key, _)| same_name(key, name));
         let (index, value) = match hinted {
             Some((_, v)) => (entry.hint, Some(v)),
             None => match self.fields.index_in(slot, fields) {
@@ -621,7 +621,7 @@ impl<'a> Ctx<'a> {
     pub fn peek(&mut self, slot: usize) -> (Option<&'a Value>, Option<usize>) {
         let hint = self.scratch.entries[slot].hint as usize;
         if let Some((key, value)) = self.event.fields.get_index(hint)
-            && key.as_str() == self.fields.name(slot)
+            && same_name(key, self.fields.name(slot))
         {
             return (Some(value), Some(hint));
         }
@@ -644,6 +644,29 @@ impl<'a> Ctx<'a> {
         }
         Some(self.scratch.entries[slot].lower.as_str())
     }
+}
+
+/// `a == b`, for field names: most are 4 to 16 bytes long, which two overlapping words each
+/// tell without a call to `memcmp` (a field is found at its remembered position by its name,
+/// for every field rules read in every event).
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    match a.len() {
+        8..=16 => same_ends::<8>(a, b),
+        4..8 => same_ends::<4>(a, b),
+        _ => a == b,
+    }
+}
+
+/// For texts of the same length, `N` to `2N` bytes: whether their first `N` bytes and their
+/// last `N` bytes agree, which covers every byte.
+#[inline]
+fn same_ends<const N: usize>(a: &[u8], b: &[u8]) -> bool {
+    a.first_chunk::<N>() == b.first_chunk::<N>() && a.last_chunk::<N>() == b.last_chunk::<N>()
 }
 
 /// A compiled expression with its own field table.
@@ -800,6 +823,23 @@ mod tests {
 
     fn holds(expr: Expr) -> bool {
         expr.compile().unwrap().eval(&event())
+    }
+
+    #[test]
+    fn field_names_are_equal_only_when_every_byte_is() {
+        let name = "ParentCommandLineX";
+        for len in 0..=name.len() {
+            let a = &name[..len];
+            assert!(same_name(a, a), "{a}");
+            for at in 0..len {
+                // The same length, one byte changed: each place is covered by some word.
+                let mut other = a.as_bytes().to_vec();
+                other[at] ^= 0x20;
+                let other = String::from_utf8(other).expect("ASCII");
+                assert!(!same_name(a, &other), "{a} and {other}");
+            }
+            assert!(!same_name(a, &name[..len.saturating_sub(1)]) || len == 0);
+        }
     }
 
     #[test]

@@ -38,7 +38,7 @@
 //! tells apart: another logon id, another parent command line without a needle. A field holding
 //! a keyword needle enters that key by value, since keyword searches read it.
 
-use super::needles::Automaton;
+use super::needles::{Automaton, ByteSet};
 use super::rule::RuleIndex;
 use crate::event::Value;
 use crate::expr::{self, AtomHits, Atoms, Ctx, Matcher, Node, Reads, push_lower};
@@ -71,6 +71,8 @@ const KEPT_VALUES: usize = 32;
 const VERDICT_SLOTS: usize = 16384;
 /// Longest verdict key (the values read, end to end) worth remembering.
 const VERDICT_KEY_MAX: usize = 4096;
+/// The most [`push_key`] writes besides a text's bytes.
+const KEY_HEADER: usize = 9;
 
 /// One automaton over the atoms of one field, with a few keyword needles (or over the keyword
 /// needles only, `slot: None`).
@@ -93,8 +95,9 @@ struct FieldScan {
     /// numbers need not be formatted for scanning.
     numbers: bool,
     /// The bytes the needles start with, in either case, when there are at most three: an ASCII
-    /// text holding none of them holds no needle, which `memchr` tells faster than the automaton.
-    starts: Option<Vec<u8>>,
+    /// text holding none of them holds no needle, which a byte search tells faster than the
+    /// automaton.
+    starts: Option<ByteSet>,
     /// True when lowercasing a non-ASCII character cannot give any of `starts` (only `i` and `k`
     /// can come of one: `İ`, the Kelvin sign), so a text of any kind without them holds no needle.
     starts_unfoldable: bool,
@@ -118,13 +121,7 @@ impl FieldScan {
     /// when there are more than three of them.
     #[inline]
     fn lacks_starts(&self, text: &str) -> Option<bool> {
-        let bytes = text.as_bytes();
-        Some(match *self.starts.as_deref()? {
-            [a] => memchr::memchr(a, bytes).is_none(),
-            [a, b] => memchr::memchr2(a, b, bytes).is_none(),
-            [a, b, c] => memchr::memchr3(a, b, c, bytes).is_none(),
-            _ => return None,
-        })
+        Some(!self.starts?.occurs_in(text.as_bytes()))
     }
 
     /// False when `text` holds none of the scan's needles for certain, even once folded; true
@@ -145,7 +142,7 @@ impl FieldScan {
 }
 
 /// The distinct bytes `needles` start with, in both ASCII cases, when there are at most three.
-fn start_bytes<'n>(needles: impl Iterator<Item = &'n str>) -> Option<Vec<u8>> {
+fn start_bytes<'n>(needles: impl Iterator<Item = &'n str>) -> Option<ByteSet> {
     let mut starts = Vec::new();
     for needle in needles {
         let first = *needle.as_bytes().first()?;
@@ -153,7 +150,7 @@ fn start_bytes<'n>(needles: impl Iterator<Item = &'n str>) -> Option<Vec<u8>> {
     }
     starts.sort_unstable();
     starts.dedup();
-    (starts.len() <= 3).then_some(starts)
+    ByteSet::new(&starts)
 }
 
 /// One memoised scan: the text and the atoms it holds, with their flags.
@@ -583,9 +580,11 @@ impl Prefilter {
                 keywords = Some(scans.len());
             }
             let starts = start_bytes(ids.iter().map(|&id| atoms.get(id).1));
-            let starts_unfoldable = starts
-                .as_ref()
-                .is_some_and(|s| s.iter().all(|b| b.is_ascii() && !b"iIkK".contains(b)));
+            let starts_unfoldable = starts.as_ref().is_some_and(|s| {
+                s.bytes()
+                    .iter()
+                    .all(|b| b.is_ascii() && !b"iIkK".contains(b))
+            });
             let mut keyword_atoms: Vec<u32> = ids
                 .iter()
                 .copied()
@@ -733,6 +732,9 @@ impl Prefilter {
         // The first key: every value read, tagged, end to end.
         let mut cacheable = self.verdicts.is_some();
         state.key.clear();
+        // Room for any key worth remembering, once per session: the appends below then never
+        // grow the buffer.
+        state.key.reserve(VERDICT_KEY_MAX + KEY_HEADER);
         // The values, kept for the second key (for the first fields, without allocating).
         let mut values: [(Option<&Value>, Option<usize>); KEPT_VALUES] =
             [(None, None); KEPT_VALUES];
@@ -753,11 +755,16 @@ impl Prefilter {
             let scan = &self.scans[keywords];
             let hits = &mut ctx.scratch.atoms;
             let mut found = false;
-            for (at, value) in ctx.event.fields.values().enumerate() {
-                if state.read[at / 64] & (1 << (at % 64)) == 0 && !scan.surely_misses(value) {
+            let fields = &ctx.event.fields;
+            let read = std::mem::take(&mut state.read);
+            for at in unset_bits(&read, fields.len()) {
+                if let Some((_, value)) = fields.get_index(at)
+                    && !scan.surely_misses(value)
+                {
                     found |= scan_leaves(scan, value, state, hits);
                 }
             }
+            state.read = read;
             cacheable &= !found;
         }
         let table = self.verdicts.filter(|_| cacheable);
@@ -994,6 +1001,27 @@ impl Prefilter {
     }
 }
 
+/// The positions below `len` whose bits are clear in `set` (one bit per position, 64 a word),
+/// in order.
+fn unset_bits(set: &[u64], len: usize) -> impl Iterator<Item = usize> + '_ {
+    set.iter().enumerate().flat_map(move |(w, &word)| {
+        let below = len.saturating_sub(w * 64);
+        let mask = if below >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << below) - 1
+        };
+        let mut clear = !word & mask;
+        std::iter::from_fn(move || {
+            (clear != 0).then(|| {
+                let bit = clear.trailing_zeros() as usize;
+                clear &= clear - 1;
+                w * 64 + bit
+            })
+        })
+    })
+}
+
 /// Appends what a field's scan found to `key`: a tag, the checks' results, the count, then each
 /// atom and its flags.
 fn push_found(key: &mut Vec<u8>, entry: &MemoEntry) {
@@ -1038,6 +1066,7 @@ fn field_checks(node: &Node, out: &mut HashMap<usize, Option<Vec<Check>>>) {
 
 /// Appends `value`'s key to `key`: a tag, then for a text its length and bytes, for a number or
 /// a boolean its bits. False for values a key does not hold (lists, maps).
+#[inline]
 fn push_key(key: &mut Vec<u8>, value: Option<&Value>) -> bool {
     match value {
         None => key.push(0),
@@ -1288,6 +1317,17 @@ mod tests {
         assert_eq!(sets.len(), 1);
         assert_eq!(sets[0].len(), 200);
         assert!(sets[0].windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn unset_bits_are_the_positions_below_the_length_not_in_the_set() {
+        let set = [0b1011u64, u64::MAX ^ (1 << 63), 0];
+        let all = |len| unset_bits(&set, len).collect::<Vec<_>>();
+        assert_eq!(all(0), Vec::<usize>::new());
+        assert_eq!(all(3), vec![2]);
+        assert_eq!(all(64), (2..64).filter(|&i| i != 3).collect::<Vec<_>>());
+        assert_eq!(all(130)[61..], [127, 128, 129]);
+        assert_eq!(all(128).len(), 62);
     }
 
     #[test]
