@@ -223,8 +223,9 @@ fn main() {
         let out = timed(false, || (0..n).map(|i| f(i, &mut session)).sum::<usize>());
         let (hits, misses) = session.memo_figures();
         let (known, unknown) = session.verdict_figures();
+        let (memo_slots, verdict_slots) = session.table_slots();
         println!(
-            "  prefilter memo: {:.1}% of field texts scanned found memoised ({hits} of {}); {:.1}% of verdicts known from an earlier event ({known} of {})",
+            "  prefilter memo: {:.1}% of field texts scanned found memoised ({hits} of {}); {:.1}% of verdicts known from an earlier event ({known} of {}); the largest memo and verdict tables grew to {memo_slots} and {verdict_slots} slots",
             100.0 * hits as f64 / (hits + misses).max(1) as f64,
             hits + misses,
             100.0 * known as f64 / (known + unknown).max(1) as f64,
@@ -232,18 +233,20 @@ fn main() {
         );
         out
     };
+    // One session per thread over its own share of the events, as `firedrill scan` keeps one
+    // per worker: rayon's `fold` would start a fresh session for every piece it splits off, each
+    // with cold memo and verdict tables.
     let all_cores = |f: &(dyn Fn(usize, &mut firedrill::sigma::Session) -> usize + Sync)| {
+        let share = n.div_ceil(threads);
         timed(true, || {
-            (0..n)
+            (0..threads)
                 .into_par_iter()
-                .fold(
-                    || (engine.session(), 0usize),
-                    |(mut s, k), i| {
-                        let more = f(i, &mut s);
-                        (s, k + more)
-                    },
-                )
-                .map(|(_, k)| k)
+                .map(|t| {
+                    let mut session = engine.session();
+                    (t * share..n.min((t + 1) * share))
+                        .map(|i| f(i, &mut session))
+                        .sum::<usize>()
+                })
                 .sum::<usize>()
         })
     };

@@ -25,6 +25,7 @@ pub const SIGMAHQ_RULE_DIRS: [&str; 5] = [
     "rules-placeholder",
 ];
 
+mod cache;
 pub mod condition;
 pub mod correlation;
 pub mod engine;

@@ -130,6 +130,12 @@ impl Session {
         (self.scan.verdict_hits, self.scan.verdict_misses)
     }
 
+    /// The slots of the session's largest memo table and of its largest verdict table: they
+    /// start small and grow while they keep evicting what they hold.
+    pub fn table_slots(&self) -> (usize, usize) {
+        self.scan.table_slots()
+    }
+
     /// How many of the verdicts known were known only by what the field scans found.
     pub fn found_verdicts(&self) -> u64 {
         self.scan.found_hits

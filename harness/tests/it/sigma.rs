@@ -488,6 +488,57 @@ fn scenario_events(schema: LogSchema) -> Vec<Event> {
         .collect()
 }
 
+/// A session's memo and verdict tables start small and grow while they keep evicting what they
+/// hold: once they have grown over thousands of distinct events, a remembered verdict is still
+/// the verdict a fresh session gives. (A memo slot read after its table grew would give an event another
+/// text's needles; a verdict stored in a stale slot is only lost, since a verdict is found by
+/// its own hash and key.) The events are the scenarios' own, with command lines made distinct,
+/// a third of them given a needle some bundled rule looks for.
+#[test]
+fn verdicts_stay_exact_while_session_tables_grow() {
+    let (set, _) = RuleSet::load_paths(&[
+        root().join("fixtures/sigma/sigmahq"),
+        root().join("fixtures/rules/sigma"),
+    ]);
+    let (engine, _) = Engine::compile(&set, &Config::default());
+    let templates = scenario_events(LogSchema::Sysmon);
+    let needles = [" /priv", " -enc ", " whoami", " -w hidden"];
+    let events: Vec<Event> = (0..12_000)
+        .map(|i| {
+            let mut event = templates[i % templates.len()].clone();
+            let line = event
+                .get("CommandLine")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let extra = if i % 3 == 0 { needles[i % 4] } else { "" };
+            let line = format!("{line} /n {}{extra}", i % 5_000);
+            event.fields.insert("CommandLine".into(), line.into());
+            event
+        })
+        .collect();
+    let mut warm = engine.session();
+    let mut matched = 0;
+    for event in &events {
+        matched += engine.matches_with(event, &mut warm).len();
+    }
+    let mut fresh = engine.session();
+    engine.matches_with(&events[0], &mut fresh);
+    let (grown, first) = (warm.table_slots(), fresh.table_slots());
+    assert!(
+        grown.0 > first.0 && grown.1 > first.1,
+        "over {} events the tables went from {first:?} slots to {grown:?}",
+        events.len()
+    );
+    for event in &events {
+        let remembered = engine.matches_with(event, &mut warm).to_vec();
+        let fresh = engine.matches_with(event, &mut engine.session()).to_vec();
+        assert_eq!(remembered, fresh, "event {}", event.to_json());
+    }
+    let (known, _) = warm.verdict_figures();
+    assert!(known > 1_000, "{known} verdicts known");
+    assert!(matched > 100, "{matched} matches");
+}
+
 /// The bundled Sigma rules, with the corpus's Windows process_creation rules where ../shared is
 /// present.
 fn process_creation_engine() -> Engine {
