@@ -1,7 +1,7 @@
 //! The scenario format: model, loading, validation and located diagnostics.
 //!
 //! A scenario is a YAML file describing process trees on hosts (see `docs/scenario-format.md`).
-//! [`parse`] and [`load`] turn text into a validated [`Scenario`] or into diagnostics that name
+//! [`parse`] and [`load()`] turn text into a validated [`Scenario`] or into diagnostics that name
 //! the file, line and column of every problem. [`json_schema`] describes the format for editors.
 
 mod load;
