@@ -8,8 +8,9 @@
 //! (on the bench, 16,384 verdict slots knew 96% of verdicts where 4,096 knew 86%). A table
 //! grows once, since it last grew, it has evicted an eighth as many entries as it has slots, and
 //! at least one for every [`LOOKUPS_PER_EVICTION`] lookups: a table that holds its working set
-//! never grows, nor one whose few collisions cost little, and memory stays bounded by the
-//! largest size.
+//! never grows, nor one whose few collisions cost little. Nor does one whose entries already
+//! hold its byte budget on the heap (texts, keys): a stream of events that never recur fills
+//! every slot it has, and a slot's key can be 4 KiB.
 
 /// The lookups per eviction above which a table does not grow: a remembered verdict saves about
 /// ten times the work of finding it, a memoised scan about a hundred times, so at a few percent
@@ -20,6 +21,9 @@ const LOOKUPS_PER_EVICTION: usize = 32;
 pub(super) trait Entry: Default {
     /// The hash the entry was stored under; `None` when the slot is empty.
     fn held(&self) -> Option<u64>;
+
+    /// The bytes the entry holds on the heap.
+    fn bytes(&self) -> usize;
 }
 
 /// A direct-mapped table (see the module documentation); the default one has no slots until
@@ -27,8 +31,11 @@ pub(super) trait Entry: Default {
 #[derive(Debug, Default)]
 pub(super) struct Table<T> {
     slots: Vec<T>,
-    /// The most slots the table grows to.
+    /// The most slots the table grows to, and the heap bytes its entries may hold for it to grow.
     max: usize,
+    budget: usize,
+    /// The heap bytes its entries hold.
+    bytes: usize,
     /// Lookups and entries evicted since the table last grew, and whether it asked to grow.
     lookups: usize,
     evicted: usize,
@@ -36,14 +43,17 @@ pub(super) struct Table<T> {
 }
 
 impl<T: Entry> Table<T> {
-    /// A table of `min` slots that grows up to `max` (both powers of two).
-    pub(super) fn new(min: usize, max: usize) -> Table<T> {
+    /// A table of `min` slots that grows up to `max` (both powers of two) while its entries
+    /// hold less than `budget` bytes on the heap.
+    pub(super) fn new(min: usize, max: usize, budget: usize) -> Table<T> {
         debug_assert!(min.is_power_of_two() && max.is_power_of_two() && min <= max);
         let mut slots = Vec::new();
         slots.resize_with(min, T::default);
         Table {
             slots,
             max,
+            budget,
+            bytes: 0,
             lookups: 0,
             evicted: 0,
             asked: false,
@@ -63,21 +73,26 @@ impl<T: Entry> Table<T> {
         &self.slots[slot]
     }
 
-    /// The entry in `slot`, to overwrite; counts an eviction when it holds one. True in the
-    /// second place when the table should grow (see [`Table::grow`]).
-    pub(super) fn store(&mut self, slot: usize) -> (&mut T, bool) {
+    /// Overwrites the entry in `slot` through `fill`; counts an eviction when it held one. True
+    /// when the table should grow (see [`Table::grow`]).
+    pub(super) fn store(&mut self, slot: usize, fill: impl FnOnce(&mut T)) -> bool {
         let size = self.slots.len();
         let entry = &mut self.slots[slot];
-        if entry.held().is_none() {
-            return (entry, false);
+        let evicts = entry.held().is_some();
+        self.bytes = self.bytes.saturating_sub(entry.bytes());
+        fill(entry);
+        self.bytes += entry.bytes();
+        if !evicts {
+            return false;
         }
         self.evicted += 1;
         // Asked once: the counts start again when the table grows.
         let grow = !self.asked
             && size < self.max
+            && self.bytes < self.budget
             && self.evicted >= (size / 8).max(self.lookups.div_ceil(LOOKUPS_PER_EVICTION));
         self.asked |= grow;
-        (entry, grow)
+        grow
     }
 
     /// Doubles the table (up to its bound), keeping every entry: the slots a hash may take in
@@ -111,9 +126,14 @@ impl<T: Entry> Table<T> {
 mod tests {
     use super::*;
 
+    /// A hash, holding as many heap bytes as it says.
     impl Entry for Option<u64> {
         fn held(&self) -> Option<u64> {
             *self
+        }
+
+        fn bytes(&self) -> usize {
+            self.map_or(0, |hash| hash as usize)
         }
     }
 
@@ -123,9 +143,7 @@ mod tests {
             return;
         }
         let slot = table.slot(hash);
-        let (entry, grow) = table.store(slot);
-        *entry = Some(hash);
-        if grow {
+        if table.store(slot, |entry| *entry = Some(hash)) {
             table.grow();
         }
     }
@@ -137,7 +155,7 @@ mod tests {
 
     #[test]
     fn a_working_set_the_table_fits_never_makes_it_grow() {
-        let mut table = Table::new(16, 1024);
+        let mut table = Table::new(16, 1024, usize::MAX);
         for _ in 0..100 {
             for hash in 0..16 {
                 put(&mut table, hash);
@@ -149,7 +167,7 @@ mod tests {
 
     #[test]
     fn a_table_whose_collisions_are_rare_among_its_lookups_does_not_grow() {
-        let mut table = Table::new(16, 1024);
+        let mut table = Table::new(16, 1024, usize::MAX);
         for round in 0..1000 {
             for hash in 0..16 {
                 put(&mut table, hash);
@@ -164,8 +182,27 @@ mod tests {
     }
 
     #[test]
+    fn a_table_whose_entries_hold_its_byte_budget_does_not_grow() {
+        // Entries "hold" their hash in bytes: 0..32 hold 496 bytes, under a budget of 500.
+        let mut table = Table::new(16, 1024, 500);
+        for _ in 0..10 {
+            for hash in 0..32 {
+                put(&mut table, hash);
+            }
+        }
+        assert_eq!(table.len(), 32, "grown while under budget");
+        // 64..96 hold more than the budget once stored: the table keeps evicting, at 32 slots.
+        for _ in 0..10 {
+            for hash in 64..128 {
+                put(&mut table, hash);
+            }
+        }
+        assert_eq!(table.len(), 32);
+    }
+
+    #[test]
     fn a_table_that_keeps_evicting_doubles_up_to_its_bound_and_keeps_its_entries() {
-        let mut table = Table::new(16, 64);
+        let mut table = Table::new(16, 64, usize::MAX);
         // 32 hashes over 16 slots: each evicts another, every round.
         for round in 0..3 {
             for hash in 0..32 {

@@ -56,6 +56,8 @@ pub(super) const MAX_TRIGGERS: usize = 8;
 /// command lines (on the bench, growing tables memoise 98.0% of the texts scanned, where 2,048
 /// fixed slots memoised 97.1%).
 const MEMO_SLOTS: (usize, usize) = (256, 8192);
+/// The heap bytes (texts, what was found) a memo table's entries may hold for it to grow.
+const MEMO_BUDGET: usize = 4 << 20;
 /// Longer texts are scanned every time: they rarely recur, and the memo would hold them.
 const MEMO_MAX_LEN: usize = 512;
 /// Keyword needles a class may have for them to join every field's automaton.
@@ -74,6 +76,10 @@ const KEPT_VALUES: usize = 32;
 /// over the cycled pool, a fixed table of 4,096 slots knew 86% of verdicts, one of 16,384 96%,
 /// the growing one (to 32,768) knows 98.3%.
 const VERDICT_SLOTS: (usize, usize) = (1024, 32768);
+/// The heap bytes (keys, rules) a verdict table's entries may hold for it to grow: the bench's
+/// 8,000 keys hold about 9 MB; events that never recur would fill every slot, each key up to
+/// [`VERDICT_KEY_MAX`].
+const VERDICT_BUDGET: usize = 16 << 20;
 /// Longest verdict key (the values read, end to end) worth remembering.
 const VERDICT_KEY_MAX: usize = 4096;
 /// The most [`push_key`] writes besides a text's bytes.
@@ -193,12 +199,22 @@ impl cache::Entry for Option<MemoEntry> {
     fn held(&self) -> Option<u64> {
         self.as_ref().map(|entry| entry.hash)
     }
+
+    fn bytes(&self) -> usize {
+        self.as_ref().map_or(0, |entry| {
+            entry.text.len() + std::mem::size_of_val::<[(u32, u8)]>(&entry.found)
+        })
+    }
 }
 
 impl cache::Entry for Verdict {
     fn held(&self) -> Option<u64> {
         // An empty slot's key is empty, and no key is: every field read adds a tag.
         (!self.key.is_empty()).then_some(self.hash)
+    }
+
+    fn bytes(&self) -> usize {
+        self.key.capacity() + self.rules.capacity() * std::mem::size_of::<RuleIndex>()
     }
 }
 
@@ -225,7 +241,7 @@ impl ScanState {
         }
         let verdicts = &mut self.verdicts[table];
         if verdicts.len() == 0 {
-            *verdicts = Table::new(VERDICT_SLOTS.0, VERDICT_SLOTS.1);
+            *verdicts = Table::new(VERDICT_SLOTS.0, VERDICT_SLOTS.1, VERDICT_BUDGET);
         }
         let slot = verdicts.slot(hash);
         // An empty slot's key is empty, and no key is: every field read adds a tag.
@@ -313,9 +329,7 @@ impl ScanState {
         key: &[u8],
         rules: &[RuleIndex],
     ) {
-        let (verdict, grow) = verdicts[table].store(slot);
-        verdict.store(hash, key, rules);
-        if grow {
+        if verdicts[table].store(slot, |verdict| verdict.store(hash, key, rules)) {
             growing.push(Growing::Verdicts(table));
         }
     }
@@ -1017,7 +1031,7 @@ impl Prefilter {
         }
         let table = &mut state.memo[scan.memo];
         if table.len() == 0 {
-            *table = Table::new(MEMO_SLOTS.0, MEMO_SLOTS.1);
+            *table = Table::new(MEMO_SLOTS.0, MEMO_SLOTS.1, MEMO_BUDGET);
         }
         let index = table.slot(hash);
         if let Some(entry) = table.get(index)
@@ -1057,13 +1071,14 @@ impl Prefilter {
                 checks |= 1 << at;
             }
         }
-        let (entry, grow) = state.memo[scan.memo].store(index);
-        *entry = Some(MemoEntry {
-            hash,
-            text: text.into(),
-            found: found.as_slice().into(),
-            keyword,
-            checks,
+        let grow = state.memo[scan.memo].store(index, |entry| {
+            *entry = Some(MemoEntry {
+                hash,
+                text: text.into(),
+                found: found.as_slice().into(),
+                keyword,
+                checks,
+            });
         });
         if grow {
             state.growing.push(Growing::Memo(scan.memo));
