@@ -681,9 +681,6 @@ impl Engine {
         let Some(bucket) = &self.buckets[class] else {
             return &session.hits;
         };
-        let words = bucket.rules.len().div_ceil(64);
-        session.marks.clear();
-        session.marks.resize(words, 0);
         let Session {
             evaluated,
             scratch,

@@ -791,13 +791,13 @@ impl Prefilter {
 
     /// Scans the event in `ctx`. When the session has seen the values the class's rules read
     /// before, returns the rules that matched then; otherwise records the event's atoms in the
-    /// context's scratch and sets in `marks` (one bit per rule position) the rules worth
-    /// evaluating, whose verdict then goes to [`Prefilter::settle`].
+    /// context's scratch and sets in `marks` (cleared to one bit per rule position) the rules
+    /// worth evaluating, whose verdict then goes to [`Prefilter::settle`].
     pub(super) fn scan<'s>(
         &self,
         ctx: &mut Ctx<'_>,
         state: &'s mut ScanState,
-        marks: &mut [u64],
+        marks: &mut Vec<u64>,
     ) -> Option<&'s [RuleIndex]> {
         state.unsettled = [None, None];
         state.unrecorded.clear();
@@ -805,10 +805,8 @@ impl Prefilter {
             state.grow_tables();
         }
         let words = ctx.event.fields.len().div_ceil(64);
-        for set in [&mut state.read, &mut state.covered] {
-            set.clear();
-            set.resize(words, 0);
-        }
+        state.read.clear();
+        state.read.resize(words, 0);
         // The first key: every value read, tagged, end to end.
         let mut cacheable = self.verdicts.is_some();
         state.key.clear();
@@ -855,6 +853,8 @@ impl Prefilter {
         }
 
         // The scans of fields in the second key by what they found, through the memo.
+        state.covered.clear();
+        state.covered.resize(words, 0);
         state.found_key.clear();
         for (i, &part) in self.key.iter().enumerate() {
             let (KeyPart::Value(slot) | KeyPart::Found(slot, _) | KeyPart::Presence(slot)) = part;
@@ -943,6 +943,9 @@ impl Prefilter {
                 }
             }
         }
+        // One bit per rule position, set only on this path: a known verdict needs none.
+        marks.clear();
+        marks.resize(self.others.len().div_ceil(64), 0);
         let candidates = &mut state.candidates;
         for &id in hits.touched() {
             let flags = hits.flags(id);
