@@ -26,14 +26,39 @@ pub(super) trait Entry: Default {
     fn bytes(&self) -> usize;
 }
 
+/// The sizes of a kind of table: its slots at first and at most (powers of two), and the heap
+/// bytes its entries may hold for it to grow (all nought for a table not yet allocated).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Sizes {
+    pub min: usize,
+    pub max: usize,
+    pub budget: usize,
+}
+
+/// Table `at` of `tables`, allocated at `sizes` on first use (tables are numbered engine-wide,
+/// and a session allocates only those its events reach).
+pub(super) fn allocated<T: Entry>(
+    tables: &mut Vec<Table<T>>,
+    at: usize,
+    sizes: Sizes,
+) -> &mut Table<T> {
+    if tables.len() <= at {
+        tables.resize_with(at + 1, Table::default);
+    }
+    let table = &mut tables[at];
+    if table.slots.is_empty() {
+        *table = Table::new(sizes);
+    }
+    table
+}
+
 /// A direct-mapped table (see the module documentation); the default one has no slots until
-/// [`Table::new`] replaces it.
+/// [`allocated`] replaces it.
 #[derive(Debug, Default)]
 pub(super) struct Table<T> {
     slots: Vec<T>,
     /// The most slots the table grows to, and the heap bytes its entries may hold for it to grow.
-    max: usize,
-    budget: usize,
+    sizes: Sizes,
     /// The heap bytes its entries hold.
     bytes: usize,
     /// Lookups and entries evicted since the table last grew, and whether it asked to grow.
@@ -43,16 +68,17 @@ pub(super) struct Table<T> {
 }
 
 impl<T: Entry> Table<T> {
-    /// A table of `min` slots that grows up to `max` (both powers of two) while its entries
-    /// hold less than `budget` bytes on the heap.
-    pub(super) fn new(min: usize, max: usize, budget: usize) -> Table<T> {
-        debug_assert!(min.is_power_of_two() && max.is_power_of_two() && min <= max);
+    /// A table of `sizes.min` slots that grows up to `sizes.max` while its entries hold less
+    /// than `sizes.budget` bytes on the heap.
+    pub(super) fn new(sizes: Sizes) -> Table<T> {
+        debug_assert!(
+            sizes.min.is_power_of_two() && sizes.max.is_power_of_two() && sizes.min <= sizes.max
+        );
         let mut slots = Vec::new();
-        slots.resize_with(min, T::default);
+        slots.resize_with(sizes.min, T::default);
         Table {
             slots,
-            max,
-            budget,
+            sizes,
             bytes: 0,
             lookups: 0,
             evicted: 0,
@@ -88,8 +114,8 @@ impl<T: Entry> Table<T> {
         self.evicted += 1;
         // Asked once: the counts start again when the table grows.
         let grow = !self.asked
-            && size < self.max
-            && self.bytes < self.budget
+            && size < self.sizes.max
+            && self.bytes < self.sizes.budget
             && self.evicted >= (size / 8).max(self.lookups.div_ceil(LOOKUPS_PER_EVICTION));
         self.asked |= grow;
         grow
@@ -99,7 +125,7 @@ impl<T: Entry> Table<T> {
     /// the larger table are its old slot and the one half the table further on, so no two
     /// entries meet. Slots handed out before are void after it.
     pub(super) fn grow(&mut self) {
-        if self.slots.len() >= self.max {
+        if self.slots.len() >= self.sizes.max {
             return;
         }
         let size = self.slots.len() * 2;
@@ -137,6 +163,10 @@ mod tests {
         }
     }
 
+    fn sizes(min: usize, max: usize, budget: usize) -> Sizes {
+        Sizes { min, max, budget }
+    }
+
     /// Looks `hash` up and stores it on a miss, growing at once when the table asks to.
     fn put(table: &mut Table<Option<u64>>, hash: u64) {
         if holds(table, hash) {
@@ -155,7 +185,7 @@ mod tests {
 
     #[test]
     fn a_working_set_the_table_fits_never_makes_it_grow() {
-        let mut table = Table::new(16, 1024, usize::MAX);
+        let mut table = Table::new(sizes(16, 1024, usize::MAX));
         for _ in 0..100 {
             for hash in 0..16 {
                 put(&mut table, hash);
@@ -167,7 +197,7 @@ mod tests {
 
     #[test]
     fn a_table_whose_collisions_are_rare_among_its_lookups_does_not_grow() {
-        let mut table = Table::new(16, 1024, usize::MAX);
+        let mut table = Table::new(sizes(16, 1024, usize::MAX));
         for round in 0..1000 {
             for hash in 0..16 {
                 put(&mut table, hash);
@@ -184,7 +214,7 @@ mod tests {
     #[test]
     fn a_table_whose_entries_hold_its_byte_budget_does_not_grow() {
         // Entries "hold" their hash in bytes: 0..32 hold 496 bytes, under a budget of 500.
-        let mut table = Table::new(16, 1024, 500);
+        let mut table = Table::new(sizes(16, 1024, 500));
         for _ in 0..10 {
             for hash in 0..32 {
                 put(&mut table, hash);
@@ -202,7 +232,7 @@ mod tests {
 
     #[test]
     fn a_table_that_keeps_evicting_doubles_up_to_its_bound_and_keeps_its_entries() {
-        let mut table = Table::new(16, 64, usize::MAX);
+        let mut table = Table::new(sizes(16, 64, usize::MAX));
         // 32 hashes over 16 slots: each evicts another, every round.
         for round in 0..3 {
             for hash in 0..32 {

@@ -39,7 +39,7 @@
 //! tells apart: another logon id, another parent command line without a needle. A field holding
 //! a keyword needle enters that key by value, since keyword searches read it.
 
-use super::cache::{self, Table};
+use super::cache::{self, Sizes, Table};
 use super::needles::{Automaton, ByteSet};
 use super::rule::RuleIndex;
 use crate::event::Value;
@@ -51,13 +51,15 @@ use std::sync::Arc;
 /// Trigger sets kept per rule (the most selective ones; fewer is still sound).
 pub(super) const MAX_TRIGGERS: usize = 8;
 
-/// Memo slots per scanned field, at first and at most (powers of two; [`Table`]): most fields
-/// hold a few hundred distinct values, while a scan of recorded logs meets thousands of distinct
-/// command lines (on the bench, growing tables memoise 98.0% of the texts scanned, where 2,048
-/// fixed slots memoised 97.1%).
-const MEMO_SLOTS: (usize, usize) = (256, 8192);
-/// The heap bytes (texts, what was found) a memo table's entries may hold for it to grow.
-const MEMO_BUDGET: usize = 4 << 20;
+/// The memo table of each scanned field ([`Table`]): most fields hold a few hundred distinct
+/// values, while a scan of recorded logs meets thousands of distinct command lines (on the
+/// bench, growing tables memoise 98.0% of the texts scanned, where 2,048 fixed slots memoised
+/// 97.1%); texts and what was found in them may hold 4 MiB for it to grow.
+const MEMO: Sizes = Sizes {
+    min: 256,
+    max: 8192,
+    budget: 4 << 20,
+};
 /// Longer texts are scanned every time: they rarely recur, and the memo would hold them.
 const MEMO_MAX_LEN: usize = 512;
 /// Keyword needles a class may have for them to join every field's automaton.
@@ -70,16 +72,17 @@ type Check = (Option<expr::AtomRef>, Matcher);
 
 /// Fields read whose values the first key's pass keeps for the second.
 const KEPT_VALUES: usize = 32;
-/// Verdict slots per class and key, at first and at most (powers of two; [`Table`]): a
-/// scenario's session needs few (56 bytes a slot, and the key), the recurring activity of a
-/// busy host many. The bench's pool of 50,000 generated events holds about 8,000 distinct keys:
-/// over the cycled pool, a fixed table of 4,096 slots knew 86% of verdicts, one of 16,384 96%,
-/// the growing one (to 32,768) knows 98.3%.
-const VERDICT_SLOTS: (usize, usize) = (1024, 32768);
-/// The heap bytes (keys, rules) a verdict table's entries may hold for it to grow: the bench's
-/// 8,000 keys hold about 9 MB; events that never recur would fill every slot, each key up to
-/// [`VERDICT_KEY_MAX`].
-const VERDICT_BUDGET: usize = 16 << 20;
+/// The verdict table of each class and key ([`Table`]): a scenario's session needs few slots
+/// (56 bytes each, and the key), the recurring activity of a busy host many. The bench's pool of
+/// 50,000 generated events holds about 8,000 distinct keys: over the cycled pool, a fixed table
+/// of 4,096 slots knew 86% of verdicts, one of 16,384 96%, the growing one (to 32,768) knows
+/// 98.3%. Its keys hold about 9 MB, under the 16 MiB budget; events that never recur would fill
+/// every slot, each key up to [`VERDICT_KEY_MAX`].
+const VERDICTS: Sizes = Sizes {
+    min: 1024,
+    max: 32768,
+    budget: 16 << 20,
+};
 /// Longest verdict key (the values read, end to end) worth remembering.
 const VERDICT_KEY_MAX: usize = 4096;
 /// The most [`push_key`] writes besides a text's bytes.
@@ -236,13 +239,7 @@ impl ScanState {
     fn lookup(&mut self, table: usize, by_found: bool) -> Option<usize> {
         let key = if by_found { &self.found_key } else { &self.key };
         let hash = crate::hash::text_hash(key);
-        if self.verdicts.len() <= table {
-            self.verdicts.resize_with(table + 1, Table::default);
-        }
-        let verdicts = &mut self.verdicts[table];
-        if verdicts.len() == 0 {
-            *verdicts = Table::new(VERDICT_SLOTS.0, VERDICT_SLOTS.1, VERDICT_BUDGET);
-        }
+        let verdicts = cache::allocated(&mut self.verdicts, table, VERDICTS);
         let slot = verdicts.slot(hash);
         // An empty slot's key is empty, and no key is: every field read adds a tag.
         let known = verdicts.get(slot);
@@ -1029,13 +1026,7 @@ impl Prefilter {
     /// scan's memo table.
     fn memoised(&self, scan: &FieldScan, text: &str, state: &mut ScanState) -> usize {
         let hash = crate::hash::text_hash(text.as_bytes());
-        if state.memo.len() <= scan.memo {
-            state.memo.resize_with(scan.memo + 1, Table::default);
-        }
-        let table = &mut state.memo[scan.memo];
-        if table.len() == 0 {
-            *table = Table::new(MEMO_SLOTS.0, MEMO_SLOTS.1, MEMO_BUDGET);
-        }
+        let table = cache::allocated(&mut state.memo, scan.memo, MEMO);
         let index = table.slot(hash);
         if let Some(entry) = table.get(index)
             && entry.hash == hash

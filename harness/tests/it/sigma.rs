@@ -490,10 +490,10 @@ fn scenario_events(schema: LogSchema) -> Vec<Event> {
 
 /// A session's memo and verdict tables start small and grow while they keep evicting what they
 /// hold: once they have grown over thousands of distinct events, a remembered verdict is still
-/// the verdict a fresh session gives. (A memo slot read after its table grew would give an event another
-/// text's needles; a verdict stored in a stale slot is only lost, since a verdict is found by
-/// its own hash and key.) The events are the scenarios' own, with command lines made distinct,
-/// a third of them given a needle some bundled rule looks for.
+/// the verdict a fresh session gives. (A memo slot read after its table grew would give an
+/// event another text's needles; a verdict stored in a stale slot is only lost, since a verdict
+/// is found by its own hash and key.) The events are the scenarios' own, with command lines made
+/// distinct, a third of them given a needle some bundled rule looks for.
 #[test]
 fn verdicts_stay_exact_while_session_tables_grow() {
     let (set, _) = RuleSet::load_paths(&[
