@@ -1,6 +1,7 @@
-//! The direct-mapped tables a session caches in (the prefilter's memo of field scans, its
-//! remembered verdicts): a slot per hash, overwritten on collision, that start small and double
-//! while their entries keep evicting each other, up to a bound.
+//! The set-associative tables a session caches in (the prefilter's memo of field scans, its
+//! remembered verdicts): each hash has a set of [`WAYS`] slots, the entry used less recently
+//! overwritten when all are taken, and the tables start small and double while their entries
+//! keep evicting each other, up to a bound.
 //!
 //! The harness opens a session per evaluation, over a scenario's few hundred events, while a
 //! scan of recorded logs keeps one for millions: fixed tables were either too large for the
@@ -11,6 +12,15 @@
 //! never grows, nor one whose few collisions cost little. Nor does one whose entries already
 //! hold its byte budget on the heap (texts, keys): a stream of events that never recur fills
 //! every slot it has, and a slot's key can be 4 KiB.
+//!
+//! Two ways rather than one slot per hash: a direct-mapped table evicts an entry whenever two
+//! of the keys it holds share a slot, which at a quarter full is already one key in eight. On
+//! the bench's cycled pool, a third of the verdicts the direct-mapped tables did not know (1.7%
+//! of events) were such conflicts, each costing a whole evaluation; with two ways 1.1% are not
+//! known, most of them the first sight of their key.
+
+/// Slots per set.
+pub(super) const WAYS: usize = 2;
 
 /// The lookups per eviction above which a table does not grow: a remembered verdict saves about
 /// ten times the work of finding it, a memoised scan about a hundred times, so at a few percent
@@ -52,7 +62,7 @@ pub(super) fn allocated<T: Entry>(
     table
 }
 
-/// A direct-mapped table (see the module documentation); the default one has no slots until
+/// A set-associative table (see the module documentation); the default one has no slots until
 /// [`allocated`] replaces it.
 #[derive(Debug, Default)]
 pub(super) struct Table<T> {
@@ -61,6 +71,8 @@ pub(super) struct Table<T> {
     sizes: Sizes,
     /// The heap bytes its entries hold.
     bytes: usize,
+    /// One bit per set: the way it last found or stored an entry in.
+    recent: Vec<u64>,
     /// Lookups and entries evicted since the table last grew, and whether it asked to grow.
     lookups: usize,
     evicted: usize,
@@ -72,11 +84,15 @@ impl<T: Entry> Table<T> {
     /// than `sizes.budget` bytes on the heap.
     pub(super) fn new(sizes: Sizes) -> Table<T> {
         debug_assert!(
-            sizes.min.is_power_of_two() && sizes.max.is_power_of_two() && sizes.min <= sizes.max
+            sizes.min.is_power_of_two()
+                && sizes.max.is_power_of_two()
+                && WAYS <= sizes.min
+                && sizes.min <= sizes.max
         );
         let mut slots = Vec::new();
         slots.resize_with(sizes.min, T::default);
         Table {
+            recent: vec![0; (sizes.min / WAYS).div_ceil(64)],
             slots,
             sizes,
             bytes: 0,
@@ -86,11 +102,42 @@ impl<T: Entry> Table<T> {
         }
     }
 
-    /// The slot for `hash`, counted as a lookup.
+    /// Looks `hash` up, counted as a lookup: `Ok` with the slot of an entry held under `hash`
+    /// that is `wanted` (its set's most recent from then on); otherwise `Err` with the slot a new
+    /// entry for `hash` goes to: an empty one of its set, else the one used less recently.
     #[inline]
-    pub(super) fn slot(&mut self, hash: u64) -> usize {
+    pub(super) fn find(&mut self, hash: u64, wanted: impl Fn(&T) -> bool) -> Result<usize, usize> {
         self.lookups += 1;
-        hash as usize & (self.slots.len() - 1)
+        let first = (hash as usize & (self.slots.len() / WAYS - 1)) * WAYS;
+        let set = &self.slots[first..first + WAYS];
+        if let Some(way) = set
+            .iter()
+            .position(|entry| entry.held() == Some(hash) && wanted(entry))
+        {
+            self.used(first + way);
+            return Ok(first + way);
+        }
+        let way = set
+            .iter()
+            .position(|entry| entry.held().is_none())
+            .unwrap_or_else(|| 1 - self.recent_way(first / WAYS));
+        Err(first + way)
+    }
+
+    /// The way set `set` last found or stored an entry in.
+    fn recent_way(&self, set: usize) -> usize {
+        (self.recent[set / 64] >> (set % 64)) as usize & 1
+    }
+
+    /// Notes `slot` as its set's most recent.
+    fn used(&mut self, slot: usize) {
+        let set = slot / WAYS;
+        let bit = 1 << (set % 64);
+        if slot % WAYS == 1 {
+            self.recent[set / 64] |= bit;
+        } else {
+            self.recent[set / 64] &= !bit;
+        }
     }
 
     /// The entry in `slot`.
@@ -99,9 +146,11 @@ impl<T: Entry> Table<T> {
         &self.slots[slot]
     }
 
-    /// Overwrites the entry in `slot` through `fill`; counts an eviction when it held one. True
-    /// when the table should grow (see [`Table::grow`]).
+    /// Overwrites the entry in `slot` (one [`Table::find`] gave) through `fill`, its set's most
+    /// recent from then on; counts an eviction when it held one. True when the table should grow
+    /// (see [`Table::grow`]).
     pub(super) fn store(&mut self, slot: usize, fill: impl FnOnce(&mut T)) -> bool {
+        self.used(slot);
         let size = self.slots.len();
         let entry = &mut self.slots[slot];
         let evicts = entry.held().is_some();
@@ -121,9 +170,10 @@ impl<T: Entry> Table<T> {
         grow
     }
 
-    /// Doubles the table (up to its bound), keeping every entry: the slots a hash may take in
-    /// the larger table are its old slot and the one half the table further on, so no two
-    /// entries meet. Slots handed out before are void after it.
+    /// Doubles the table (up to its bound), keeping every entry: the sets a hash may take in
+    /// the larger table are its old set and the one half the table further on, so each new set
+    /// receives the entries of one old set at most, and has room for them. Slots handed out
+    /// before are void after it.
     pub(super) fn grow(&mut self) {
         if self.slots.len() >= self.sizes.max {
             return;
@@ -133,10 +183,17 @@ impl<T: Entry> Table<T> {
         slots.resize_with(size, T::default);
         for entry in self.slots.drain(..) {
             if let Some(hash) = entry.held() {
-                slots[hash as usize & (size - 1)] = entry;
+                let first = (hash as usize & (size / WAYS - 1)) * WAYS;
+                if let Some(free) = slots[first..first + WAYS]
+                    .iter_mut()
+                    .find(|slot| slot.held().is_none())
+                {
+                    *free = entry;
+                }
             }
         }
         self.slots = slots;
+        self.recent = vec![0; (size / WAYS).div_ceil(64)];
         self.lookups = 0;
         self.evicted = 0;
         self.asked = false;
@@ -169,18 +226,31 @@ mod tests {
 
     /// Looks `hash` up and stores it on a miss, growing at once when the table asks to.
     fn put(table: &mut Table<Option<u64>>, hash: u64) {
-        if holds(table, hash) {
-            return;
-        }
-        let slot = table.slot(hash);
-        if table.store(slot, |entry| *entry = Some(hash)) {
+        if let Err(slot) = table.find(hash, |_| true)
+            && table.store(slot, |entry| *entry = Some(hash))
+        {
             table.grow();
         }
     }
 
     fn holds(table: &mut Table<Option<u64>>, hash: u64) -> bool {
-        let slot = table.slot(hash);
-        *table.get(slot) == Some(hash)
+        table.find(hash, |_| true).is_ok()
+    }
+
+    #[test]
+    fn hashes_sharing_a_set_stay_until_a_third_evicts_the_one_used_less_recently() {
+        // Of 16 slots, hashes 3, 11 and 19 share set 3 of 8.
+        let mut table = Table::new(sizes(16, 16, usize::MAX));
+        put(&mut table, 3);
+        put(&mut table, 11);
+        assert!(holds(&mut table, 3) && holds(&mut table, 11));
+        // 3 was found after 11: 19 replaces 11.
+        assert!(holds(&mut table, 3));
+        put(&mut table, 19);
+        assert!(holds(&mut table, 3) && holds(&mut table, 19));
+        assert!(!holds(&mut table, 11));
+        // An entry not wanted is not found: its slot is the one to replace.
+        assert_eq!(table.find(3, |_| false), Err(6));
     }
 
     #[test]
