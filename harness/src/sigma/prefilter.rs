@@ -70,8 +70,6 @@ const CHECKS_MAX: usize = 16;
 /// A comparison a field's scan does not answer, with the needle it cannot hold without.
 type Check = (Option<expr::AtomRef>, Matcher);
 
-/// Fields read whose values the first key's pass keeps for the second.
-const KEPT_VALUES: usize = 32;
 /// The verdict table of each class and key ([`Table`]): a scenario's session needs few slots
 /// (56 bytes each, and the key), the recurring activity of a busy host many. The bench's pool of
 /// 50,000 generated events holds about 8,000 distinct keys: over the cycled pool, a fixed table
@@ -86,8 +84,6 @@ const VERDICTS: Sizes = Sizes {
 };
 /// Longest verdict key (the values read, end to end) worth remembering.
 const VERDICT_KEY_MAX: usize = 4096;
-/// The most [`push_key`] writes besides a text's bytes.
-const KEY_HEADER: usize = 9;
 
 /// One automaton over the atoms of one field, with a few keyword needles (or over the keyword
 /// needles only, `slot: None`).
@@ -180,6 +176,81 @@ struct MemoEntry {
     checks: u16,
 }
 
+/// A verdict key being laid out: the values read (or what the scans found in them), tagged,
+/// end to end, in a buffer of [`VERDICT_KEY_MAX`] bytes a session allocates once. Each part is
+/// one bounds check and a copy (appending to a `Vec` checked its capacity for the tag and the
+/// text apart, and updated its length twice: 60 instructions a field, a fifth of a remembered
+/// verdict's cost); a key that does not fit is not remembered.
+#[derive(Debug, Default)]
+struct Key {
+    bytes: Box<[u8]>,
+    len: usize,
+    fits: bool,
+}
+
+impl Key {
+    /// Starts a new key.
+    fn clear(&mut self) {
+        if self.bytes.is_empty() {
+            self.bytes = vec![0; VERDICT_KEY_MAX].into();
+        }
+        self.len = 0;
+        self.fits = true;
+    }
+
+    /// The key, when it fits.
+    fn get(&self) -> Option<&[u8]> {
+        self.fits.then(|| &self.bytes[..self.len])
+    }
+
+    /// Appends a tag and `part`.
+    #[inline]
+    fn put<const N: usize>(&mut self, tag: [u8; N], part: &[u8]) {
+        let end = self.len + N + part.len();
+        match self.bytes.get_mut(self.len..end) {
+            Some(room) => {
+                let (head, rest) = room.split_at_mut(N);
+                head.copy_from_slice(&tag);
+                rest.copy_from_slice(part);
+                self.len = end;
+            }
+            None => self.fits = false,
+        }
+    }
+
+    /// Appends `value`'s key: a tag, then for a text its length and bytes, for a number or a
+    /// boolean its bits. False for values a key does not hold (lists, maps).
+    #[inline]
+    fn value(&mut self, value: Option<&Value>) -> bool {
+        match value {
+            None => self.put([0], &[]),
+            Some(Value::Null) => self.put([1], &[]),
+            Some(Value::String(text)) => {
+                // A text too long for its length to fit makes the key too long to be remembered.
+                let [a, b, c, d] = (text.len() as u32).to_le_bytes();
+                self.put([2, a, b, c, d], text.as_bytes());
+            }
+            Some(Value::Int(i)) => self.put([3], &i.to_le_bytes()),
+            Some(Value::Float(f)) => self.put([4], &f.to_bits().to_le_bytes()),
+            Some(Value::Bool(b)) => self.put([5, u8::from(*b)], &[]),
+            Some(Value::List(_) | Value::Map(_)) => return false,
+        }
+        true
+    }
+
+    /// Appends what a field's scan found: a tag, the checks' results, the count, then each atom
+    /// and its flags.
+    fn found(&mut self, entry: &MemoEntry) {
+        let [a, b] = entry.checks.to_le_bytes();
+        let [c, d, e, f] = (entry.found.len() as u32).to_le_bytes();
+        self.put([6, a, b, c, d, e, f], &[]);
+        for &(id, flags) in &entry.found {
+            let [a, b, c, d] = id.to_le_bytes();
+            self.put([a, b, c, d, flags], &[]);
+        }
+    }
+}
+
 /// How a field the rules read enters the verdict key.
 #[derive(Clone, Copy, Debug)]
 enum KeyPart {
@@ -239,6 +310,7 @@ impl ScanState {
     /// verdict goes once evaluated.
     fn lookup(&mut self, table: usize, by_found: bool) -> Option<usize> {
         let key = if by_found { &self.found_key } else { &self.key };
+        let key = key.get()?;
         let hash = crate::hash::text_hash(key);
         let verdicts = cache::allocated(&mut self.verdicts, table, VERDICTS);
         match verdicts.find(hash, |known| known.key == *key) {
@@ -275,8 +347,8 @@ pub(super) struct ScanState {
     covered: Vec<u64>,
     /// The current event's verdict keys: the values read, tagged, end to end; and the same
     /// with what the scans found in place of the values of fields that enter by it.
-    key: Vec<u8>,
-    found_key: Vec<u8>,
+    key: Key,
+    found_key: Key,
     /// Verdict table per class and key, allocated on first use.
     verdicts: Vec<Table<Verdict>>,
     /// Tables that asked to grow, grown before the next event: until then slots handed out for
@@ -809,24 +881,15 @@ impl Prefilter {
         // The first key: every value read, tagged, end to end.
         let mut cacheable = self.verdicts.is_some();
         state.key.clear();
-        // Room for any key worth remembering, once per session: the appends below then never
-        // grow the buffer.
-        state.key.reserve(VERDICT_KEY_MAX + KEY_HEADER);
-        // The values, kept for the second key (for the first fields, without allocating).
-        let mut values: [(Option<&Value>, Option<usize>); KEPT_VALUES] =
-            [(None, None); KEPT_VALUES];
-        for (i, &part) in self.key.iter().enumerate() {
+        for &part in &self.key {
             let (KeyPart::Value(slot) | KeyPart::Found(slot, _) | KeyPart::Presence(slot)) = part;
             let (value, at) = ctx.peek(slot);
-            if let Some(kept) = values.get_mut(i) {
-                *kept = (value, at);
-            }
-            cacheable &= push_key(&mut state.key, value);
+            cacheable &= state.key.value(value);
             if let Some(at) = at {
                 state.read[at / 64] |= 1 << (at % 64);
             }
         }
-        cacheable &= state.key.len() <= VERDICT_KEY_MAX;
+        cacheable &= state.key.fits;
         // Keyword needles outside the fields read: the keys do not cover them.
         if let Some(keywords) = self.keywords {
             let scan = &self.scans[keywords];
@@ -855,21 +918,22 @@ impl Prefilter {
         state.covered.clear();
         state.covered.resize(words, 0);
         state.found_key.clear();
-        for (i, &part) in self.key.iter().enumerate() {
+        for &part in &self.key {
             let (KeyPart::Value(slot) | KeyPart::Found(slot, _) | KeyPart::Presence(slot)) = part;
-            let (value, at) = match values.get(i) {
-                Some(&kept) => kept,
-                None => ctx.value_at(slot),
-            };
+            // Where the first pass found it: no name is hashed again.
+            let (value, at) = ctx.value_at(slot);
             match part {
                 KeyPart::Value(_) => {
-                    push_key(&mut state.found_key, value);
+                    state.found_key.value(value);
                 }
-                KeyPart::Presence(_) => state.found_key.push(match value {
-                    None => 0,
-                    Some(Value::Null) => 1,
-                    Some(_) => 7,
-                }),
+                KeyPart::Presence(_) => state.found_key.put(
+                    [match value {
+                        None => 0,
+                        Some(Value::Null) => 1,
+                        Some(_) => 7,
+                    }],
+                    &[],
+                ),
                 KeyPart::Found(_, scan) => {
                     let scan = &self.scans[scan];
                     let memo_slot = self.scan_field(scan, value, at, state, &mut ctx.scratch.atoms);
@@ -880,11 +944,9 @@ impl Prefilter {
                     let entry = memo_slot.and_then(|at| state.memo[scan.memo].get(at).as_ref());
                     match entry {
                         // A keyword needle: keyword searches read the value.
-                        Some(entry) if !entry.keyword => {
-                            push_found(&mut state.found_key, entry);
-                        }
+                        Some(entry) if !entry.keyword => state.found_key.found(entry),
                         _ => {
-                            push_key(&mut state.found_key, value);
+                            state.found_key.value(value);
                         }
                     }
                 }
@@ -905,7 +967,9 @@ impl Prefilter {
             } = state;
             let (by_value, by_found) = verdicts.split_at_mut(table + 1);
             let rules = &by_found[0].get(slot).rules;
-            if let Some(place) = unsettled[0].take() {
+            if let Some(place) = unsettled[0].take()
+                && let Some(key) = key.get()
+            {
                 ScanState::store_verdict(by_value, growing, place, key, rules);
             }
             return Some(rules);
@@ -989,7 +1053,9 @@ impl Prefilter {
             ..
         } = state;
         for (place, key) in unsettled.iter_mut().zip([key, found_key]) {
-            if let Some(place) = place.take() {
+            if let Some(place) = place.take()
+                && let Some(key) = key.get()
+            {
                 ScanState::store_verdict(verdicts, growing, place, key, matched);
             }
         }
@@ -1106,18 +1172,6 @@ fn unset_bits(set: &[u64], len: usize) -> impl Iterator<Item = usize> + '_ {
     })
 }
 
-/// Appends what a field's scan found to `key`: a tag, the checks' results, the count, then each
-/// atom and its flags.
-fn push_found(key: &mut Vec<u8>, entry: &MemoEntry) {
-    key.push(6);
-    key.extend_from_slice(&entry.checks.to_le_bytes());
-    key.extend_from_slice(&(entry.found.len() as u32).to_le_bytes());
-    for &(id, flags) in &entry.found {
-        key.extend_from_slice(&id.to_le_bytes());
-        key.push(flags);
-    }
-}
-
 /// Per field slot, what its comparisons ask beyond what its scan answers (exact needles,
 /// presence, null): the comparisons reading only the field's text, or `None` when some reads
 /// more (a field reference, a number).
@@ -1146,33 +1200,6 @@ fn field_checks(node: &Node, out: &mut HashMap<usize, Option<Vec<Check>>>) {
             }
         }
     }
-}
-
-/// Appends `value`'s key to `key`: a tag, then for a text its length and bytes, for a number or
-/// a boolean its bits. False for values a key does not hold (lists, maps).
-#[inline]
-fn push_key(key: &mut Vec<u8>, value: Option<&Value>) -> bool {
-    match value {
-        None => key.push(0),
-        Some(Value::Null) => key.push(1),
-        Some(Value::String(text)) => {
-            // A text too long for its length to fit makes the key too long to be remembered.
-            let [a, b, c, d] = (text.len() as u32).to_le_bytes();
-            key.extend_from_slice(&[2, a, b, c, d]);
-            key.extend_from_slice(text.as_bytes());
-        }
-        Some(Value::Int(i)) => {
-            key.push(3);
-            key.extend_from_slice(&i.to_le_bytes());
-        }
-        Some(Value::Float(f)) => {
-            key.push(4);
-            key.extend_from_slice(&f.to_bits().to_le_bytes());
-        }
-        Some(Value::Bool(b)) => key.extend_from_slice(&[5, u8::from(*b)]),
-        Some(Value::List(_) | Value::Map(_)) => return false,
-    }
-    true
 }
 
 /// Scans a value that is not memoised the way text comparisons read it: scalars by their
