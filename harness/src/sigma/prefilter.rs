@@ -204,7 +204,7 @@ impl Key {
     }
 
     /// Appends a tag and `part`.
-    #[inline]
+    #[inline(always)]
     fn put<const N: usize>(&mut self, tag: [u8; N], part: &[u8]) {
         let end = self.len + N + part.len();
         match self.bytes.get_mut(self.len..end) {
@@ -219,14 +219,26 @@ impl Key {
     }
 
     /// Appends `value`'s key: a tag, then for a text its length and bytes, for a number or a
-    /// boolean its bits. False for values a key does not hold (lists, maps).
-    #[inline]
+    /// boolean its bits. False for values a key does not hold (lists, maps). Texts, nearly every
+    /// value read, are laid out inline in the caller's loop.
+    #[inline(always)]
     fn value(&mut self, value: Option<&Value>) -> bool {
+        if let Some(Value::String(text)) = value {
+            // A text too long for its length to fit makes the key too long to be remembered.
+            let [a, b, c, d] = (text.len() as u32).to_le_bytes();
+            self.put([2, a, b, c, d], text.as_bytes());
+            return true;
+        }
+        self.other(value)
+    }
+
+    /// [`Key::value`] for values other than texts.
+    #[inline(never)]
+    fn other(&mut self, value: Option<&Value>) -> bool {
         match value {
             None => self.put([0], &[]),
             Some(Value::Null) => self.put([1], &[]),
             Some(Value::String(text)) => {
-                // A text too long for its length to fit makes the key too long to be remembered.
                 let [a, b, c, d] = (text.len() as u32).to_le_bytes();
                 self.put([2, a, b, c, d], text.as_bytes());
             }
@@ -881,13 +893,20 @@ impl Prefilter {
         // The first key: every value read, tagged, end to end.
         let mut cacheable = self.verdicts.is_some();
         state.key.clear();
+        // The positions read below 64 (nearly all of them), kept in a register.
+        let mut low = 0u64;
         for &part in &self.key {
             let (KeyPart::Value(slot) | KeyPart::Found(slot, _) | KeyPart::Presence(slot)) = part;
             let (value, at) = ctx.peek(slot);
             cacheable &= state.key.value(value);
-            if let Some(at) = at {
-                state.read[at / 64] |= 1 << (at % 64);
+            match at {
+                Some(at) if at < 64 => low |= 1 << at,
+                Some(at) => state.read[at / 64] |= 1 << (at % 64),
+                None => {}
             }
+        }
+        if let Some(first) = state.read.first_mut() {
+            *first |= low;
         }
         cacheable &= state.key.fits;
         // Keyword needles outside the fields read: the keys do not cover them.
