@@ -1333,6 +1333,29 @@ mod tests {
     use super::*;
     use crate::expr::{Expr, FieldTable, HIT_ANY, Op, RegexCache, assign_atoms};
 
+    #[test]
+    fn a_key_is_its_values_in_order_and_none_when_they_do_not_fit() {
+        let mut key = Key::default();
+        key.clear();
+        let text = Value::from("powershell.exe");
+        assert!(key.value(Some(&text)));
+        assert!(key.value(None));
+        assert!(key.value(Some(&Value::Int(7))));
+        assert!(!key.value(Some(&Value::List(Vec::new()))));
+        let mut expected = vec![2, 14, 0, 0, 0];
+        expected.extend_from_slice(b"powershell.exe");
+        expected.push(0);
+        expected.push(3);
+        expected.extend_from_slice(&7i64.to_le_bytes());
+        assert_eq!(key.get(), Some(&expected[..]));
+        // A text as long as the buffer leaves no room for its tag.
+        let long = Value::from("x".repeat(VERDICT_KEY_MAX));
+        key.value(Some(&long));
+        assert_eq!(key.get(), None);
+        key.clear();
+        assert_eq!(key.get(), Some(&[][..]));
+    }
+
     fn compiled(expr: &Expr, atoms: &mut Atoms) -> Node {
         let mut node = expr::compile_node(
             expr.clone(),
