@@ -169,7 +169,7 @@ impl ByteSet {
     }
 
     /// True when one of the bytes occurs in `text`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn occurs_in(&self, text: &[u8]) -> bool {
         let [a, b, c] = self.bytes;
         match self.len {
