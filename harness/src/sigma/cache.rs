@@ -19,8 +19,10 @@
 //! of events) were such conflicts, each costing a whole evaluation; with two ways 1.1% are not
 //! known, most of them the first sight of their key.
 
-/// Slots per set.
+/// Slots per set: two, so that one bit per set tells which was used last ([`Table::find`]
+/// replaces the other).
 pub(super) const WAYS: usize = 2;
+const _: () = assert!(WAYS == 2, "the recency of a set is one bit");
 
 /// The lookups per eviction above which a table does not grow: a remembered verdict saves about
 /// ten times the work of finding it, a memoised scan about a hundred times, so at a few percent

@@ -11,22 +11,21 @@
 //! finds the rules whose most selective set was hit, then checks their other sets; rules
 //! without any are evaluated on every event of the class.
 //!
-//! Logs repeat themselves: the same image paths, users, hashes and most command lines recur
-//! all day. A session therefore memoises what the scan of a field's text found, in a small
-//! two-way set-associative table per field (growing while it keeps evicting: [`super::cache`]),
-//! so a recurring value costs a hash and a comparison instead of an automaton run. Keyword needles, which
-//! search every value, join the automaton of every field the rules read when a class has at
-//! most [`FOLDED_KEYWORDS_MAX`]; the event's other values (all of them, when there are more)
-//! are checked for them one by one.
+//! Logs repeat themselves: the same image paths, users, hashes and most command lines recur all
+//! day. A session therefore memoises what the scan of a field's text found, in a small two-way
+//! set-associative table per field (growing while it keeps evicting: [`super::cache`]), so a
+//! recurring value costs a hash and a comparison instead of an automaton run. Keyword needles,
+//! which search every value, join the automaton of every field the rules read when a class has at
+//! most [`FOLDED_KEYWORDS_MAX`]; the event's other values (all of them, when there are more) are
+//! checked for them one by one.
 //!
-//! Whole verdicts recur too: the same program, started the same way by the same parent, gives
-//! the same matches. A rule's verdict is a function of the values its comparisons read, so a
-//! session keeps, per class, a small set-associative table from the exact values of the fields the
-//! class's rules read (laid end to end as a key) to the rules that matched. An event whose key
-//! is there skips the field scans and the rules altogether. Keyword searches read every value:
-//! an event is not cached when a keyword needle occurs outside the fields read (where the key
-//! does not look), nor when a keyword search has no needle, nor when a value read is a list or a
-//! map.
+//! Whole verdicts recur too: the same program, started the same way by the same parent, gives the
+//! same matches. A rule's verdict is a function of the values its comparisons read, so a session
+//! keeps, per class, a small set-associative table from the exact values of the fields the class's
+//! rules read (laid end to end as a key) to the rules that matched. An event whose key is there
+//! skips the field scans and the rules altogether. Keyword searches read every value: an event is
+//! not cached when a keyword needle occurs outside the fields read (where the key does not look),
+//! nor when a keyword search has no needle, nor when a value read is a list or a map.
 //!
 //! Most fields are asked only which needles they hold, and where: when every comparison on a
 //! field answers from its scan (an exact needle, presence, null), two values in which the scan
@@ -224,12 +223,18 @@ impl Key {
     #[inline(always)]
     fn value(&mut self, value: Option<&Value>) -> bool {
         if let Some(Value::String(text)) = value {
-            // A text too long for its length to fit makes the key too long to be remembered.
-            let [a, b, c, d] = (text.len() as u32).to_le_bytes();
-            self.put([2, a, b, c, d], text.as_bytes());
+            self.text(text);
             return true;
         }
         self.other(value)
+    }
+
+    /// Appends a text's key: its tag, length and bytes.
+    #[inline(always)]
+    fn text(&mut self, text: &str) {
+        // A text too long for its length to fit makes the key too long to be remembered.
+        let [a, b, c, d] = (text.len() as u32).to_le_bytes();
+        self.put([2, a, b, c, d], text.as_bytes());
     }
 
     /// [`Key::value`] for values other than texts.
@@ -238,10 +243,7 @@ impl Key {
         match value {
             None => self.put([0], &[]),
             Some(Value::Null) => self.put([1], &[]),
-            Some(Value::String(text)) => {
-                let [a, b, c, d] = (text.len() as u32).to_le_bytes();
-                self.put([2, a, b, c, d], text.as_bytes());
-            }
+            Some(Value::String(text)) => self.text(text),
             Some(Value::Int(i)) => self.put([3], &i.to_le_bytes()),
             Some(Value::Float(f)) => self.put([4], &f.to_bits().to_le_bytes()),
             Some(Value::Bool(b)) => self.put([5, u8::from(*b)], &[]),
