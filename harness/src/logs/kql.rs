@@ -15,11 +15,44 @@ use super::FieldFilter;
 use super::recognize;
 use crate::diag::Diagnostic;
 use crate::event::Event;
+use crate::event::LogSchema;
 use crate::kql::ast::Query;
 use crate::kql::rule::KqlRule;
+use crate::kql::schema::asim_process_function;
 use crate::kql::{Catalog, Database, Table};
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
+
+/// The rows `event` adds to `tables` (the tables the queries read, by name): the indices of
+/// those it is itself a row of ([`recognize::table_of`]; the names of `imProcessCreate` all
+/// match one another), and, when a recorded process creation of another schema meets a query
+/// that reads `imProcessCreate`, its ASIM row ([`super::asim`]) for each name it is read by.
+pub fn rows_of(event: &Event, tables: &[String]) -> (Vec<usize>, Vec<(usize, Event)>) {
+    if tables.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let own = match recognize::table_of(event) {
+        Some(name) => (0..tables.len())
+            .filter(|&t| {
+                let table = tables[t].as_str();
+                table == name || asim_process_function(table) && asim_process_function(name)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut rows = Vec::new();
+    let asim: Vec<usize> = (0..tables.len())
+        .filter(|&t| asim_process_function(&tables[t]))
+        .collect();
+    if event.schema != LogSchema::Asim
+        && let Some((&last, others)) = asim.split_last()
+        && let Some(row) = super::asim::process_create_row(event)
+    {
+        rows.extend(others.iter().map(|&t| (t, row.clone())));
+        rows.push((last, row));
+    }
+    (own, rows)
+}
 
 /// One loaded query.
 #[derive(Debug)]
@@ -128,12 +161,44 @@ impl KqlRules {
             .map(|s| s.to_string())
             .collect();
         for table in self.tables() {
+            if asim_process_function(&table) {
+                names.extend(super::asim::SOURCE_FIELDS.iter().map(|s| s.to_string()));
+            }
             match Catalog::builtin().get(&table) {
                 Some(schema) => names.extend(schema.columns.iter().map(|c| c.name.clone())),
                 None => return FieldFilter::All,
             }
         }
         FieldFilter::only(names)
+    }
+
+    /// A `LOG0012` warning for each table a query reads that no scanned event was a row of:
+    /// the query ran over an empty table, so its silence says nothing about the logs.
+    pub fn unfed(&self, tables: &[(String, Vec<Event>)]) -> Vec<Diagnostic> {
+        let mut warnings = Vec::new();
+        for query in &self.queries {
+            for table in &query.tables {
+                let rows = tables
+                    .iter()
+                    .find(|(name, _)| name == table)
+                    .map_or(0, |(_, rows)| rows.len());
+                if rows == 0 {
+                    warnings.push(
+                        Diagnostic::warning(
+                            "LOG0012",
+                            format!(
+                                "the query reads `{table}`, and no scanned event is a row of it: it ran over an empty table"
+                            ),
+                        )
+                        .in_file(query.rule.file())
+                        .with_help(
+                            "scan logs that hold the table: Defender advanced-hunting exports for `Device*` tables; Sysmon event 1, Security event 4688 or Defender `DeviceProcessEvents` rows for `imProcessCreate` (normalised as Sentinel's ASIM parsers do); Security event 4688 for `SecurityEvent`",
+                        ),
+                    );
+                }
+            }
+        }
+        warnings
     }
 
     /// Runs every query over `tables` (table name → its rows, in scan order) with `now()` at

@@ -66,8 +66,9 @@ struct Hit {
     values: Vec<Option<String>>,
     /// The event itself, when correlations need it.
     event: Option<Event>,
-    /// The event as a row of the KQL table at this index of the tables the queries read.
-    row: Option<(usize, Event)>,
+    /// The rows the event adds to the KQL tables the queries read (by index): itself, and a
+    /// recorded process creation's `imProcessCreate` row.
+    rows: Vec<(usize, Event)>,
 }
 
 /// What one file's matched events leave behind, folded in as they are read.
@@ -223,13 +224,8 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
                 let mut session = session.borrow_mut();
                 engine.matches_with(&event, &mut session).to_vec()
             });
-            let table = if kql_tables.is_empty() {
-                None
-            } else {
-                super::recognize::table_of(&event)
-                    .and_then(|name| kql_tables.iter().position(|t| t == name))
-            };
-            if rules.is_empty() && table.is_none() {
+            let (own, mut rows) = super::kql::rows_of(&event, &kql_tables);
+            if rules.is_empty() && own.is_empty() && rows.is_empty() {
                 return None;
             }
             let json =
@@ -253,18 +249,27 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
             let time = event.timestamp;
             // Only events a correlation can use are kept (not every match of every rule).
             let keep = correlations && rules.iter().any(|&r| engine.feeds_correlation(r));
-            let (event, row) = match (keep, table) {
-                (true, Some(t)) => (Some(event.clone()), Some((t, event))),
-                (true, None) => (Some(event), None),
-                (false, Some(t)) => (None, Some((t, event))),
-                (false, None) => (None, None),
+            // The event is a row of its own tables: cloned into all but the last, moved into
+            // that unless correlations keep it too.
+            let event = match own.split_last() {
+                Some((&last, others)) => {
+                    rows.extend(others.iter().map(|&t| (t, event.clone())));
+                    if keep {
+                        rows.push((last, event.clone()));
+                        Some(event)
+                    } else {
+                        rows.push((last, event));
+                        None
+                    }
+                }
+                None => keep.then_some(event),
             };
             Some(Box::new(Hit {
                 time,
                 values,
                 rules: reported,
                 event,
-                row,
+                rows,
             }))
         })
     };
@@ -319,7 +324,7 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
             if let Some(event) = hit.event {
                 part.kept.push((hit.time, index, event));
             }
-            if let Some((table, event)) = hit.row {
+            for (table, event) in hit.rows {
                 part.rows.push((table, index, event));
             }
         },
@@ -449,6 +454,7 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
                     .max()
             })
             .unwrap_or_else(Utc::now);
+        diagnostics.extend(opts.kql.unfed(&tables));
         for result in opts.kql.run(&tables, now) {
             diagnostics.extend(result.diagnostics);
             let Some(table) = result.table else {

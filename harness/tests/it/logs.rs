@@ -833,6 +833,75 @@ fn kql_rules_run_over_the_defender_tables_their_queries_read() {
     assert_eq!(rule["first_seen"], "2025-11-20T10:00:01Z");
 }
 
+const SEED_KQL: &str = "fixtures/rules/kql/suspicious-arcsoc-child-process.kql";
+
+/// The warnings of a scan report with `code`.
+fn warnings<'r>(report: &'r serde_json::Value, code: &str) -> Vec<&'r serde_json::Value> {
+    report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == code)
+        .collect()
+}
+
+#[test]
+fn improcesscreate_queries_read_recorded_sysmon_and_security_events_as_asim_normalises_them() {
+    // The ArcSOC seed's KQL conversion, as published, over the seed attack recorded by Sysmon
+    // and by the Security log: the whoami child fires, `cmd.exe /c "ver"` does not.
+    for file in [
+        "fixtures/logs/jsonl/sysmon-flat.jsonl",
+        "fixtures/logs/jsonl/sysmon-winlogbeat-raw.jsonl",
+        "fixtures/logs/jsonl/security-4688-winlogbeat.jsonl",
+        "fixtures/logs/jsonl/security-4688-sentinel.jsonl",
+    ] {
+        let (code, report) = scan_json(&["--rules", SEED_KQL, file]);
+        assert_eq!(code, 0, "{file}");
+        let hits = kql_hits(&report);
+        assert_eq!(hits.len(), 1, "{file}: {hits:#?}");
+        let file_name = file.rsplit('/').next().unwrap().to_string();
+        assert_eq!(hits[0].1, vec![(file_name, 1)], "{file}");
+        assert_eq!(
+            hits[0].2["TargetProcessCommandLine"],
+            "cmd.exe /c whoami /all"
+        );
+        assert!(warnings(&report, "LOG0012").is_empty(), "{file}: {report}");
+    }
+}
+
+#[test]
+fn a_query_over_a_table_no_scanned_event_feeds_is_warned_about_not_silently_quiet() {
+    // ECS documents are no ASIM source, and Sysmon events are no Defender rows.
+    for (rules, file, table) in [
+        (
+            SEED_KQL,
+            "fixtures/logs/jsonl/sysmon-ecs.jsonl",
+            "imProcessCreate",
+        ),
+        (
+            "fixtures/logs/rules-kql/web-server-spawns-shell.kql",
+            "fixtures/logs/jsonl/sysmon-flat.jsonl",
+            "DeviceProcessEvents",
+        ),
+    ] {
+        let (code, report) = scan_json(&["--rules", rules, file]);
+        assert_eq!(code, 0, "{file}");
+        assert!(kql_hits(&report).is_empty(), "{file}");
+        let warned = warnings(&report, "LOG0012");
+        assert_eq!(warned.len(), 1, "{file}: {report}");
+        let message = warned[0]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("`{table}`")), "{message}");
+        assert!(
+            warned[0]["file"]
+                .as_str()
+                .unwrap()
+                .ends_with(rules.rsplit('/').next().unwrap()),
+            "{}",
+            warned[0]
+        );
+    }
+}
+
 #[test]
 fn kql_now_is_the_latest_event_time_unless_pinned() {
     let (_, report) = scan_json(&[
