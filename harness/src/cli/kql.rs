@@ -16,6 +16,8 @@ pub struct Args {
     /// A table: `NAME=FILE.jsonl`, one JSON object per line (repeatable). Tables the catalog
     /// knows (DeviceProcessEvents, SecurityEvent, imProcessCreate, ...) get their published
     /// column types; others are typed from their values. Known tables not given are empty.
+    /// Recorded Sysmon 1, Security 4688 and Defender process events given as imProcessCreate
+    /// are normalised as Sentinel's ASIM parsers do.
     #[arg(long = "table", value_name = "NAME=FILE")]
     pub tables: Vec<String>,
     /// A Microsoft Sentinel watchlist for `_GetWatchlist('ALIAS')`: `ALIAS[:SEARCHKEY]=FILE.jsonl`,
@@ -58,7 +60,7 @@ pub fn run(args: Args) -> Exit {
             eprintln!("error: --table `{spec}` must be NAME=FILE.jsonl");
             return Exit::InputError;
         };
-        match read_json_lines(path) {
+        match read_json_lines(path, kql::schema::asim_process_function(name)) {
             Ok(events) => db.bind(name, &events),
             Err(message) => {
                 eprintln!("error: {message}");
@@ -209,7 +211,10 @@ fn run_file(
     }
 }
 
-fn read_json_lines(path: &str) -> Result<Vec<Event>, String> {
+/// Reads a table's rows. For `imProcessCreate` (`asim`), a recorded Sysmon event 1, Security
+/// event 4688 or Defender `DeviceProcessEvents` row becomes its ASIM row, as in `firedrill scan`
+/// ([`crate::logs::asim`]); other rows are taken as they are.
+fn read_json_lines(path: &str, asim: bool) -> Result<Vec<Event>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{path}`: {e}"))?;
     let mut events = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -221,7 +226,11 @@ fn read_json_lines(path: &str) -> Result<Vec<Event>, String> {
         let Some(object) = value.as_object() else {
             return Err(format!("{path}:{}: not a JSON object", n + 1));
         };
-        events.push(Event::from_json(LogSchema::Other, object));
+        let recorded = asim
+            .then(|| crate::logs::json::parse_document(line.as_bytes(), &Default::default()).ok())
+            .flatten()
+            .and_then(|event| crate::logs::asim::process_create_row(&event));
+        events.push(recorded.unwrap_or_else(|| Event::from_json(LogSchema::Other, object)));
     }
     Ok(events)
 }

@@ -333,6 +333,32 @@ fn cli_runs_a_query_over_json_lines_tables() {
 }
 
 #[test]
+fn cli_normalises_recorded_process_creations_given_as_improcesscreate() {
+    // The ArcSOC seed's conversion over the seed attack as Sysmon and as Security 4688 recorded
+    // it: each row becomes its ASIM row, so the whoami child fires and `ver` does not.
+    let query = std::fs::read_to_string(
+        root().join("fixtures/rules/kql/suspicious-arcsoc-child-process.kql"),
+    )
+    .expect("seed query");
+    let query = format!("{query}\n| project TargetProcessCommandLine, EventProduct");
+    for (file, product) in [
+        ("fixtures/logs/jsonl/sysmon-flat.jsonl", "Sysmon"),
+        (
+            "fixtures/logs/jsonl/security-4688-winlogbeat.jsonl",
+            "Security Events",
+        ),
+    ] {
+        let lines = std::fs::read_to_string(root().join(file)).expect("log");
+        let json = run_cli(&query, "--table", "imProcessCreate", &lines);
+        assert_eq!(
+            json["rows"],
+            serde_json::json!([["cmd.exe /c whoami /all", product]]),
+            "{file}"
+        );
+    }
+}
+
+#[test]
 fn cli_loads_watchlists_for_get_watchlist() {
     let json = run_cli(
         "_GetWatchlist('hosts') | where Role == 'dc' | project SearchKey, Host",
