@@ -128,8 +128,6 @@ fn rate(n: usize, wall: f64, cpu: f64) -> String {
     )
 }
 
-static SPLIT: [std::sync::atomic::AtomicU64; 4] =
-    [const { std::sync::atomic::AtomicU64::new(0) }; 4];
 fn main() {
     let corpus = root().join("../shared/corpora/sigma");
     if !corpus.exists() {
@@ -302,19 +300,10 @@ fn main() {
         batch.extend((at..n.min(at + BATCH)).map(|i| pool[i % pool.len()].clone()));
         let cpu_before = support::thread_cpu_ns().unwrap_or(0);
         let start = Instant::now();
-        for e in &batch {
-            let before = session.verdict_figures().0;
-            let t = Instant::now();
-            hits += engine.matches_with(e, &mut session).len();
-            let dt = t.elapsed().as_nanos() as u64;
-            if session.verdict_figures().0 > before {
-                SPLIT[0].fetch_add(dt, std::sync::atomic::Ordering::Relaxed);
-                SPLIT[1].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            } else {
-                SPLIT[2].fetch_add(dt, std::sync::atomic::Ordering::Relaxed);
-                SPLIT[3].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
+        hits += batch
+            .iter()
+            .map(|e| engine.matches_with(e, &mut session).len())
+            .sum::<usize>();
         wall += start.elapsed().as_secs_f64();
         cpu_ns += support::thread_cpu_ns().unwrap_or(0) - cpu_before;
         at += batch.len();
@@ -324,16 +313,6 @@ fn main() {
         rate(n, wall, cpu_ns as f64 / 1e9)
     );
 
-    let g = |i: usize| SPLIT[i].load(std::sync::atomic::Ordering::Relaxed);
-    println!(
-        "SPLIT known: {} events, {} ns total, {:.0} ns each; unknown: {} events, {} ns total, {:.0} ns each",
-        g(1),
-        g(0),
-        g(0) as f64 / g(1) as f64,
-        g(3),
-        g(2),
-        g(2) as f64 / g(3).max(1) as f64
-    );
     if phases_end("pre-parsed") {
         return;
     }
