@@ -113,16 +113,16 @@ pub fn process_create_row(event: &Event) -> Option<Event> {
     let source = Source::of(event)?;
     let fields = &event.fields;
     let mut row = Row(Fields::default());
-    let time = event.timestamp.map(time_text).unwrap_or_default();
+    let time = event.timestamp.map(time_text);
     let (product, original_type) = match source {
         Source::Sysmon => ("Sysmon", "1"),
         Source::SecurityEvent => ("Security Events", "4688"),
         Source::Defender => ("M365 Defender for Endpoint", "ProcessCreated"),
     };
-    row.set("TimeGenerated", time.clone());
+    for name in ["TimeGenerated", "EventStartTime", "EventEndTime"] {
+        row.put(name, time.clone());
+    }
     row.set("EventCount", 1i64);
-    row.set("EventStartTime", time.clone());
-    row.set("EventEndTime", time.clone());
     for (name, value) in [
         ("EventType", "ProcessCreated"),
         ("EventResult", "Success"),
@@ -142,18 +142,17 @@ pub fn process_create_row(event: &Event) -> Option<Event> {
         row.device(&computer);
     }
     match source {
-        Source::Sysmon => sysmon(fields, &mut row, &time),
-        Source::SecurityEvent => security(fields, &mut row, &time),
+        Source::Sysmon => sysmon(fields, &mut row, time),
+        Source::SecurityEvent => security(fields, &mut row, time),
         Source::Defender => defender(fields, &mut row),
     }
-    let alias = |row: &Row, name: &str| row.0.get(name).cloned();
-    for (to, from) in [
+    for (alias, column) in [
         ("User", "TargetUsername"),
         ("Process", "TargetProcessName"),
         ("CommandLine", "TargetProcessCommandLine"),
     ] {
-        if let Some(value) = alias(&row, from) {
-            row.0.insert(to.to_string(), value);
+        if let Some(value) = row.0.get(column).cloned() {
+            row.0.insert(alias.to_string(), value);
         }
     }
     Some(Event {
@@ -302,7 +301,7 @@ fn file_name(path: &str) -> &str {
 }
 
 /// Sysmon event 1 (`ASimProcessCreateMicrosoftSysmon`).
-fn sysmon(fields: &Fields, row: &mut Row, time: &str) {
+fn sysmon(fields: &Fields, row: &mut Row, time: Option<String>) {
     if let Some(parent) = known(fields, "ParentImage") {
         row.user("Actor", known(fields, "ParentUser"));
         row.set("ActingProcessName", parent);
@@ -316,7 +315,7 @@ fn sysmon(fields: &Fields, row: &mut Row, time: &str) {
     row.copy(fields, "TargetProcessFilename", "OriginalFileName");
     row.copy(fields, "TargetProcessCommandLine", "CommandLine");
     row.put("TargetProcessId", id(fields, "ProcessId"));
-    row.set("TargetProcessCreationTime", time);
+    row.put("TargetProcessCreationTime", time);
     row.copy(fields, "TargetProcessIntegrityLevel", "IntegrityLevel");
     row.put("TargetProcessGuid", guid(fields, "ProcessGuid"));
     row.copy(fields, "TargetProcessCurrentDirectory", "CurrentDirectory");
@@ -361,7 +360,7 @@ fn sysmon(fields: &Fields, row: &mut Row, time: &str) {
 }
 
 /// Security event 4688 (`ASimProcessCreateMicrosoftSecurityEvents`).
-fn security(fields: &Fields, row: &mut Row, time: &str) {
+fn security(fields: &Fields, row: &mut Row, time: Option<String>) {
     let actor = qualified(fields, "SubjectDomainName", "SubjectUserName");
     row.user("Actor", actor.clone());
     row.sid("Actor", text(fields, "SubjectUserSid"));
@@ -395,7 +394,7 @@ fn security(fields: &Fields, row: &mut Row, time: &str) {
     }
     row.copy(fields, "TargetProcessCommandLine", "CommandLine");
     row.put("TargetProcessId", id(fields, "NewProcessId"));
-    row.set("TargetProcessCreationTime", time);
+    row.put("TargetProcessCreationTime", time);
     let label = text(fields, "MandatoryLabel");
     let integrity = Integrity::ALL
         .into_iter()
@@ -670,5 +669,8 @@ mod tests {
         // Sysmon's `-` for a parent it did not see is no acting process.
         assert_eq!(get("ActingProcessName"), None);
         assert_eq!(get("Process"), Some(r"C:\Windows\System32\cmd.exe"));
+        // An undated event's row has no time rather than an empty one.
+        assert_eq!(get("TimeGenerated"), None);
+        assert_eq!(get("TargetProcessCreationTime"), None);
     }
 }
