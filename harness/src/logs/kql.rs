@@ -172,31 +172,55 @@ impl KqlRules {
         FieldFilter::only(names)
     }
 
-    /// A `LOG0012` warning for each table a query reads that no scanned event was a row of:
-    /// the query ran over an empty table, so its silence says nothing about the logs.
+    /// A `LOG0012` warning for each table some query reads that no scanned event was a row of:
+    /// those queries ran over an empty table, so their silence says nothing about the logs. One
+    /// warning per table (a hunting repository may hold hundreds of queries over one table),
+    /// naming the rule file when one query reads it, else listing the files in notes.
     pub fn unfed(&self, tables: &[(String, Vec<Event>)]) -> Vec<Diagnostic> {
+        /// Rule files listed per warning; the rest are counted.
+        const LISTED: usize = 10;
         let mut warnings = Vec::new();
-        for query in &self.queries {
-            for table in &query.tables {
-                let rows = tables
-                    .iter()
-                    .find(|(name, _)| name == table)
-                    .map_or(0, |(_, rows)| rows.len());
-                if rows == 0 {
-                    warnings.push(
-                        Diagnostic::warning(
-                            "LOG0012",
-                            format!(
-                                "the query reads `{table}`, and no scanned event is a row of it: it ran over an empty table"
-                            ),
-                        )
-                        .in_file(query.rule.file())
-                        .with_help(
-                            "scan logs that hold the table: Defender advanced-hunting exports for `Device*` tables; Sysmon event 1, Security event 4688 or Defender `DeviceProcessEvents` rows for `imProcessCreate` (normalised as Sentinel's ASIM parsers do); Security event 4688 for `SecurityEvent`",
-                        ),
-                    );
+        for (table, rows) in tables {
+            if !rows.is_empty() {
+                continue;
+            }
+            let files: Vec<String> = self
+                .queries
+                .iter()
+                .filter(|q| q.tables.contains(table))
+                .map(|q| q.rule.file())
+                .collect();
+            let (message, file) = match files.as_slice() {
+                [] => continue,
+                [one] => (
+                    format!(
+                        "the query reads `{table}`, and no scanned event is a row of it: it ran over an empty table"
+                    ),
+                    Some(one.clone()),
+                ),
+                many => (
+                    format!(
+                        "{} queries read `{table}`, and no scanned event is a row of it: they ran over an empty table",
+                        many.len()
+                    ),
+                    None,
+                ),
+            };
+            let mut warning = Diagnostic::warning("LOG0012", message).with_help(
+                "scan logs that hold the table: Defender advanced-hunting exports for `Device*` tables; Sysmon event 1, Security event 4688 or Defender `DeviceProcessEvents` rows for `imProcessCreate` (normalised as Sentinel's ASIM parsers do); Security event 4688 for `SecurityEvent`",
+            );
+            match file {
+                Some(file) => warning = warning.in_file(file),
+                None => {
+                    for file in files.iter().take(LISTED) {
+                        warning = warning.with_note(format!("read by {file}"));
+                    }
+                    if files.len() > LISTED {
+                        warning = warning.with_note(format!("and {} more", files.len() - LISTED));
+                    }
                 }
             }
+            warnings.push(warning);
         }
         warnings
     }

@@ -900,6 +900,31 @@ fn a_query_over_a_table_no_scanned_event_feeds_is_warned_about_not_silently_quie
             warned[0]
         );
     }
+    // Many queries over one empty table: one warning per table, listing their files.
+    let (_, report) = scan_json(&[
+        "--rules",
+        KQL_RULES,
+        "fixtures/logs/jsonl/sysmon-flat.jsonl",
+    ]);
+    let warned = warnings(&report, "LOG0012");
+    let process = warned
+        .iter()
+        .find(|w| {
+            w["message"]
+                .as_str()
+                .unwrap()
+                .contains("`DeviceProcessEvents`")
+        })
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        process["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 queries read"),
+        "{process}"
+    );
+    assert_eq!(process["notes"].as_array().unwrap().len(), 2, "{process}");
+    assert_eq!(warned.len(), 2, "one per table: {report}");
 }
 
 #[test]
