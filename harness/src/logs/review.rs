@@ -645,6 +645,12 @@ pub fn to_markdown(report: &ScanReport) -> String {
                     .map(|f| format!(" ({f})"))
                     .unwrap_or_default()
             );
+            for note in &diagnostic.notes {
+                out += &format!("  - {note}\n");
+            }
+            if let Some(help) = &diagnostic.help {
+                out += &format!("  - help: {help}\n");
+            }
         }
     }
     out

@@ -28,6 +28,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How many matches per rule the human review pages (`firedrill scan --format md|html`) list
 /// unless told otherwise: a page of a few thousand rows stays readable and its memory flat
@@ -213,16 +214,29 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
             .map(|r| r.id.clone().unwrap_or_else(|| r.title.clone()))
             .collect(),
     );
+    // The routing classes some scanned event had: rules applying to none of them saw nothing.
+    let classes_seen: Arc<Vec<AtomicBool>> = Arc::new(
+        (0..engine.class_count())
+            .map(|_| AtomicBool::new(false))
+            .collect(),
+    );
     let map: MapFn<Option<Box<Hit>>> = {
         let engine = Arc::clone(engine);
         let router = Arc::clone(&router);
         let rule_ids = Arc::clone(&rule_ids);
         let allowlist = Arc::clone(&allowlist);
         let kql_tables = Arc::clone(&kql_tables);
+        let classes_seen = Arc::clone(&classes_seen);
         Arc::new(move |event: Event| {
             let rules: Vec<usize> = SESSION.with(|session| {
                 let mut session = session.borrow_mut();
-                engine.matches_with(&event, &mut session).to_vec()
+                let rules = engine.matches_with(&event, &mut session).to_vec();
+                if let Some(seen) = session.class().and_then(|c| classes_seen.get(c))
+                    && !seen.load(Ordering::Relaxed)
+                {
+                    seen.store(true, Ordering::Relaxed);
+                }
+                rules
             });
             let (own, mut rows) = super::kql::rows_of(&event, &kql_tables);
             if rules.is_empty() && own.is_empty() && rows.is_empty() {
@@ -372,6 +386,11 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
             }
         },
     );
+    let seen: Vec<bool> = classes_seen
+        .iter()
+        .map(|s| s.load(Ordering::Relaxed))
+        .collect();
+    diagnostics.extend(unapplied(engine, &seen, summary.events));
     // Correlation and KQL hits, in the order found.
     let mut found: u64 = 0;
 
@@ -624,6 +643,51 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
 enum Key {
     Sigma(usize),
     Kql(usize),
+}
+
+/// A `LOG0013` warning when some usable detection rules apply to none of the scanned events
+/// (`seen`: the routing classes some event had): their log sources are not in these logs, so
+/// their silence says nothing. One warning for all of them (a corpus scanned over Sysmon logs
+/// leaves most of its rules without events), listing the first ten.
+fn unapplied(engine: &Engine, seen: &[bool], events: u64) -> Option<Diagnostic> {
+    /// Rules listed; the rest are counted.
+    const LISTED: usize = 10;
+    let detections: Vec<usize> = (0..engine.rules().len())
+        .filter(|&r| {
+            let rule = &engine.rules()[r];
+            rule.usable && rule.kind == RuleKind::Detection && engine.reports(r)
+        })
+        .collect();
+    let idle: Vec<usize> = detections
+        .iter()
+        .copied()
+        .filter(|&r| !(0..seen.len()).any(|class| seen[class] && engine.applies_to_class(r, class)))
+        .collect();
+    if idle.is_empty() {
+        return None;
+    }
+    let mut warning = Diagnostic::warning(
+        "LOG0013",
+        format!(
+            "{} of {} Sigma rules apply to none of the {events} scanned events: their log sources are not in these logs",
+            idle.len(),
+            detections.len()
+        ),
+    )
+    .with_help(
+        "scan logs of each rule's log source (process_creation: Sysmon event 1 or Security event 4688), or check the rule's `logsource`",
+    );
+    for &rule in idle.iter().take(LISTED) {
+        let rule = &engine.rules()[rule];
+        warning = warning.with_note(format!(
+            "{} ({}): {}",
+            rule.title, rule.logsource, rule.path
+        ));
+    }
+    if idle.len() > LISTED {
+        warning = warning.with_note(format!("and {} more", idle.len() - LISTED));
+    }
+    Some(warning)
 }
 
 /// A KQL result row's time: its `Timestamp` or `TimeGenerated` column, when it has one.

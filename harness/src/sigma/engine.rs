@@ -115,9 +115,17 @@ pub struct Session {
     marks: Vec<u64>,
     hits: Vec<RuleIndex>,
     scan: ScanState,
+    /// The routing class of the event last evaluated ([`Session::class`]).
+    class: Option<usize>,
 }
 
 impl Session {
+    /// The routing class of the event [`Engine::matches_with`] last evaluated, when Sigma rules
+    /// can apply to it ([`Engine::applies_to_class`]).
+    pub fn class(&self) -> Option<usize> {
+        self.class
+    }
+
     /// How often a field's text was found in the prefilter's memo, and how often scanned.
     pub fn memo_figures(&self) -> (u64, u64) {
         (self.scan.memo_hits, self.scan.memo_misses)
@@ -675,7 +683,8 @@ impl Engine {
     /// The detection rules that match `event`, using `session`'s buffers.
     pub fn matches_with<'s>(&self, event: &Event, session: &'s mut Session) -> &'s [RuleIndex] {
         session.hits.clear();
-        let Some(class) = self.router.route(event) else {
+        session.class = self.router.route(event);
+        let Some(class) = session.class else {
             return &session.hits;
         };
         let Some(bucket) = &self.buckets[class] else {
@@ -687,6 +696,7 @@ impl Engine {
             marks,
             hits,
             scan,
+            class: _,
         } = session;
         scratch.atoms.reserve(self.atoms.len());
         let mut ctx = Ctx::new(event, &self.fields, scratch);
@@ -754,6 +764,19 @@ impl Engine {
     /// True when matches of rule `rule` feed a correlation (so a scan must keep the events).
     pub fn feeds_correlation(&self, rule: RuleIndex) -> bool {
         self.feeds.get(rule).is_some_and(|f| !f.is_empty())
+    }
+
+    /// The number of routing classes ([`Session::class`] is below it).
+    pub fn class_count(&self) -> usize {
+        self.router.classes().len()
+    }
+
+    /// True when rule `rule` applies to the events of routing class `class` by log source.
+    pub fn applies_to_class(&self, rule: RuleIndex, class: usize) -> bool {
+        self.router
+            .classes()
+            .get(class)
+            .is_some_and(|c| applies(&self.rules[rule].logsource, c))
     }
 
     /// True when rule `rule` applies to `event` by log source.

@@ -928,6 +928,41 @@ fn a_query_over_a_table_no_scanned_event_feeds_is_warned_about_not_silently_quie
 }
 
 #[test]
+fn sigma_rules_whose_log_source_no_scanned_event_had_are_warned_about_in_one_warning() {
+    let (_, report) = scan_json(&[
+        "--rules",
+        "fixtures/logs/rules",
+        "fixtures/logs/jsonl/sysmon-flat.jsonl",
+    ]);
+    let warned = warnings(&report, "LOG0013");
+    assert_eq!(warned.len(), 1, "{report}");
+    assert!(
+        warned[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 of 4 Sigma rules apply to none of the 3 scanned events"),
+        "{}",
+        warned[0]
+    );
+    let notes: Vec<&str> = warned[0]["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[0].contains("category: registry_set"), "{notes:?}");
+    assert!(notes[1].contains("service: wmi"), "{notes:?}");
+    // The seed rule meets the process creations it is for: nothing to warn about.
+    let (_, report) = scan_json(&[
+        "--rules",
+        SEED_RULE,
+        "fixtures/logs/jsonl/sysmon-flat.jsonl",
+    ]);
+    assert!(warnings(&report, "LOG0013").is_empty(), "{report}");
+}
+
+#[test]
 fn kql_now_is_the_latest_event_time_unless_pinned() {
     let (_, report) = scan_json(&[
         "--rules",
