@@ -177,8 +177,9 @@ pub fn watchlist_columns() -> Vec<Column> {
     ]
 }
 
-/// ASIM aliases all bind to one table.
-fn canonical(name: &str) -> &str {
+/// The name a table binds under: the ASIM process aliases (`_Im_ProcessCreate`,
+/// `ASimProcessCreate…`) all bind to `imProcessCreate`.
+pub fn canonical(name: &str) -> &str {
     if asim_process_function(name) {
         "imProcessCreate"
     } else {

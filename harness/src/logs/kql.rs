@@ -17,41 +17,26 @@ use crate::diag::Diagnostic;
 use crate::event::Event;
 use crate::event::LogSchema;
 use crate::kql::ast::Query;
+use crate::kql::bind::canonical;
 use crate::kql::rule::KqlRule;
-use crate::kql::schema::asim_process_function;
 use crate::kql::{Catalog, Database, Table};
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
 
-/// The rows `event` adds to `tables` (the tables the queries read, by name): the indices of
-/// those it is itself a row of ([`recognize::table_of`]; the names of `imProcessCreate` all
-/// match one another), and, when a recorded process creation of another schema meets a query
-/// that reads `imProcessCreate`, its ASIM row ([`super::asim`]) for each name it is read by.
-pub fn rows_of(event: &Event, tables: &[String]) -> (Vec<usize>, Vec<(usize, Event)>) {
+/// The rows `event` adds to `tables` (the tables the queries read, by [canonical] name): the
+/// index of the one it is itself a row of ([`recognize::table_of`]), and, when a recorded
+/// process creation of another schema meets a query that reads `imProcessCreate`, its ASIM row
+/// ([`super::asim`]).
+pub fn rows_of(event: &Event, tables: &[String]) -> (Option<usize>, Option<(usize, Event)>) {
     if tables.is_empty() {
-        return (Vec::new(), Vec::new());
+        return (None, None);
     }
-    let own = match recognize::table_of(event) {
-        Some(name) => (0..tables.len())
-            .filter(|&t| {
-                let table = tables[t].as_str();
-                table == name || asim_process_function(table) && asim_process_function(name)
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    let mut rows = Vec::new();
-    let asim: Vec<usize> = (0..tables.len())
-        .filter(|&t| asim_process_function(&tables[t]))
-        .collect();
-    if event.schema != LogSchema::Asim
-        && let Some((&last, others)) = asim.split_last()
-        && let Some(row) = super::asim::process_create_row(event)
-    {
-        rows.extend(others.iter().map(|&t| (t, row.clone())));
-        rows.push((last, row));
-    }
-    (own, rows)
+    let own = recognize::table_of(event).and_then(|name| tables.iter().position(|t| t == name));
+    let asim = (event.schema != LogSchema::Asim)
+        .then(|| tables.iter().position(|t| t == "imProcessCreate"))
+        .flatten()
+        .and_then(|t| Some((t, super::asim::process_create_row(event)?)));
+    (own, asim)
 }
 
 /// One loaded query.
@@ -141,12 +126,14 @@ impl KqlRules {
         self.queries.is_empty()
     }
 
-    /// The tables the queries read, in first-use order.
+    /// The tables the queries read, by [canonical] name (every name of `imProcessCreate` is
+    /// that one), in first-use order.
     pub fn tables(&self) -> Vec<String> {
         let mut tables: Vec<String> = Vec::new();
         for name in self.queries.iter().flat_map(|q| &q.tables) {
-            if !tables.contains(name) {
-                tables.push(name.clone());
+            let name = canonical(name);
+            if !tables.iter().any(|t| t == name) {
+                tables.push(name.to_string());
             }
         }
         tables
@@ -161,7 +148,7 @@ impl KqlRules {
             .map(|s| s.to_string())
             .collect();
         for table in self.tables() {
-            if asim_process_function(&table) {
+            if table == "imProcessCreate" {
                 names.extend(super::asim::SOURCE_FIELDS.iter().map(|s| s.to_string()));
             }
             match Catalog::builtin().get(&table) {
@@ -187,7 +174,7 @@ impl KqlRules {
             let files: Vec<String> = self
                 .queries
                 .iter()
-                .filter(|q| q.tables.contains(table))
+                .filter(|q| q.tables.iter().any(|t| canonical(t) == table))
                 .map(|q| q.rule.file())
                 .collect();
             let (message, file) = match files.as_slice() {

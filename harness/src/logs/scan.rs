@@ -238,8 +238,8 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
                 }
                 rules
             });
-            let (own, mut rows) = super::kql::rows_of(&event, &kql_tables);
-            if rules.is_empty() && own.is_empty() && rows.is_empty() {
+            let (own, asim) = super::kql::rows_of(&event, &kql_tables);
+            if rules.is_empty() && own.is_none() && asim.is_none() {
                 return None;
             }
             let json =
@@ -263,18 +263,16 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
             let time = event.timestamp;
             // Only events a correlation can use are kept (not every match of every rule).
             let keep = correlations && rules.iter().any(|&r| engine.feeds_correlation(r));
-            // The event is a row of its own tables: cloned into all but the last, moved into
-            // that unless correlations keep it too.
-            let event = match own.split_last() {
-                Some((&last, others)) => {
-                    rows.extend(others.iter().map(|&t| (t, event.clone())));
-                    if keep {
-                        rows.push((last, event.clone()));
-                        Some(event)
-                    } else {
-                        rows.push((last, event));
-                        None
-                    }
+            // The event is a row of its own table: moved in, unless correlations keep it too.
+            let mut rows: Vec<(usize, Event)> = asim.into_iter().collect();
+            let event = match own {
+                Some(table) if keep => {
+                    rows.push((table, event.clone()));
+                    Some(event)
+                }
+                Some(table) => {
+                    rows.push((table, event));
+                    None
                 }
                 None => keep.then_some(event),
             };

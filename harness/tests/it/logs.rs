@@ -867,6 +867,25 @@ fn improcesscreate_queries_read_recorded_sysmon_and_security_events_as_asim_norm
         );
         assert!(warnings(&report, "LOG0012").is_empty(), "{file}: {report}");
     }
+    // Under another of its names, with the hit traced to its event.
+    let dir = tempfile::tempdir().unwrap();
+    let query = dir.path().join("alias.kql");
+    std::fs::write(
+        &query,
+        "_Im_ProcessCreate\n| where TargetProcessCommandLine has 'whoami'\n",
+    )
+    .unwrap();
+    let (_, report) = scan_json(&[
+        "--rules",
+        query.to_str().unwrap(),
+        "fixtures/logs/jsonl/sysmon-flat.jsonl",
+    ]);
+    let hits = kql_hits(&report);
+    assert_eq!(
+        hits.iter().map(|h| h.1.clone()).collect::<Vec<_>>(),
+        vec![vec![("sysmon-flat.jsonl".to_string(), 1)]],
+        "{report}"
+    );
 }
 
 #[test]
