@@ -188,7 +188,7 @@ impl Source {
     }
 }
 
-/// The row being built; empty and absent values are not written.
+/// The row being built: `put` and `copy` write nothing for a value the event lacks.
 struct Row(Fields);
 
 impl Row {
