@@ -22,7 +22,7 @@
 
 use crate::event::{Event, Fields, LogSchema, Value};
 use crate::generate::tree::Elevation;
-use crate::scenario::Integrity;
+use crate::scenario::{Integrity, file_name};
 use chrono::{DateTime, Utc};
 
 /// Every field [`process_create_row`] reads: a scan that only keeps the fields its rules read
@@ -293,11 +293,6 @@ fn qualified(fields: &Fields, domain: &str, name: &str) -> Option<String> {
         Some(domain) => format!("{domain}\\{name}"),
         None => name,
     })
-}
-
-/// The file name of a Windows path.
-fn file_name(path: &str) -> &str {
-    path.rsplit(['\\', '/']).next().unwrap_or(path)
 }
 
 /// Sysmon event 1 (`ASimProcessCreateMicrosoftSysmon`).

@@ -646,10 +646,14 @@ enum Key {
 /// A `LOG0013` warning when some usable detection rules apply to none of the scanned events
 /// (`seen`: the routing classes some event had): their log sources are not in these logs, so
 /// their silence says nothing. One warning for all of them (a corpus scanned over Sysmon logs
-/// leaves most of its rules without events), listing the first ten.
+/// leaves most of its rules without events), listing the first ten. None when no event was
+/// read at all: the unreadable files have their own errors.
 fn unapplied(engine: &Engine, seen: &[bool], events: u64) -> Option<Diagnostic> {
     /// Rules listed; the rest are counted.
     const LISTED: usize = 10;
+    if events == 0 {
+        return None;
+    }
     let detections: Vec<usize> = (0..engine.rules().len())
         .filter(|&r| {
             let rule = &engine.rules()[r];
@@ -659,7 +663,12 @@ fn unapplied(engine: &Engine, seen: &[bool], events: u64) -> Option<Diagnostic> 
     let idle: Vec<usize> = detections
         .iter()
         .copied()
-        .filter(|&r| !(0..seen.len()).any(|class| seen[class] && engine.applies_to_class(r, class)))
+        .filter(|&r| {
+            !seen
+                .iter()
+                .enumerate()
+                .any(|(class, &seen)| seen && engine.applies_to_class(r, class))
+        })
         .collect();
     if idle.is_empty() {
         return None;

@@ -783,7 +783,7 @@ impl Engine {
     pub fn applies(&self, rule: RuleIndex, event: &Event) -> bool {
         self.router
             .route(event)
-            .is_some_and(|c| applies(&self.rules[rule].logsource, &self.router.classes()[c]))
+            .is_some_and(|class| self.applies_to_class(rule, class))
     }
 
     /// Explains rule `rule` on `event`: every condition node, selection and comparison, with

@@ -979,6 +979,13 @@ fn sigma_rules_whose_log_source_no_scanned_event_had_are_warned_about_in_one_war
         "fixtures/logs/jsonl/sysmon-flat.jsonl",
     ]);
     assert!(warnings(&report, "LOG0013").is_empty(), "{report}");
+    // No event read at all: nothing a rule could have met, and nothing to say about rules.
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let (_, report) = scan_json(&["--rules", "fixtures/logs/rules", empty.to_str().unwrap()]);
+    assert_eq!(report["summary"]["events"], 0, "{report}");
+    assert!(warnings(&report, "LOG0013").is_empty(), "{report}");
 }
 
 #[test]
