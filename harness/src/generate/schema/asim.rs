@@ -3,9 +3,11 @@
 //! C is `TargetProcess*` (and the target user), P is `ActingProcess*` (and the actor), G is
 //! `ParentProcess*`, filled only when the emulated source is Defender, whose parser copies
 //! `InitiatingProcessParentFileName` (a bare file name) into `ParentProcessName`. The Sysmon and
-//! Security-event parsers leave `ParentProcess*` out. Ids are strings, as ASIM types them.
+//! Security-event parsers leave `ParentProcess*` out. Emulated from Security events, the actor is
+//! 4688's creator, a SYSTEM one named by the machine account. Ids are strings, as ASIM types
+//! them.
 
-use super::{Creation, fields, iso};
+use super::{Creation, fields, iso, subject_name};
 use crate::event::Fields;
 use crate::generate::AsimSource;
 
@@ -45,9 +47,25 @@ pub fn render(c: &Creation<'_>) -> Fields {
             "DvcIdType" => "MDEid",
         });
     }
-    if let Some(p) = c.parent {
+    // The Security-event parser reads the actor from 4688's `Subject*`, which names a SYSTEM
+    // creator by the machine account (`CORP\GIS01$`); the target is the actor unless the new
+    // process runs as another user.
+    let actor = c.parent.map(|p| match source {
+        AsimSource::SecurityEvent => {
+            let (name, domain) = subject_name(p, c.host);
+            format!("{domain}\\{name}")
+        }
+        _ => p.user.qualified(),
+    });
+    let target = match (&actor, c.parent) {
+        (Some(actor), Some(p)) if source == AsimSource::SecurityEvent && p.user == child.user => {
+            actor.clone()
+        }
+        _ => child.user.qualified(),
+    };
+    if let (Some(p), Some(actor)) = (c.parent, &actor) {
         fields.extend(fields! {
-            "ActorUsername" => p.user.qualified(),
+            "ActorUsername" => actor.as_str(),
             "ActorUsernameType" => "Windows",
             "ActorUserId" => p.user.sid.as_str(),
             "ActorUserIdType" => "SID",
@@ -86,7 +104,7 @@ pub fn render(c: &Creation<'_>) -> Fields {
         _ => child.file_name.as_str(),
     };
     fields.extend(fields! {
-        "TargetUsername" => child.user.qualified(),
+        "TargetUsername" => target.as_str(),
         "TargetUsernameType" => "Windows",
         "TargetUserId" => child.user.sid.as_str(),
         "TargetUserIdType" => "SID",
@@ -133,7 +151,7 @@ pub fn render(c: &Creation<'_>) -> Fields {
         AsimSource::SecurityEvent => {}
     }
     fields.extend(fields! {
-        "User" => child.user.qualified(),
+        "User" => target.as_str(),
         "Process" => child.image.as_str(),
         "CommandLine" => child.command_line.as_str(),
     });
