@@ -130,6 +130,9 @@ pub fn field_filter(engine: &Engine, allowlist: &Allowlist) -> FieldFilter {
         return FieldFilter::All;
     };
     let review = [
+        // What recognises a Defender `DeviceProcessEvents` row (so routes it).
+        "ActionType",
+        "InitiatingProcessFileName",
         "EventType",
         "NewProcessName",
         "ParentProcessName",
@@ -389,6 +392,7 @@ pub fn scan(paths: &[PathBuf], engine: &Arc<Engine>, opts: &ScanOptions) -> Scan
         .map(|s| s.load(Ordering::Relaxed))
         .collect();
     diagnostics.extend(unapplied(engine, &seen, summary.events));
+    diagnostics.extend(unconverted(engine, &seen));
     // Correlation and KQL hits, in the order found.
     let mut found: u64 = 0;
 
@@ -682,7 +686,7 @@ fn unapplied(engine: &Engine, seen: &[bool], events: u64) -> Option<Diagnostic> 
         ),
     )
     .with_help(
-        "scan logs of each rule's log source (process_creation: Sysmon event 1 or Security event 4688), or check the rule's `logsource`",
+        "scan logs of each rule's log source (process_creation: Sysmon event 1, Security event 4688 or Defender DeviceProcessEvents), or check the rule's `logsource`",
     );
     for &rule in idle.iter().take(LISTED) {
         let rule = &engine.rules()[rule];
@@ -695,6 +699,48 @@ fn unapplied(engine: &Engine, seen: &[bool], events: u64) -> Option<Diagnostic> 
         warning = warning.with_note(format!("and {} more", idle.len() - LISTED));
     }
     Some(warning)
+}
+
+/// One `LOG0014` warning per routing class some scanned event had whose pipeline cannot convert
+/// some of the usable detection rules that apply to it (`SIG0070`: Defender's `DeviceProcessEvents`
+/// has no column for `CurrentDirectory`, say): those rules never ran on these events, so their
+/// silence there says nothing. The first ten are listed with the reason.
+fn unconverted(engine: &Engine, seen: &[bool]) -> Vec<Diagnostic> {
+    /// Rules listed; the rest are counted.
+    const LISTED: usize = 10;
+    let mut warnings = Vec::new();
+    for (class, _) in seen.iter().enumerate().filter(|(_, seen)| **seen) {
+        let refused: Vec<(usize, &Diagnostic)> = (0..engine.rules().len())
+            .filter(|&r| {
+                let rule = &engine.rules()[r];
+                rule.usable && rule.kind == RuleKind::Detection && engine.reports(r)
+            })
+            .filter_map(|r| Some((r, engine.unconverted(r, class)?)))
+            .collect();
+        if refused.is_empty() {
+            continue;
+        }
+        let mut warning = Diagnostic::warning(
+            "LOG0014",
+            format!(
+                "{} Sigma rules did not run on the events of {}: its pipeline cannot convert them",
+                refused.len(),
+                engine.class_name(class)
+            ),
+        )
+        .with_help(
+            "the query backend's pipeline refuses these rules the same way; scan other logs of their log source to review them",
+        );
+        for &(rule, why) in refused.iter().take(LISTED) {
+            let rule = &engine.rules()[rule];
+            warning = warning.with_note(format!("{}: {} ({})", rule.title, why.message, rule.path));
+        }
+        if refused.len() > LISTED {
+            warning = warning.with_note(format!("and {} more", refused.len() - LISTED));
+        }
+        warnings.push(warning);
+    }
+    warnings
 }
 
 /// A KQL result row's time: its `Timestamp` or `TimeGenerated` column, when it has one.

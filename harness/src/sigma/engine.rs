@@ -104,6 +104,8 @@ pub struct Engine {
     /// Rules whose own matches are not reported (referenced by a correlation without
     /// `generate: true`).
     suppressed: Vec<bool>,
+    /// (rule, pipeline) → why the pipeline cannot convert the rule, which is sound otherwise.
+    unconverted: HashMap<(RuleIndex, String), Diagnostic>,
 }
 
 /// Reusable per-thread evaluation buffers.
@@ -239,8 +241,9 @@ fn lower_in_parallel<T: Sync, R: Send>(
 }
 
 /// Lowers detection rule `rule` through `pipeline`, with the filter rules that apply to it
-/// (`filters`), for a class that does not read through the identity pipeline; `None` when it
-/// does not lower (the identity pass reported why).
+/// (`filters`), for a class that does not read through the identity pipeline; `Err` with the
+/// diagnostics when it does not lower: the identity pass reported what is wrong with the rule
+/// itself, so these say what the pipeline could not convert.
 fn lower_with_filters(
     rules: &[Rule],
     rule: RuleIndex,
@@ -248,25 +251,27 @@ fn lower_with_filters(
     pipeline: &Pipeline,
     config: &Config,
     regexes: &mut RegexCache,
-) -> Option<Expr> {
+) -> Result<Expr, Vec<Diagnostic>> {
     let mut sink = Vec::new();
     let RuleBody::Detection(detection) = &rules[rule].body else {
-        return None;
+        return Err(sink);
     };
-    let mut expr = lower_detection(
+    let Some(mut expr) = lower_detection(
         &rules[rule],
         detection,
         pipeline,
         config,
         regexes,
         &mut sink,
-    )?;
+    ) else {
+        return Err(sink);
+    };
     for &fi in filters {
         let filter_rule = &rules[fi];
         let RuleBody::Filter(filter) = &filter_rule.body else {
             continue;
         };
-        if let Some(fexpr) = lower_detection(
+        match lower_detection(
             filter_rule,
             &filter.detection,
             pipeline,
@@ -274,16 +279,21 @@ fn lower_with_filters(
             regexes,
             &mut sink,
         ) {
-            expr = Expr::And(vec![
-                expr,
-                Expr::Not(Box::new(Expr::Group(
-                    filter_label(&filter_rule.title),
-                    Box::new(fexpr),
-                ))),
-            ]);
+            Some(fexpr) => {
+                expr = Expr::And(vec![
+                    expr,
+                    Expr::Not(Box::new(Expr::Group(
+                        filter_label(&filter_rule.title),
+                        Box::new(fexpr),
+                    ))),
+                ]);
+            }
+            // Without its exclusion the rule would match more than it should.
+            None if sink.iter().any(Diagnostic::is_error) => return Err(sink),
+            None => {}
         }
     }
-    Some(Expr::Group(rule_label(&rules[rule].title), Box::new(expr)))
+    Ok(Expr::Group(rule_label(&rules[rule].title), Box::new(expr)))
 }
 
 fn logsource_fits(filter: &super::rule::LogSource, rule: &super::rule::LogSource) -> bool {
@@ -473,10 +483,25 @@ impl Engine {
             }
             class_nodes.push(taken);
         }
-        let (mut lowered, built) = lower_in_parallel(&jobs, &regexes, |&(i, pipeline), cache| {
+        let (lowered, built) = lower_in_parallel(&jobs, &regexes, |&(i, pipeline), cache| {
             lower_with_filters(&set.rules, i, &filters_of[i], pipeline, config, cache)
         });
         regexes.merge(built);
+        // What each pipeline could not convert, for explain and the scans (`Engine::unconverted`).
+        let mut unconverted = HashMap::new();
+        let mut lowered: Vec<Option<Expr>> = lowered
+            .into_iter()
+            .zip(&jobs)
+            .map(|(result, &(i, pipeline))| {
+                result
+                    .map_err(|diags| {
+                        if let Some(first) = diags.into_iter().find(Diagnostic::is_error) {
+                            unconverted.insert((i, pipeline.name.clone()), first);
+                        }
+                    })
+                    .ok()
+            })
+            .collect();
         // Per source, its node once compiled (`Some(None)` when it failed to).
         let mut compiled: Vec<Option<Option<Arc<Node>>>> = vec![None; sources.len()];
         let mut buckets = Vec::new();
@@ -627,6 +652,7 @@ impl Engine {
             correlations,
             feeds,
             suppressed,
+            unconverted,
         };
         (engine, diags)
     }
@@ -779,6 +805,29 @@ impl Engine {
             .is_some_and(|c| applies(&self.rules[rule].logsource, c))
     }
 
+    /// Why rule `rule`, which applies to the events of routing class `class`, cannot run on
+    /// them: the class's pipeline cannot convert it (`SIG0070`), though the rule is sound.
+    pub fn unconverted(&self, rule: RuleIndex, class: usize) -> Option<&Diagnostic> {
+        let class = self.router.classes().get(class)?;
+        if self.rules[rule].native_fields || !applies(&self.rules[rule].logsource, class) {
+            return None;
+        }
+        self.unconverted.get(&(rule, class.pipeline_key.clone()))
+    }
+
+    /// The routing class of `event`, when Sigma rules can apply to it.
+    pub fn class_of(&self, event: &Event) -> Option<usize> {
+        self.router.route(event)
+    }
+
+    /// A routing class, described (product, service, categories, pipeline).
+    pub fn class_name(&self, class: usize) -> String {
+        self.router
+            .classes()
+            .get(class)
+            .map_or_else(String::new, ToString::to_string)
+    }
+
     /// True when rule `rule` applies to `event` by log source.
     pub fn applies(&self, rule: RuleIndex, event: &Event) -> bool {
         self.router
@@ -832,7 +881,10 @@ impl Engine {
             class.pipeline_key.clone()
         };
         let Some(node) = self.nodes.get(&(rule, key.clone())) else {
-            return not("the rule has no compiled form for this event's pipeline".into());
+            return not(match self.unconverted.get(&(rule, key.clone())) {
+                Some(why) => why.message.clone(),
+                None => "the rule has no compiled form for this event's pipeline".into(),
+            });
         };
         let mut scratch = Scratch::default();
         let mut ctx = Ctx::new(event, &self.fields, &mut scratch);

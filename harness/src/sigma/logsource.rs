@@ -2,7 +2,8 @@
 //!
 //! Every event is routed to one [`Class`]: a product, a service and the categories it belongs to,
 //! plus the pipeline its fields need. Generated events route by [`LogSchema`] (the sysmon,
-//! security4688 and ecs renderings are `windows / process_creation`); recorded Windows events
+//! security4688, ecs and mde renderings are `windows / process_creation`, the last through the
+//! Microsoft Defender XDR pipeline); recorded Windows events
 //! route by their `Channel` and `EventID` through SigmaHQ's own table (`logsources.yaml`, copied
 //! from `tests/thor.yml`). A rule applies to a class when every logsource attribute it names
 //! agrees with the class ([`applies`]).
@@ -106,6 +107,7 @@ pub struct Router {
     sysmon: Option<usize>,
     security: Option<usize>,
     ecs: usize,
+    xdr: usize,
     unrouted: usize,
 }
 
@@ -190,6 +192,7 @@ impl Router {
             sysmon: None,
             security: None,
             ecs: 0,
+            xdr: 0,
             unrouted: 0,
         };
         // Enumerate every reachable category set: the condition fields' mentioned values, plus
@@ -238,6 +241,16 @@ impl Router {
             categories: vec!["process_creation".into()],
             pipeline: Arc::new(PipelineId::Ecs.pipeline().clone()),
             pipeline_key: PipelineId::Ecs.pipeline().name.clone(),
+        });
+        // Defender `DeviceProcessEvents` rows are process creations, through the pipeline Sigma's
+        // Kusto backend converts rules for Defender with.
+        router.xdr = router.classes.len();
+        router.classes.push(Class {
+            product: Some("windows".into()),
+            service: None,
+            categories: vec!["process_creation".into()],
+            pipeline: Arc::new(PipelineId::MicrosoftXdr.pipeline().clone()),
+            pipeline_key: PipelineId::MicrosoftXdr.pipeline().name.clone(),
         });
         router.unrouted = router.classes.len();
         router.classes.push(Class {
@@ -324,7 +337,8 @@ impl Router {
             LogSchema::Sysmon => self.sysmon,
             LogSchema::Security4688 => self.security,
             LogSchema::Ecs => Some(self.ecs),
-            LogSchema::Mde | LogSchema::Asim | LogSchema::Ocsf => None,
+            LogSchema::Mde => Some(self.xdr),
+            LogSchema::Asim | LogSchema::Ocsf => None,
             LogSchema::Other => {
                 let Some(channel) = event.get("Channel").and_then(Value::as_str) else {
                     return Some(self.unrouted);
@@ -362,7 +376,9 @@ mod tests {
         }
         let audit = &router.classes()[router.route(&Event::new(LogSchema::Security4688)).unwrap()];
         assert_eq!(audit.pipeline_key, "windows-audit");
-        assert_eq!(router.route(&Event::new(LogSchema::Mde)), None);
+        let xdr = &router.classes()[router.route(&Event::new(LogSchema::Mde)).unwrap()];
+        assert_eq!(xdr.pipeline_key, "microsoft-xdr");
+        assert_eq!(router.route(&Event::new(LogSchema::Asim)), None);
     }
 
     #[test]

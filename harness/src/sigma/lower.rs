@@ -9,7 +9,7 @@
 
 use super::condition::{Cond, CondNode, Pattern, pattern_matches};
 use super::modifier::{self, Modifier, Part};
-use super::pipeline::Pipeline;
+use super::pipeline::{ItemTransform, Pipeline};
 use super::rule::{Detection, FieldItem, Rule, RuleValue, Selection};
 use crate::diag::{Diagnostic, Span};
 use crate::expr::{
@@ -191,6 +191,21 @@ impl ItemCx<'_> {
         )
     }
 
+    /// `SIG0070`: `pipeline` cannot convert the rule, for `reason`.
+    fn unconvertible(&self, pipeline: &Pipeline, reason: String) -> Diagnostic {
+        let table = pipeline.columns_of.as_deref().unwrap_or("its events");
+        self.error(
+            "SIG0070",
+            format!(
+                "pipeline {} cannot convert the rule for {table}: {reason}",
+                pipeline.name
+            ),
+        )
+        .with_help(format!(
+            "the query backend's pipeline refuses the rule the same way; the rule cannot run on {table} rows"
+        ))
+    }
+
     /// Where a diagnostic points: the value being lowered, else the key.
     fn span(&self) -> Span {
         self.value
@@ -206,6 +221,9 @@ impl ItemCx<'_> {
     }
 }
 
+/// Lowers one detection item: first what the pipeline does to items beyond renaming their field
+/// (drops them, rewrites them into others, refuses fields without a column), then the
+/// comparison ([`lower_field_item`]).
 fn lower_item(
     rule: &Rule,
     selection: &str,
@@ -221,6 +239,225 @@ fn lower_item(
         item,
         value: None,
     };
+    let Some(sigma) = item.field.as_deref() else {
+        return lower_field_item(cx, pipeline, config, regexes, diags);
+    };
+    if pipeline.drop.iter().any(|dropped| dropped == sigma) {
+        return Some(Expr::Group(
+            format!("`{}` dropped by pipeline {}", item.key, pipeline.name),
+            Box::new(Expr::Const(true)),
+        ));
+    }
+    let field = pipeline.field(sigma);
+    if let Some(transform) = pipeline.items.get(field.as_ref()) {
+        let lowered = lower_rewritten(&cx, transform, &field, pipeline, config, regexes, diags)?;
+        return Some(Expr::Group(
+            format!("`{}` rewritten by pipeline {}", item.key, pipeline.name),
+            Box::new(lowered),
+        ));
+    }
+    if !pipeline.accepts(sigma, &field) {
+        diags.push(cx.unconvertible(pipeline, format!("`{field}` is not a column")));
+        return None;
+    }
+    lower_field_item(cx, pipeline, config, regexes, diags)
+}
+
+/// A value as pySigma writes it back once parsed with its modifiers (`SigmaString.to_plain`):
+/// the wildcards `contains`, `startswith` and `endswith` add, literal `*` and `?` escaped, every
+/// other character as it is (a backslash that escaped nothing stays one).
+fn plain(raw: &str, modifiers: &[Modifier]) -> String {
+    let mut parts = modifier::parse_sigma_string(raw);
+    let has = |m: Modifier| modifiers.contains(&m);
+    if (has(Modifier::Contains) || has(Modifier::EndsWith)) && parts.first() != Some(&Part::Star) {
+        parts.insert(0, Part::Star);
+    }
+    if (has(Modifier::Contains) || has(Modifier::StartsWith)) && parts.last() != Some(&Part::Star) {
+        parts.push(Part::Star);
+    }
+    let mut out = String::new();
+    for part in parts {
+        match part {
+            Part::Star => out.push('*'),
+            Part::One => out.push('?'),
+            Part::Lit(bytes) => {
+                for c in String::from_utf8_lossy(&bytes).chars() {
+                    if c == '*' || c == '?' {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The digest algorithm a bare hash value's length tells, as pySigma-backend-kusto guesses it
+/// (`SHA512` has no column in Defender's tables: such a rule cannot be converted).
+fn algorithm_by_length(digest: &str) -> &'static str {
+    match digest.chars().count() {
+        32 => "MD5",
+        40 => "SHA1",
+        64 => "SHA256",
+        128 => "SHA512",
+        _ => "",
+    }
+}
+
+/// Lowers an item `transform` rewrites (see [`ItemTransform`]); `field` is its field after
+/// mapping.
+fn lower_rewritten(
+    cx: &ItemCx<'_>,
+    transform: &ItemTransform,
+    field: &str,
+    pipeline: &Pipeline,
+    config: &Config,
+    regexes: &mut RegexCache,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Expr> {
+    let item = cx.item;
+    let text_modifier = |m: &Modifier| {
+        matches!(
+            m,
+            Modifier::Contains
+                | Modifier::StartsWith
+                | Modifier::EndsWith
+                | Modifier::All
+                | Modifier::Cased
+        )
+    };
+    if let Some(other) = item.modifiers.iter().find(|m| !text_modifier(m)) {
+        diags.push(cx.unconvertible(
+            pipeline,
+            format!(
+                "its rewriting of `{field}` takes text values, not the `{}` modifier",
+                other.name()
+            ),
+        ));
+        return None;
+    }
+    let mut plains = Vec::new();
+    for (index, value) in item.values.iter().enumerate() {
+        let RuleValue::Str(raw) = value else {
+            diags.push(cx.at_value(index).unconvertible(
+                pipeline,
+                format!("its rewriting of `{field}` takes text values"),
+            ));
+            return None;
+        };
+        plains.push((index, plain(raw, &item.modifiers)));
+    }
+    // One new item: `name` equal to `raw` (a Sigma string: its wildcards hold), no modifiers.
+    let mut equal = |name: &str, index: usize, raw: &str, modifiers: Vec<Modifier>| {
+        let item = FieldItem {
+            field: Some(name.to_string()),
+            modifiers,
+            values: vec![RuleValue::Str(raw.to_string())],
+            key: item.key.clone(),
+            span: item.span,
+            value_spans: vec![item.value_span(index)],
+        };
+        let cx = ItemCx {
+            item: &item,
+            value: None,
+            ..*cx
+        };
+        lower_field_item(cx, pipeline, config, regexes, diags)
+    };
+    // Each value becomes its own alternative: `all` does not survive the rewriting.
+    let mut alternatives = Vec::new();
+    match transform {
+        ItemTransform::SplitDomainUser { domain } => {
+            for (index, plain) in plains {
+                let expr = match plain.split('\\').collect::<Vec<_>>()[..] {
+                    [in_domain, user] => Expr::And(vec![
+                        equal(field, index, user, Vec::new())?,
+                        equal(domain, index, in_domain, Vec::new())?,
+                    ]),
+                    // Not `DOMAIN\user`: the value as written, under the mapped name.
+                    _ => {
+                        let RuleValue::Str(raw) = &item.values[index] else {
+                            return None;
+                        };
+                        let modifiers = item
+                            .modifiers
+                            .iter()
+                            .copied()
+                            .filter(|m| *m != Modifier::All)
+                            .collect();
+                        equal(field, index, raw, modifiers)?
+                    }
+                };
+                alternatives.push(expr);
+            }
+        }
+        ItemTransform::Hashes { algorithms } => {
+            let mut by_algorithm: IndexMap<String, Vec<(usize, String)>> = IndexMap::new();
+            for (index, plain) in plains {
+                let mut parts: Vec<&str> = plain.split('|').collect();
+                if parts.len() == 1 {
+                    parts = plain.split('=').collect();
+                }
+                let (algorithm, digest) = match parts[..] {
+                    [named, digest] => {
+                        let named = named.trim_start_matches('*').to_ascii_uppercase();
+                        let known = algorithms.contains(&named);
+                        (if known { named } else { String::new() }, digest)
+                    }
+                    _ => (algorithm_by_length(parts[0]).to_string(), parts[0]),
+                };
+                by_algorithm
+                    .entry(algorithm)
+                    .or_default()
+                    .push((index, digest.to_string()));
+            }
+            by_algorithm.shift_remove("");
+            if by_algorithm.is_empty() {
+                diags.push(cx.unconvertible(
+                    pipeline,
+                    format!(
+                        "no value of `{}` names one of the hash algorithms {}",
+                        item.key,
+                        algorithms.join(", ")
+                    ),
+                ));
+                return None;
+            }
+            for (algorithm, digests) in by_algorithm {
+                if !pipeline.accepts(&algorithm, &algorithm) {
+                    diags
+                        .push(cx.unconvertible(pipeline, format!("`{algorithm}` is not a column")));
+                    return None;
+                }
+                for (index, digest) in digests {
+                    alternatives.push(equal(&algorithm, index, &digest, Vec::new())?);
+                }
+            }
+        }
+    }
+    Some(if alternatives.len() == 1 {
+        alternatives.pop().unwrap_or(Expr::Const(false))
+    } else {
+        Expr::Or(alternatives)
+    })
+}
+
+/// Lowers the comparison of the detection item `cx` is about, its field renamed and its values
+/// converted by the pipeline.
+fn lower_field_item(
+    cx: ItemCx<'_>,
+    pipeline: &Pipeline,
+    config: &Config,
+    regexes: &mut RegexCache,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Expr> {
+    let ItemCx {
+        rule,
+        selection,
+        item,
+        ..
+    } = cx;
     let mods = &item.modifiers;
     let has = |m: Modifier| mods.contains(&m);
     let target = match &item.field {
@@ -701,6 +938,23 @@ mod tests {
             vec!["x-%B%", "y-%B%"]
         );
         assert_eq!(expand("%Missing%", &config), Err("Missing".into()));
+    }
+
+    #[test]
+    fn values_are_written_back_as_pysigma_writes_them() {
+        // pySigma 1.5.1: `SigmaString(raw).to_plain()`, with the modifiers' wildcards.
+        for (raw, modifiers, want) in [
+            (r"NT AUTHORITY\SYSTEM", &[][..], r"NT AUTHORITY\SYSTEM"),
+            (r"a\*b", &[], r"a\*b"),
+            (r"C:\\x", &[], r"C:\x"),
+            (r"tail\", &[], r"tail\"),
+            ("a?b", &[], "a?b"),
+            ("*x", &[Modifier::Contains], "*x*"),
+            ("x", &[Modifier::StartsWith], "x*"),
+            ("x", &[Modifier::EndsWith], "*x"),
+        ] {
+            assert_eq!(plain(raw, modifiers), want, "{raw}");
+        }
     }
 
     #[test]

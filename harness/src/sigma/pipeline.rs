@@ -1,8 +1,12 @@
-//! Field-mapping pipelines as data: identity (Sysmon / Sigma taxonomy), Windows audit (4688), ECS.
+//! Field-mapping pipelines as data: identity (Sysmon / Sigma taxonomy), Windows audit (4688), ECS,
+//! Microsoft Defender XDR (`DeviceProcessEvents`).
 //!
 //! Each pipeline is a YAML file under `sigma/pipelines/`, compiled into the binary: a field map
-//! (Sigma name → event name), an optional prefix for unmapped fields, and value conversions keyed
-//! by the Sigma field name. A rule is lowered once per pipeline it needs.
+//! (Sigma name → event name), an optional prefix for unmapped fields, value conversions keyed by
+//! the Sigma field name, and, for pipelines that stand for a query backend's, what that backend's
+//! pipeline does beyond renaming: detection items it drops, items it rewrites into others
+//! ([`ItemTransform`]), and the table whose columns are the only fields a rule may name. A rule is
+//! lowered once per pipeline it needs.
 
 use super::rule::RuleValue;
 use indexmap::IndexMap;
@@ -19,14 +23,17 @@ pub enum PipelineId {
     WindowsAudit,
     /// Elastic Common Schema (Winlogbeat).
     Ecs,
+    /// Microsoft Defender XDR `DeviceProcessEvents`, as pySigma-backend-kusto converts for it.
+    MicrosoftXdr,
 }
 
 impl PipelineId {
     /// Every built-in pipeline.
-    pub const ALL: [PipelineId; 3] = [
+    pub const ALL: [PipelineId; 4] = [
         PipelineId::Identity,
         PipelineId::WindowsAudit,
         PipelineId::Ecs,
+        PipelineId::MicrosoftXdr,
     ];
 
     /// The pipeline's data.
@@ -37,6 +44,7 @@ impl PipelineId {
                 include_str!("pipelines/identity.yaml"),
                 include_str!("pipelines/windows_audit.yaml"),
                 include_str!("pipelines/ecs_windows.yaml"),
+                include_str!("pipelines/microsoft_xdr.yaml"),
             ]
             .iter()
             .map(|text| {
@@ -79,6 +87,39 @@ pub struct Pipeline {
     /// Sigma field → value conversion.
     #[serde(default)]
     pub values: IndexMap<String, Conversion>,
+    /// Sigma fields whose detection items the pipeline drops: they hold whatever the event says.
+    #[serde(default)]
+    pub drop: Vec<String>,
+    /// Event field (after mapping) → the detection items its items become.
+    #[serde(default)]
+    pub items: IndexMap<String, ItemTransform>,
+    /// The table (in the KQL catalog) whose columns are the only fields a rule may name through
+    /// this pipeline, besides the Sigma names it maps and those `items` rewrite: a rule naming
+    /// another cannot be converted.
+    #[serde(default)]
+    pub columns_of: Option<String>,
+}
+
+/// How a pipeline rewrites the detection items of a Sigma field, after pySigma-backend-kusto's
+/// transformations of the same names.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ItemTransform {
+    /// A value `DOMAIN\user` (as pySigma writes the value with its modifiers' wildcards: split
+    /// at its one backslash) becomes `field = user and domain = DOMAIN`, without the modifiers;
+    /// other values keep theirs (`SplitDomainUserTransformation`).
+    SplitDomainUser {
+        /// The column of the account's domain.
+        domain: String,
+    },
+    /// A value `ALGO=digest` (or `ALGO|digest`, or a bare digest whose length tells the
+    /// algorithm) becomes `ALGO = digest` on the column named after the algorithm, without the
+    /// modifiers; values of other algorithms are dropped, and a rule with none of `algorithms`
+    /// cannot be converted (`BaseHashesValuesTransformation`).
+    Hashes {
+        /// The algorithms with a column.
+        algorithms: Vec<String>,
+    },
 }
 
 impl Pipeline {
@@ -91,6 +132,19 @@ impl Pipeline {
             Some(prefix) if !sigma.contains('.') => Cow::Owned(format!("{prefix}{sigma}")),
             _ => Cow::Borrowed(sigma),
         }
+    }
+
+    /// True when a rule may name event field `field` through this pipeline (see
+    /// [`Pipeline::columns_of`]); `sigma` is the name the rule wrote.
+    pub fn accepts(&self, sigma: &str, field: &str) -> bool {
+        let Some(table) = &self.columns_of else {
+            return true;
+        };
+        self.fields.contains_key(sigma)
+            || self.items.contains_key(field)
+            || crate::kql::schema::Catalog::builtin()
+                .get(table)
+                .is_some_and(|schema| schema.column(field).is_some())
     }
 
     /// Converts a rule value written for Sigma field `sigma` into the event's representation.

@@ -457,11 +457,58 @@ fn scan_finds_the_seed_attack_in_every_process_creation_layout_sigma_serves() {
 }
 
 #[test]
-fn scan_does_not_apply_sigma_to_defender_rows() {
+fn scan_applies_sigma_to_defender_rows_through_the_xdr_pipeline() {
+    // The same three rows exported three ways (CSV, JSON lines, the streaming API); the seed
+    // fires on `cmd.exe /c whoami /all` in each, not on `cmd.exe /c "ver"`.
     let (code, report) = scan_json(&["--rules", SEED_RULE, "fixtures/logs/defender"]);
     assert_eq!(code, 0);
     assert_eq!(report["summary"]["events"], 9);
-    assert_eq!(report["summary"]["matches"], 0);
+    let matches = report["matches"].as_array().unwrap();
+    assert_eq!(matches.len(), 3, "{matches:#?}");
+    assert!(
+        matches
+            .iter()
+            .all(|m| m["rule_id"] == SEED_ID && m["index"] == 1)
+    );
+    assert!(report["diagnostics"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn scan_names_the_sigma_rules_the_xdr_pipeline_cannot_run_on_defender_rows() {
+    let rules = "fixtures/sigma/microsoft-xdr/rules";
+    let warnings = |log: &str| -> Vec<serde_json::Value> {
+        let (code, report) = scan_json(&["--rules", rules, log]);
+        assert_eq!(code, 0);
+        report["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["code"] == "LOG0014")
+            .cloned()
+            .collect()
+    };
+    let over_defender = warnings("fixtures/logs/defender/device-process-events.jsonl");
+    assert_eq!(over_defender.len(), 1, "{over_defender:#?}");
+    let warning = &over_defender[0];
+    assert!(
+        warning["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 Sigma rules did not run")
+    );
+    let notes: Vec<&str> = warning["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes[0].contains("`CurrentDirectory` is not a column"),
+        "{notes:?}"
+    );
+    assert!(notes[1].contains("MD5, SHA1, SHA256"), "{notes:?}");
+    // Sysmon events take every rule through the identity pipeline.
+    assert!(warnings("fixtures/logs/jsonl/sysmon-flat.jsonl").is_empty());
 }
 
 #[test]
@@ -1029,7 +1076,8 @@ fn kql_rules_that_do_not_resolve_fail_to_load_and_sigma_rules_still_run() {
     assert_eq!(code, 1);
     assert_eq!(report["summary"]["rules"], 1);
     assert_eq!(report["summary"]["rules_failed"], 1);
-    assert_eq!(report["summary"]["matches"], 1);
+    // The seed on the Sysmon line and on the Defender row of each of the three exports.
+    assert_eq!(report["summary"]["matches"], 4);
     let errors: Vec<&str> = report["diagnostics"]
         .as_array()
         .unwrap()

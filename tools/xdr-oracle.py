@@ -1,0 +1,39 @@
+"""Converts Sigma process_creation rules with pySigma-backend-kusto's microsoft_xdr pipeline.
+
+Writes one JSON object per rule to stdout: the rule file (as given), its id, and either the KQL
+query pySigma makes of it (`kql`) or why it refuses (`error`). firedrill's tests compare its own
+microsoft-xdr pipeline with these conversions (fixtures/sigma/microsoft-xdr/README.md).
+
+    python3 -m venv /tmp/psv && /tmp/psv/bin/pip install pysigma==1.5.1 pysigma-backend-kusto==1.0.1
+    /tmp/psv/bin/python tools/xdr-oracle.py RULE_OR_DIRECTORY... > conversions.jsonl
+"""
+
+import json
+import pathlib
+import sys
+import warnings
+
+from sigma.backends.kusto import KustoBackend
+from sigma.collection import SigmaCollection
+from sigma.pipelines.microsoftxdr import microsoft_xdr_pipeline
+
+warnings.filterwarnings("ignore")
+
+
+def rule_files(argument):
+    path = pathlib.Path(argument)
+    return sorted(path.rglob("*.yml")) if path.is_dir() else [path]
+
+
+for argument in sys.argv[1:]:
+    for file in rule_files(argument):
+        for rule in SigmaCollection.from_yaml(file.read_text()).rules:
+            source = rule.logsource
+            if (source.category, source.product, source.service) != ("process_creation", "windows", None):
+                continue
+            entry = {"rule": str(file), "id": str(rule.id)}
+            try:
+                entry["kql"] = KustoBackend(processing_pipeline=microsoft_xdr_pipeline()).convert_rule(rule)[0]
+            except Exception as error:  # pySigma reports refusals as exceptions
+                entry["error"] = f"{type(error).__name__}: {str(error).splitlines()[0]}"
+            print(json.dumps(entry))
