@@ -130,9 +130,11 @@ pub fn field_filter(engine: &Engine, allowlist: &Allowlist) -> FieldFilter {
         return FieldFilter::All;
     };
     let review = [
-        // What recognises a Defender `DeviceProcessEvents` row (so routes it).
+        // What recognises a Defender `DeviceProcessEvents` row or an ASIM `imProcessCreate`
+        // one (so routes it).
         "ActionType",
         "InitiatingProcessFileName",
+        "TargetProcessName",
         "EventType",
         "NewProcessName",
         "ParentProcessName",

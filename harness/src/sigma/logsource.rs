@@ -2,8 +2,8 @@
 //!
 //! Every event is routed to one [`Class`]: a product, a service and the categories it belongs to,
 //! plus the pipeline its fields need. Generated events route by [`LogSchema`] (the sysmon,
-//! security4688, ecs and mde renderings are `windows / process_creation`, the last through the
-//! Microsoft Defender XDR pipeline); recorded Windows events
+//! security4688, ecs, mde and asim renderings are `windows / process_creation`, the last two
+//! through the Defender XDR and Sentinel ASIM pipelines); recorded Windows events
 //! route by their `Channel` and `EventID` through SigmaHQ's own table (`logsources.yaml`, copied
 //! from `tests/thor.yml`). A rule applies to a class when every logsource attribute it names
 //! agrees with the class ([`applies`]).
@@ -108,6 +108,7 @@ pub struct Router {
     security: Option<usize>,
     ecs: usize,
     xdr: usize,
+    asim: usize,
     unrouted: usize,
 }
 
@@ -193,6 +194,7 @@ impl Router {
             security: None,
             ecs: 0,
             xdr: 0,
+            asim: 0,
             unrouted: 0,
         };
         // Enumerate every reachable category set: the condition fields' mentioned values, plus
@@ -234,24 +236,12 @@ impl Router {
         }
         router.sysmon = router.find_class("sysmon", "process_creation");
         router.security = router.find_class("security", "process_creation");
-        router.ecs = router.classes.len();
-        router.classes.push(Class {
-            product: Some("windows".into()),
-            service: None,
-            categories: vec!["process_creation".into()],
-            pipeline: Arc::new(PipelineId::Ecs.pipeline().clone()),
-            pipeline_key: PipelineId::Ecs.pipeline().name.clone(),
-        });
-        // Defender `DeviceProcessEvents` rows are process creations, through the pipeline Sigma's
-        // Kusto backend converts rules for Defender with.
-        router.xdr = router.classes.len();
-        router.classes.push(Class {
-            product: Some("windows".into()),
-            service: None,
-            categories: vec!["process_creation".into()],
-            pipeline: Arc::new(PipelineId::MicrosoftXdr.pipeline().clone()),
-            pipeline_key: PipelineId::MicrosoftXdr.pipeline().name.clone(),
-        });
+        // Process creations in ECS documents; Defender `DeviceProcessEvents` rows and ASIM
+        // `imProcessCreate` rows, through the pipelines Sigma's Kusto backend converts rules for
+        // those tables with.
+        router.ecs = router.process_creation(PipelineId::Ecs);
+        router.xdr = router.process_creation(PipelineId::MicrosoftXdr);
+        router.asim = router.process_creation(PipelineId::SentinelAsim);
         router.unrouted = router.classes.len();
         router.classes.push(Class {
             product: None,
@@ -261,6 +251,18 @@ impl Router {
             pipeline_key: PipelineId::Identity.pipeline().name.clone(),
         });
         router
+    }
+
+    /// Adds the class of Windows process creations read through `pipeline`; returns its index.
+    fn process_creation(&mut self, pipeline: PipelineId) -> usize {
+        self.classes.push(Class {
+            product: Some("windows".into()),
+            service: None,
+            categories: vec!["process_creation".into()],
+            pipeline: Arc::new(pipeline.pipeline().clone()),
+            pipeline_key: pipeline.pipeline().name.clone(),
+        });
+        self.classes.len() - 1
     }
 
     fn find_class(&self, service: &str, category: &str) -> Option<usize> {
@@ -338,7 +340,8 @@ impl Router {
             LogSchema::Security4688 => self.security,
             LogSchema::Ecs => Some(self.ecs),
             LogSchema::Mde => Some(self.xdr),
-            LogSchema::Asim | LogSchema::Ocsf => None,
+            LogSchema::Asim => Some(self.asim),
+            LogSchema::Ocsf => None,
             LogSchema::Other => {
                 let Some(channel) = event.get("Channel").and_then(Value::as_str) else {
                     return Some(self.unrouted);
@@ -378,7 +381,9 @@ mod tests {
         assert_eq!(audit.pipeline_key, "windows-audit");
         let xdr = &router.classes()[router.route(&Event::new(LogSchema::Mde)).unwrap()];
         assert_eq!(xdr.pipeline_key, "microsoft-xdr");
-        assert_eq!(router.route(&Event::new(LogSchema::Asim)), None);
+        let asim = &router.classes()[router.route(&Event::new(LogSchema::Asim)).unwrap()];
+        assert_eq!(asim.pipeline_key, "sentinel-asim");
+        assert_eq!(router.route(&Event::new(LogSchema::Ocsf)), None);
     }
 
     #[test]

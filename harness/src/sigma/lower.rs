@@ -240,7 +240,7 @@ fn lower_item(
         value: None,
     };
     let Some(sigma) = item.field.as_deref() else {
-        return lower_field_item(cx, pipeline, config, regexes, diags);
+        return lower_field_item(cx, None, pipeline, config, regexes, diags);
     };
     if pipeline.drop.iter().any(|dropped| dropped == sigma) {
         return Some(Expr::Group(
@@ -256,11 +256,30 @@ fn lower_item(
             Box::new(lowered),
         ));
     }
-    if !pipeline.accepts(sigma, &field) {
-        diags.push(cx.unconvertible(pipeline, format!("`{field}` is not a column")));
+    let targets = pipeline.any_of.get(sigma);
+    let read = targets.map_or_else(
+        || vec![field.as_ref()],
+        |t| t.iter().map(String::as_str).collect(),
+    );
+    if let Some(column) = read.iter().find(|column| !pipeline.accepts(column)) {
+        diags.push(cx.unconvertible(pipeline, format!("`{column}` is not a column")));
         return None;
     }
-    lower_field_item(cx, pipeline, config, regexes, diags)
+    if let Some(targets) = targets {
+        let mut alternatives = Vec::new();
+        for target in targets {
+            alternatives.push(lower_field_item(
+                cx,
+                Some(target),
+                pipeline,
+                config,
+                regexes,
+                diags,
+            )?);
+        }
+        return Some(Expr::Or(alternatives));
+    }
+    lower_field_item(cx, None, pipeline, config, regexes, diags)
 }
 
 /// A value as pySigma writes it back once parsed with its modifiers (`SigmaString.to_plain`):
@@ -363,7 +382,7 @@ fn lower_rewritten(
             value: None,
             ..*cx
         };
-        lower_field_item(cx, pipeline, config, regexes, diags)
+        lower_field_item(cx, Some(name), pipeline, config, regexes, diags)
     };
     // Each value becomes its own alternative: `all` does not survive the rewriting.
     let mut alternatives = Vec::new();
@@ -392,7 +411,7 @@ fn lower_rewritten(
                 alternatives.push(expr);
             }
         }
-        ItemTransform::Hashes { algorithms } => {
+        ItemTransform::Hashes { algorithms, prefix } => {
             let mut by_algorithm: IndexMap<String, Vec<(usize, String)>> = IndexMap::new();
             for (index, plain) in plains {
                 let mut parts: Vec<&str> = plain.split('|').collect();
@@ -425,13 +444,13 @@ fn lower_rewritten(
                 return None;
             }
             for (algorithm, digests) in by_algorithm {
-                if !pipeline.accepts(&algorithm, &algorithm) {
-                    diags
-                        .push(cx.unconvertible(pipeline, format!("`{algorithm}` is not a column")));
+                let column = format!("{prefix}{algorithm}");
+                if !pipeline.accepts(&column) {
+                    diags.push(cx.unconvertible(pipeline, format!("`{column}` is not a column")));
                     return None;
                 }
                 for (index, digest) in digests {
-                    alternatives.push(equal(&algorithm, index, &digest, Vec::new())?);
+                    alternatives.push(equal(&column, index, &digest, Vec::new())?);
                 }
             }
         }
@@ -443,10 +462,11 @@ fn lower_rewritten(
     })
 }
 
-/// Lowers the comparison of the detection item `cx` is about, its field renamed and its values
-/// converted by the pipeline.
+/// Lowers the comparison of the detection item `cx` is about, its field renamed by the pipeline
+/// (or read as `mapped`, when given) and its values converted by it.
 fn lower_field_item(
     cx: ItemCx<'_>,
+    mapped: Option<&str>,
     pipeline: &Pipeline,
     config: &Config,
     regexes: &mut RegexCache,
@@ -460,9 +480,10 @@ fn lower_field_item(
     } = cx;
     let mods = &item.modifiers;
     let has = |m: Modifier| mods.contains(&m);
-    let target = match &item.field {
-        Some(f) => Target::Field(pipeline.field(f).into_owned()),
-        None => Target::Any,
+    let target = match (&item.field, mapped) {
+        (Some(_), Some(mapped)) => Target::Field(mapped.to_string()),
+        (Some(f), None) => Target::Field(pipeline.field(f).into_owned()),
+        (None, _) => Target::Any,
     };
     let case = if has(Modifier::Cased) {
         Case::Sensitive

@@ -1,8 +1,9 @@
 //! Field-mapping pipelines as data: identity (Sysmon / Sigma taxonomy), Windows audit (4688), ECS,
-//! Microsoft Defender XDR (`DeviceProcessEvents`).
+//! Microsoft Defender XDR (`DeviceProcessEvents`), Microsoft Sentinel ASIM (`imProcessCreate`).
 //!
 //! Each pipeline is a YAML file under `sigma/pipelines/`, compiled into the binary: a field map
-//! (Sigma name → event name), an optional prefix for unmapped fields, value conversions keyed by
+//! (Sigma name → event name, or several, any of which may hold the value), an optional prefix
+//! for unmapped fields, value conversions keyed by
 //! the Sigma field name, and, for pipelines that stand for a query backend's, what that backend's
 //! pipeline does beyond renaming: detection items it drops, items it rewrites into others
 //! ([`ItemTransform`]), and the table whose columns are the only fields a rule may name. A rule is
@@ -25,15 +26,18 @@ pub enum PipelineId {
     Ecs,
     /// Microsoft Defender XDR `DeviceProcessEvents`, as pySigma-backend-kusto converts for it.
     MicrosoftXdr,
+    /// Microsoft Sentinel ASIM `imProcessCreate`, as pySigma-backend-kusto converts for it.
+    SentinelAsim,
 }
 
 impl PipelineId {
     /// Every built-in pipeline.
-    pub const ALL: [PipelineId; 4] = [
+    pub const ALL: [PipelineId; 5] = [
         PipelineId::Identity,
         PipelineId::WindowsAudit,
         PipelineId::Ecs,
         PipelineId::MicrosoftXdr,
+        PipelineId::SentinelAsim,
     ];
 
     /// The pipeline's data.
@@ -45,6 +49,7 @@ impl PipelineId {
                 include_str!("pipelines/windows_audit.yaml"),
                 include_str!("pipelines/ecs_windows.yaml"),
                 include_str!("pipelines/microsoft_xdr.yaml"),
+                include_str!("pipelines/sentinel_asim.yaml"),
             ]
             .iter()
             .map(|text| {
@@ -81,6 +86,10 @@ pub struct Pipeline {
     /// Sigma field → event field.
     #[serde(default)]
     pub fields: IndexMap<String, String>,
+    /// Sigma field → several event fields: an item on it holds when it holds on any of them
+    /// (pySigma's mapping to a list). [`Pipeline::field`] names the first.
+    #[serde(default)]
+    pub any_of: IndexMap<String, Vec<String>>,
     /// Prefix for fields the map does not name (ECS: `winlog.event_data.`).
     #[serde(default)]
     pub unmapped_prefix: Option<String>,
@@ -119,6 +128,9 @@ pub enum ItemTransform {
     Hashes {
         /// The algorithms with a column.
         algorithms: Vec<String>,
+        /// What the column's name puts before the algorithm's (`TargetProcess` in ASIM).
+        #[serde(default)]
+        prefix: String,
     },
 }
 
@@ -128,19 +140,25 @@ impl Pipeline {
         if let Some(mapped) = self.fields.get(sigma) {
             return Cow::Owned(mapped.clone());
         }
+        if let Some(first) = self.any_of.get(sigma).and_then(|all| all.first()) {
+            return Cow::Owned(first.clone());
+        }
         match &self.unmapped_prefix {
             Some(prefix) if !sigma.contains('.') => Cow::Owned(format!("{prefix}{sigma}")),
             _ => Cow::Borrowed(sigma),
         }
     }
 
-    /// True when a rule may name event field `field` through this pipeline (see
-    /// [`Pipeline::columns_of`]); `sigma` is the name the rule wrote.
-    pub fn accepts(&self, sigma: &str, field: &str) -> bool {
+    /// True when a rule may read event field `field` (a name after mapping) through this
+    /// pipeline: any field when the pipeline names no table; otherwise a column of the table, or
+    /// a name the pipeline itself maps or rewrites (as pySigma-backend-kusto checks, after its
+    /// mappings, against the table's columns and its mapping's keys).
+    pub fn accepts(&self, field: &str) -> bool {
         let Some(table) = &self.columns_of else {
             return true;
         };
-        self.fields.contains_key(sigma)
+        self.fields.contains_key(field)
+            || self.any_of.contains_key(field)
             || self.items.contains_key(field)
             || crate::kql::schema::Catalog::builtin()
                 .get(table)

@@ -474,8 +474,31 @@ fn scan_applies_sigma_to_defender_rows_through_the_xdr_pipeline() {
 }
 
 #[test]
+fn scan_applies_sigma_to_asim_rows_through_the_sentinel_asim_pipeline() {
+    let (code, lines, stderr) = firedrill(&[
+        "generate",
+        "scenarios/arcgis/soe-webshell-powershell.yaml",
+        "--schema",
+        "asim",
+        "--no-background",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("imProcessCreate.jsonl");
+    std::fs::write(&file, &lines).unwrap();
+    let (code, report) = scan_json(&["--rules", SEED_RULE, file.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let matches = report["matches"].as_array().unwrap();
+    assert_eq!(matches.len(), 1, "{matches:#?}");
+    let index = matches[0]["index"].as_u64().unwrap() as usize;
+    let row: serde_json::Value = serde_json::from_str(lines.lines().nth(index).unwrap()).unwrap();
+    assert_eq!(row["_firedrill"]["node"], "ps");
+    assert!(report["diagnostics"].as_array().unwrap().is_empty());
+}
+
+#[test]
 fn scan_names_the_sigma_rules_the_xdr_pipeline_cannot_run_on_defender_rows() {
-    let rules = "fixtures/sigma/microsoft-xdr/rules";
+    let rules = "fixtures/sigma/kusto-pipelines/rules";
     let warnings = |log: &str| -> Vec<serde_json::Value> {
         let (code, report) = scan_json(&["--rules", rules, log]);
         assert_eq!(code, 0);
@@ -490,12 +513,12 @@ fn scan_names_the_sigma_rules_the_xdr_pipeline_cannot_run_on_defender_rows() {
     let over_defender = warnings("fixtures/logs/defender/device-process-events.jsonl");
     assert_eq!(over_defender.len(), 1, "{over_defender:#?}");
     let warning = &over_defender[0];
+    let message = warning["message"].as_str().unwrap();
     assert!(
-        warning["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("2 Sigma rules did not run")
+        message.starts_with("3 Sigma rules did not run"),
+        "{message}"
     );
+    assert!(message.contains("pipeline: microsoft-xdr"), "{message}");
     let notes: Vec<&str> = warning["notes"]
         .as_array()
         .unwrap()

@@ -6,7 +6,7 @@ use crate::support::{
     bundled_scenarios, check_expected_renderings, files_with_ext, firedrill, root,
 };
 use firedrill::event::{Event, LogSchema, Value};
-use firedrill::generate::{self, Options};
+use firedrill::generate::{self, AsimSource, Options};
 use firedrill::scenario;
 use firedrill::sigma::{Config, Engine, RuleSet};
 use std::path::{Path, PathBuf};
@@ -47,6 +47,7 @@ fn seed_rule_fires_on_the_arcsoc_child_in_every_sigma_rendering() {
         LogSchema::Security4688,
         LogSchema::Ecs,
         LogSchema::Mde,
+        LogSchema::Asim,
     ] {
         let events = arcsoc_events(schema);
         assert_eq!(fired_nodes(&engine, &events), vec!["ps"], "{schema}");
@@ -71,108 +72,135 @@ fn seed_rule_match_carries_the_rule_metadata_and_author() {
 }
 
 #[test]
-fn seed_rule_does_not_apply_to_renderings_without_a_sigma_pipeline() {
+fn seed_rule_does_not_apply_to_the_ocsf_rendering_which_no_sigma_pipeline_serves() {
     let engine = seed_engine();
-    for schema in [LogSchema::Asim, LogSchema::Ocsf] {
-        assert!(
-            engine.evaluate(&arcsoc_events(schema)).is_empty(),
-            "{schema}"
-        );
-        let trace = engine.explain(0, &arcsoc_events(schema)[0]);
-        assert!(
-            trace
-                .reason
-                .unwrap_or_default()
-                .contains("no Sigma pipeline")
-        );
-    }
+    let events = arcsoc_events(LogSchema::Ocsf);
+    assert!(engine.evaluate(&events).is_empty());
+    let trace = engine.explain(0, &events[0]);
+    assert!(
+        trace
+            .reason
+            .unwrap_or_default()
+            .contains("no Sigma pipeline")
+    );
 }
 
-/// The microsoft-xdr pipeline is pySigma-backend-kusto's `microsoft_xdr`, the pipeline Sigma's
-/// Kusto backend converts rules for Defender with; `fixtures/sigma/microsoft-xdr/conversions.jsonl`
-/// holds what that backend (pySigma 1.5.1, pySigma-backend-kusto 1.0.1, `tools/xdr-oracle.py`)
-/// makes of the seed, the pinned SigmaHQ subset and rules written for its rewritings (account
-/// names split into name and domain, `Hashes` into digest columns, `EventID` dropped). Over every
-/// bundled scenario rendered as `DeviceProcessEvents`, each rule matches through the pipeline
-/// exactly the events its converted query selects; the rules the backend refuses are refused
-/// with `SIG0070`.
+/// The pipelines Sigma's Kusto backend (pySigma-backend-kusto) converts rules with for Defender
+/// and for Sentinel's ASIM tables: firedrill's pipeline of the same name, the schema it reads, the
+/// table the converted queries read, and the rows: every bundled scenario rendered in that schema
+/// (ASIM emulated from each of its sources, since they fill different columns).
+fn kusto_pipelines() -> Vec<(&'static str, &'static str, Vec<Event>)> {
+    let asim: Vec<Event> = [
+        AsimSource::Defender,
+        AsimSource::Sysmon,
+        AsimSource::SecurityEvent,
+    ]
+    .into_iter()
+    .flat_map(|source| {
+        let options = Options {
+            asim_source: source,
+            ..Options::default()
+        };
+        bundled_scenarios()
+            .iter()
+            .filter_map(|f| scenario::load(f).ok())
+            .flat_map(|s| generate::render(&generate::timeline(&s, &options), LogSchema::Asim))
+            .collect::<Vec<_>>()
+    })
+    .collect();
+    vec![
+        (
+            "microsoft_xdr",
+            "DeviceProcessEvents",
+            scenario_events(LogSchema::Mde),
+        ),
+        ("sentinel_asim", "imProcessCreate", asim),
+    ]
+}
+
+/// `fixtures/sigma/kusto-pipelines/<pipeline>/conversions.jsonl` holds what pySigma-backend-kusto
+/// (pySigma 1.5.1, backend 1.0.1, `tools/kusto-pipeline-oracle.py`) makes of the seed, the pinned
+/// SigmaHQ subset and rules written for the pipelines' rewritings (account names split into name
+/// and domain, `Hashes` into digest columns, fields mapped to two columns, `EventID` dropped).
+/// Over every bundled scenario rendered as the pipeline's table, each rule matches through
+/// firedrill's pipeline exactly the rows its converted query selects (run by the KQL engine), and
+/// the rules the backend refuses are refused with `SIG0070`.
 #[test]
-fn sigma_rules_on_defender_rows_match_what_their_kusto_conversions_select() {
-    let dir = root().join("fixtures/sigma/microsoft-xdr");
-    let conversions: Vec<serde_json::Value> =
-        std::fs::read_to_string(dir.join("conversions.jsonl"))
-            .expect("conversions fixture")
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+fn sigma_rules_on_kusto_tables_match_what_their_kusto_conversions_select() {
+    for (pipeline, table_name, events) in kusto_pipelines() {
+        let dir = root().join("fixtures/sigma/kusto-pipelines").join(pipeline);
+        let conversions: Vec<serde_json::Value> =
+            std::fs::read_to_string(dir.join("conversions.jsonl"))
+                .expect("conversions fixture")
+                .lines()
+                .map(|line| serde_json::from_str(line).expect("a JSON line"))
+                .collect();
+        let mut files: Vec<PathBuf> = conversions
+            .iter()
+            .map(|c| root().join(c["rule"].as_str().expect("a rule file")))
             .collect();
-    let mut files: Vec<PathBuf> = conversions
-        .iter()
-        .map(|c| root().join(c["rule"].as_str().expect("a rule file")))
-        .collect();
-    files.sort();
-    files.dedup();
-    let (set, diags) = RuleSet::load_paths(&files);
-    assert!(diags.is_empty(), "{diags:?}");
-    let (engine, diags) = Engine::compile(&set, &Config::default());
-    assert!(!diags.iter().any(|d| d.is_error()), "{diags:?}");
-    let events = scenario_events(LogSchema::Mde);
-    let class = engine.class_of(&events[0]).expect("Defender rows route");
-    let mut sigma: std::collections::HashMap<String, Vec<usize>> = Default::default();
-    for m in engine.evaluate(&events) {
-        let id = m.rule_id.clone().unwrap_or_default();
-        sigma.entry(id).or_default().extend(m.events);
-    }
-    let mut db = firedrill::kql::Database::new(chrono::Utc::now());
-    db.bind("DeviceProcessEvents", &events);
-    let (mut fired, mut refused) = (0, 0);
-    for conversion in &conversions {
-        let id = conversion["id"].as_str().expect("an id");
-        let rule = engine.find(id).expect("the converted rule is loaded");
-        if let Some(error) = conversion["error"].as_str() {
-            let why = engine.unconverted(rule, class).unwrap_or_else(|| {
-                panic!("{id} is refused by pySigma ({error}), not by firedrill")
-            });
-            assert_eq!(why.code, "SIG0070");
-            refused += 1;
-            continue;
+        files.sort();
+        files.dedup();
+        let (set, diags) = RuleSet::load_paths(&files);
+        assert!(diags.is_empty(), "{diags:?}");
+        let (engine, diags) = Engine::compile(&set, &Config::default());
+        assert!(!diags.iter().any(|d| d.is_error()), "{diags:?}");
+        let class = engine.class_of(&events[0]).expect("the rows route");
+        let mut sigma: std::collections::HashMap<String, Vec<usize>> = Default::default();
+        for m in engine.evaluate(&events) {
+            let id = m.rule_id.clone().unwrap_or_default();
+            sigma.entry(id).or_default().extend(m.events);
         }
-        assert!(engine.unconverted(rule, class).is_none(), "{id}");
-        let text = conversion["kql"].as_str().expect("a query");
-        let (query, diags) = firedrill::kql::parse(text);
-        let query = query.unwrap_or_else(|| panic!("{id}: {diags:?}"));
-        let table = firedrill::kql::evaluate(&query, &db).unwrap_or_else(|d| panic!("{id}: {d:?}"));
-        let mut selected: Vec<usize> = table.sources().iter().map(|s| s.index).collect();
-        selected.sort_unstable();
-        let mut matched = sigma.remove(id).unwrap_or_default();
-        matched.sort_unstable();
-        assert_eq!(matched, selected, "{id} ({}):\n{text}", conversion["rule"]);
-        fired += usize::from(!matched.is_empty());
+        let mut db = firedrill::kql::Database::new(chrono::Utc::now());
+        db.bind(table_name, &events);
+        let (mut fired, mut refused) = (0, 0);
+        for conversion in &conversions {
+            let id = conversion["id"].as_str().expect("an id");
+            let rule = engine.find(id).expect("the converted rule is loaded");
+            let context = format!("{pipeline}: {id} ({})", conversion["rule"]);
+            if let Some(error) = conversion["error"].as_str() {
+                let why = engine.unconverted(rule, class).unwrap_or_else(|| {
+                    panic!("{context} is refused by pySigma ({error}), not by firedrill")
+                });
+                assert_eq!(why.code, "SIG0070");
+                assert!(!sigma.contains_key(id), "{context}");
+                refused += 1;
+                continue;
+            }
+            assert!(engine.unconverted(rule, class).is_none(), "{context}");
+            let text = conversion["kql"].as_str().expect("a query");
+            let (query, diags) = firedrill::kql::parse(text);
+            let query = query.unwrap_or_else(|| panic!("{context}: {diags:?}"));
+            let table = firedrill::kql::evaluate(&query, &db)
+                .unwrap_or_else(|d| panic!("{context}: {d:?}"));
+            let mut selected: Vec<usize> = table.sources().iter().map(|s| s.index).collect();
+            selected.sort_unstable();
+            let mut matched = sigma.remove(id).unwrap_or_default();
+            matched.sort_unstable();
+            assert_eq!(matched, selected, "{context}:\n{text}");
+            fired += usize::from(!matched.is_empty());
+        }
+        // Not vacuous: rules fire on either side, and some are refused.
+        let (fires, refusals) = match pipeline {
+            "microsoft_xdr" => (14, 3),
+            _ => (8, 25),
+        };
+        assert!(fired >= fires, "{pipeline}: {fired} rules fired");
+        assert_eq!(refused, refusals, "{pipeline}");
     }
-    // The comparison is not vacuous: a dozen rules fire, two are refused.
-    assert!(fired >= 12, "{fired} rules fired");
-    assert_eq!(refused, 2);
 }
 
-/// Over the SigmaHQ corpus the pipeline refuses the rules pySigma-backend-kusto refuses (a field
-/// without a column, `Hashes` with no MD5, SHA1 or SHA256 value), except two the backend cannot
+/// Over the SigmaHQ corpus each pipeline refuses the rules pySigma-backend-kusto refuses (a field
+/// without a column, `Hashes` with no algorithm the table has), except two the backend cannot
 /// write a query for, which are not the pipeline's doing: a field reference, and a placeholder
-/// left unexpanded (firedrill evaluates both). The list is `corpus-refusals.txt`.
+/// left unexpanded (firedrill evaluates both). The lists are `corpus-refusals.txt`.
 #[test]
-fn the_xdr_pipeline_refuses_the_corpus_rules_the_kusto_backend_refuses() {
+fn the_kusto_pipelines_refuse_the_corpus_rules_the_kusto_backend_refuses() {
     let corpus = root().join("../shared/corpora/sigma");
     if !corpus.exists() {
         println!("skipped: {} is absent", corpus.display());
         return;
     }
-    let listed =
-        std::fs::read_to_string(root().join("fixtures/sigma/microsoft-xdr/corpus-refusals.txt"))
-            .expect("refusals fixture");
-    let mut expected: Vec<&str> = listed
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
-    expected.sort_unstable();
     let dirs: Vec<PathBuf> = [
         "rules",
         "rules-emerging-threats",
@@ -185,15 +213,33 @@ fn the_xdr_pipeline_refuses_the_corpus_rules_the_kusto_backend_refuses() {
     .collect();
     let (set, _) = RuleSet::load_paths(&dirs);
     let (engine, _) = Engine::compile(&set, &Config::default());
-    let class = engine
-        .class_of(&Event::new(LogSchema::Mde))
-        .expect("Defender rows route");
-    let mut refused: Vec<&str> = (0..engine.rules().len())
-        .filter(|&r| engine.rules()[r].usable && engine.unconverted(r, class).is_some())
-        .filter_map(|r| engine.rules()[r].id.as_deref())
-        .collect();
-    refused.sort_unstable();
-    assert_eq!(refused, expected);
+    for (pipeline, schema) in [
+        ("microsoft_xdr", LogSchema::Mde),
+        ("sentinel_asim", LogSchema::Asim),
+    ] {
+        let listed = std::fs::read_to_string(
+            root()
+                .join("fixtures/sigma/kusto-pipelines")
+                .join(pipeline)
+                .join("corpus-refusals.txt"),
+        )
+        .expect("refusals fixture");
+        let mut expected: Vec<&str> = listed
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        expected.sort_unstable();
+        let class = engine
+            .class_of(&Event::new(schema))
+            .expect("the rows route");
+        let mut refused: Vec<&str> = (0..engine.rules().len())
+            .filter(|&r| engine.rules()[r].usable && engine.unconverted(r, class).is_some())
+            .filter_map(|r| engine.rules()[r].id.as_deref())
+            .collect();
+        refused.sort_unstable();
+        assert_eq!(refused, expected, "{pipeline}");
+    }
 }
 
 #[test]
