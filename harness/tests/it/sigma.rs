@@ -85,6 +85,29 @@ fn seed_rule_does_not_apply_to_the_ocsf_rendering_which_no_sigma_pipeline_serves
     );
 }
 
+#[test]
+fn explain_says_why_a_pipeline_cannot_convert_a_rule_for_the_events_table() {
+    let path = root().join("fixtures/sigma/kusto-pipelines/rules/pipeline_current_directory.yml");
+    let (set, _) = RuleSet::load_paths(&[path]);
+    let (engine, diags) = Engine::compile(&set, &Config::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    let defender = &arcsoc_events(LogSchema::Mde)[0];
+    let trace = engine.explain(0, defender);
+    assert!(!trace.result);
+    let reason = trace.reason.unwrap_or_default();
+    assert!(
+        reason.contains("pipeline microsoft-xdr cannot convert the rule for DeviceProcessEvents")
+            && reason.contains("`CurrentDirectory` is not a column"),
+        "{reason}"
+    );
+    // ASIM has the column: the rule runs there.
+    let asim = &arcsoc_events(LogSchema::Asim)[0];
+    assert_eq!(
+        engine.explain(0, asim).reason.as_deref(),
+        Some("pipeline sentinel-asim")
+    );
+}
+
 /// The pipelines Sigma's Kusto backend (pySigma-backend-kusto) converts rules with for Defender
 /// and for Sentinel's ASIM tables: firedrill's pipeline of the same name, the schema it reads, the
 /// table the converted queries read, and the rows: every bundled scenario rendered in that schema
