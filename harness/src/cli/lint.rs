@@ -1,8 +1,10 @@
 //! `firedrill lint`: load and compile every rule under the given paths (Sigma YAML, KQL files and
-//! Sentinel rule YAML), reporting every problem.
+//! Sentinel rule YAML), reporting every problem; with `--target`, also whether each Sigma rule
+//! converts for Defender or Sentinel ASIM tables as Sigma's Kusto backend converts it.
 
 use super::Exit;
-use crate::sigma::{Config, Engine, RuleSet};
+use crate::event::{Event, LogSchema};
+use crate::sigma::{Config, Engine, RuleKind, RuleSet};
 use std::path::PathBuf;
 
 /// Arguments of `firedrill lint`.
@@ -17,6 +19,30 @@ pub struct Args {
     /// A placeholder value for `|expand`, as `NAME=VALUE` (repeatable; values accumulate).
     #[arg(long = "placeholder", value_name = "NAME=VALUE")]
     pub placeholders: Vec<String>,
+    /// Also check that every Sigma rule for the target's events converts as
+    /// pySigma-backend-kusto's pipeline for it converts (repeatable): a rule the pipeline refuses
+    /// (a field the table has no column for) fails, with `SIG0070`.
+    #[arg(long = "target", value_enum)]
+    pub targets: Vec<Target>,
+}
+
+/// Tables Sigma rules are converted for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    /// Defender XDR `DeviceProcessEvents` (the `microsoft_xdr` pipeline).
+    Defender,
+    /// Microsoft Sentinel ASIM `imProcessCreate` (the `sentinel_asim` pipeline).
+    Asim,
+}
+
+impl Target {
+    /// The schema of the target's events.
+    fn schema(self) -> LogSchema {
+        match self {
+            Target::Defender => LogSchema::Mde,
+            Target::Asim => LogSchema::Asim,
+        }
+    }
 }
 
 /// Output formats.
@@ -97,8 +123,30 @@ pub fn run(args: Args) -> Exit {
         }
         diagnostics.extend(rule.info.diagnostics);
     }
+    // Rules refused for some target (counted once, however many refuse them).
+    let failed_to_load = failed.len();
+    let mut refused = std::collections::BTreeSet::new();
+    for target in &args.targets {
+        let Some(class) = engine.class_of(&Event::new(target.schema())) else {
+            continue;
+        };
+        for (index, info) in engine.rules().iter().enumerate() {
+            if !info.usable || info.kind != RuleKind::Detection {
+                continue;
+            }
+            if let Some(refusal) = engine.unconverted(index, class) {
+                refused.insert(index);
+                failed.push((
+                    info.path.clone(),
+                    format!("{}: {}", refusal.code, refusal.message),
+                ));
+                diagnostics.push(refusal.clone());
+            }
+        }
+    }
     let total = set.rules.len() + set.failed.len() + kql_files.len();
-    let loaded = total - failed.len();
+    let failed_rules = failed_to_load + refused.len();
+    let loaded = total - failed_rules;
     match args.format {
         Format::Json => {
             let json = serde_json::json!({
@@ -116,8 +164,7 @@ pub fn run(args: Args) -> Exit {
         Format::Text => {
             super::print_diagnostics(&diagnostics);
             println!(
-                "{total} rules: {loaded} loaded and compiled, {} failed, {} warnings",
-                failed.len(),
+                "{total} rules: {loaded} loaded and compiled, {failed_rules} failed, {} warnings",
                 diagnostics.iter().filter(|d| !d.is_error()).count()
             );
         }

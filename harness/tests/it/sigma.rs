@@ -329,6 +329,50 @@ fn cli_lint_reports_json_counts_and_fails_on_bad_rules() {
 }
 
 #[test]
+fn cli_lint_with_a_target_fails_the_rules_its_kusto_pipeline_refuses() {
+    let rules = root().join("fixtures/sigma/kusto-pipelines/rules");
+    let lint = |targets: &[&str]| {
+        let mut command = firedrill();
+        command.args(["lint", "--format", "json"]).arg(&rules);
+        for target in targets {
+            command.args(["--target", target]);
+        }
+        let output = command.output().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let mut failed: Vec<String> = json["failed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let path = f["path"].as_str().unwrap();
+                path.rsplit('/').next().unwrap().to_string()
+            })
+            .collect();
+        failed.sort();
+        (output.status.code(), json["loaded"].clone(), failed)
+    };
+    let (code, loaded, failed) = lint(&[]);
+    assert_eq!((code, loaded, failed.len()), (Some(0), 9.into(), 0));
+    let (code, loaded, failed) = lint(&["defender"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(loaded, 6);
+    assert_eq!(
+        failed,
+        [
+            "pipeline_current_directory.yml",
+            "pipeline_imphash.yml",
+            "pipeline_imphash_unknown.yml"
+        ]
+    );
+    let (code, _, failed) = lint(&["asim"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(failed, ["pipeline_original_file_name.yml"]);
+    // Refused for both: counted once.
+    let (_, loaded, failed) = lint(&["defender", "asim"]);
+    assert_eq!((loaded, failed.len()), (5.into(), 4));
+}
+
+#[test]
 fn cli_lint_checks_kql_and_sentinel_rules_beside_sigma_ones() {
     let dir = tempfile::tempdir().unwrap();
     for file in [
