@@ -389,26 +389,25 @@ fn lower_rewritten(
     match transform {
         ItemTransform::SplitDomainUser { domain } => {
             for (index, plain) in plains {
-                let expr = match plain.split('\\').collect::<Vec<_>>()[..] {
-                    [in_domain, user] => Expr::And(vec![
+                match plain.split('\\').collect::<Vec<_>>()[..] {
+                    [in_domain, user] => alternatives.push(Expr::And(vec![
                         equal(field, index, user, Vec::new())?,
                         equal(domain, index, in_domain, Vec::new())?,
-                    ]),
-                    // Not `DOMAIN\user`: the value as written, under the mapped name.
-                    _ => {
-                        let RuleValue::Str(raw) = &item.values[index] else {
-                            return None;
-                        };
-                        let modifiers = item
+                    ])),
+                    // Not `DOMAIN\user`: the value (or, with two backslashes or more, each part
+                    // of it, as the backend does) under the mapped name, with its modifiers.
+                    ref parts => {
+                        let modifiers: Vec<Modifier> = item
                             .modifiers
                             .iter()
                             .copied()
                             .filter(|m| *m != Modifier::All)
                             .collect();
-                        equal(field, index, raw, modifiers)?
+                        for part in parts {
+                            alternatives.push(equal(field, index, part, modifiers.clone())?);
+                        }
                     }
-                };
-                alternatives.push(expr);
+                }
             }
         }
         ItemTransform::Hashes { algorithms, prefix } => {

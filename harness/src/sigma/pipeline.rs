@@ -116,7 +116,8 @@ pub struct Pipeline {
 pub enum ItemTransform {
     /// A value `DOMAIN\user` (as pySigma writes the value with its modifiers' wildcards: split
     /// at its one backslash) becomes `field = user and domain = DOMAIN`, without the modifiers;
-    /// other values keep theirs (`SplitDomainUserTransformation`).
+    /// other values keep theirs, a value with several backslashes split into parts compared one
+    /// by one (`SplitDomainUserTransformation`).
     SplitDomainUser {
         /// The column of the account's domain.
         domain: String,
