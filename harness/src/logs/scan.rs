@@ -649,24 +649,39 @@ enum Key {
     Kql(usize),
 }
 
+/// The usable detection rules whose matches are reported, by engine index.
+fn reported_detections(engine: &Engine) -> impl Iterator<Item = usize> + '_ {
+    (0..engine.rules().len()).filter(|&r| {
+        let rule = &engine.rules()[r];
+        rule.usable && rule.kind == RuleKind::Detection && engine.reports(r)
+    })
+}
+
+/// `warning` with a note per item, the first ten, and one counting the rest.
+fn listed(mut warning: Diagnostic, notes: Vec<String>) -> Diagnostic {
+    /// Notes listed; the rest are counted.
+    const LISTED: usize = 10;
+    let more = notes.len().saturating_sub(LISTED);
+    for note in notes.into_iter().take(LISTED) {
+        warning = warning.with_note(note);
+    }
+    if more > 0 {
+        warning = warning.with_note(format!("and {more} more"));
+    }
+    warning
+}
+
 /// A `LOG0013` warning when some usable detection rules apply to none of the scanned events
 /// (`seen`: the routing classes some event had): their log sources are not in these logs, so
 /// their silence says nothing. One warning for all of them (a corpus scanned over Sysmon logs
 /// leaves most of its rules without events), listing the first ten. None when no event was
 /// read at all: the unreadable files have their own errors.
 fn unapplied(engine: &Engine, seen: &[bool], events: u64) -> Option<Diagnostic> {
-    /// Rules listed; the rest are counted.
-    const LISTED: usize = 10;
     if events == 0 {
         return None;
     }
-    let detections: Vec<usize> = (0..engine.rules().len())
-        .filter(|&r| {
-            let rule = &engine.rules()[r];
-            rule.usable && rule.kind == RuleKind::Detection && engine.reports(r)
-        })
-        .collect();
-    let idle: Vec<usize> = detections
+    let detections: Vec<usize> = reported_detections(engine).collect();
+    let idle: Vec<String> = detections
         .iter()
         .copied()
         .filter(|&r| {
@@ -675,11 +690,15 @@ fn unapplied(engine: &Engine, seen: &[bool], events: u64) -> Option<Diagnostic> 
                 .enumerate()
                 .any(|(class, &seen)| seen && engine.applies_to_class(r, class))
         })
+        .map(|r| {
+            let rule = &engine.rules()[r];
+            format!("{} ({}): {}", rule.title, rule.logsource, rule.path)
+        })
         .collect();
     if idle.is_empty() {
         return None;
     }
-    let mut warning = Diagnostic::warning(
+    let warning = Diagnostic::warning(
         "LOG0013",
         format!(
             "{} of {} Sigma rules apply to none of the {events} scanned events: their log sources are not in these logs",
@@ -688,19 +707,9 @@ fn unapplied(engine: &Engine, seen: &[bool], events: u64) -> Option<Diagnostic> 
         ),
     )
     .with_help(
-        "scan logs of each rule's log source (process_creation: Sysmon event 1, Security event 4688 or Defender DeviceProcessEvents), or check the rule's `logsource`",
+        "scan logs of each rule's log source (process_creation: Sysmon event 1, Security event 4688, Defender DeviceProcessEvents or ASIM imProcessCreate rows), or check the rule's `logsource`",
     );
-    for &rule in idle.iter().take(LISTED) {
-        let rule = &engine.rules()[rule];
-        warning = warning.with_note(format!(
-            "{} ({}): {}",
-            rule.title, rule.logsource, rule.path
-        ));
-    }
-    if idle.len() > LISTED {
-        warning = warning.with_note(format!("and {} more", idle.len() - LISTED));
-    }
-    Some(warning)
+    Some(listed(warning, idle))
 }
 
 /// One `LOG0014` warning per routing class some scanned event had whose pipeline cannot convert
@@ -708,21 +717,19 @@ fn unapplied(engine: &Engine, seen: &[bool], events: u64) -> Option<Diagnostic> 
 /// has no column for `CurrentDirectory`, say): those rules never ran on these events, so their
 /// silence there says nothing. The first ten are listed with the reason.
 fn unconverted(engine: &Engine, seen: &[bool]) -> Vec<Diagnostic> {
-    /// Rules listed; the rest are counted.
-    const LISTED: usize = 10;
     let mut warnings = Vec::new();
     for (class, _) in seen.iter().enumerate().filter(|(_, seen)| **seen) {
-        let refused: Vec<(usize, &Diagnostic)> = (0..engine.rules().len())
-            .filter(|&r| {
+        let refused: Vec<String> = reported_detections(engine)
+            .filter_map(|r| {
+                let why = engine.unconverted(r, class)?;
                 let rule = &engine.rules()[r];
-                rule.usable && rule.kind == RuleKind::Detection && engine.reports(r)
+                Some(format!("{}: {} ({})", rule.title, why.message, rule.path))
             })
-            .filter_map(|r| Some((r, engine.unconverted(r, class)?)))
             .collect();
         if refused.is_empty() {
             continue;
         }
-        let mut warning = Diagnostic::warning(
+        let warning = Diagnostic::warning(
             "LOG0014",
             format!(
                 "{} Sigma rules did not run on the events of {}: its pipeline cannot convert them",
@@ -733,14 +740,7 @@ fn unconverted(engine: &Engine, seen: &[bool]) -> Vec<Diagnostic> {
         .with_help(
             "the query backend's pipeline refuses these rules the same way; scan other logs of their log source to review them",
         );
-        for &(rule, why) in refused.iter().take(LISTED) {
-            let rule = &engine.rules()[rule];
-            warning = warning.with_note(format!("{}: {} ({})", rule.title, why.message, rule.path));
-        }
-        if refused.len() > LISTED {
-            warning = warning.with_note(format!("and {} more", refused.len() - LISTED));
-        }
-        warnings.push(warning);
+        warnings.push(listed(warning, refused));
     }
     warnings
 }

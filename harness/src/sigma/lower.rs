@@ -6,6 +6,11 @@
 //! the comparison; `all`, `cased`, `neq` and `expand` adjust it. Invalid combinations are
 //! `SIG0021`, invalid values `SIG0022`, unresolved placeholders `SIG0025` (a warning: the
 //! comparison then never matches and says so in traces).
+//!
+//! A pipeline standing for a query backend's may do more than rename an item's field
+//! (`lower_item`): drop the item, rewrite it into others on the value as pySigma writes it back
+//! (`plain`), read it from either of two fields, or refuse a field its table has no column for
+//! (`SIG0070`: the rule cannot run on those rows).
 
 use super::condition::{Cond, CondNode, Pattern, pattern_matches};
 use super::modifier::{self, Modifier, Part};

@@ -2,12 +2,11 @@
 //! Microsoft Defender XDR (`DeviceProcessEvents`), Microsoft Sentinel ASIM (`imProcessCreate`).
 //!
 //! Each pipeline is a YAML file under `sigma/pipelines/`, compiled into the binary: a field map
-//! (Sigma name → event name, or several, any of which may hold the value), an optional prefix
-//! for unmapped fields, value conversions keyed by
-//! the Sigma field name, and, for pipelines that stand for a query backend's, what that backend's
-//! pipeline does beyond renaming: detection items it drops, items it rewrites into others
-//! ([`ItemTransform`]), and the table whose columns are the only fields a rule may name. A rule is
-//! lowered once per pipeline it needs.
+//! (Sigma name → event name, or several, any of which may hold the value), an optional prefix for
+//! unmapped fields, value conversions keyed by the Sigma field name, and, for pipelines that stand
+//! for a query backend's, what that backend's pipeline does beyond renaming: detection items it
+//! drops, items it rewrites into others ([`ItemTransform`]), and the table whose columns are the
+//! only fields a rule may name. A rule is lowered once per pipeline it needs.
 
 use super::rule::RuleValue;
 use indexmap::IndexMap;
@@ -220,6 +219,21 @@ mod tests {
             audit.value("IntegrityLevel", &RuleValue::Str("High".into())),
             RuleValue::Str("S-1-16-12288".into())
         );
+        // A table the catalog lacked would refuse every rule.
+        for id in [PipelineId::MicrosoftXdr, PipelineId::SentinelAsim] {
+            let table = id.pipeline().columns_of.as_deref().expect("a table");
+            assert!(
+                crate::kql::Catalog::builtin().get(table).is_some(),
+                "{table}"
+            );
+        }
+        let xdr = PipelineId::MicrosoftXdr.pipeline();
+        assert!(xdr.accepts("FolderPath") && xdr.accepts("Hashes"));
+        assert!(!xdr.accepts("CurrentDirectory"));
+        let asim = PipelineId::SentinelAsim.pipeline();
+        assert_eq!(asim.field("ParentImage"), "ActingProcessName");
+        assert!(!asim.accepts("TargetUserSessionGuid"));
+        assert!(PipelineId::Identity.pipeline().accepts("CurrentDirectory"));
         let ecs = PipelineId::Ecs.pipeline();
         assert_eq!(ecs.field("ParentImage"), "process.parent.executable");
         assert_eq!(
