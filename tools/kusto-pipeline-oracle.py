@@ -1,4 +1,4 @@
-"""Converts Sigma process_creation rules with one of pySigma-backend-kusto's pipelines.
+"""Converts Sigma process_creation rules (and Windows rules of no category) with one of pySigma-backend-kusto's pipelines.
 
 Writes one JSON object per rule to stdout: the rule file (as given), its id, and either the KQL
 query pySigma makes of it (`kql`) or why it refuses (`error`). firedrill's tests compare its own
@@ -33,8 +33,14 @@ pipeline = PIPELINES[sys.argv[1]]
 for argument in sys.argv[2:]:
     for file in rule_files(argument):
         for rule in SigmaCollection.from_yaml(file.read_text()).rules:
+            # The rules firedrill applies to Defender and ASIM process rows: Windows
+            # process_creation, and Windows rules of no category or service (which apply to
+            # every Windows event; the backend finds no table for them).
             source = rule.logsource
-            if (source.category, source.product, source.service) != ("process_creation", "windows", None):
+            if (source.product, source.service) != ("windows", None) or source.category not in (
+                "process_creation",
+                None,
+            ):
                 continue
             entry = {"rule": str(file), "id": str(rule.id)}
             try:

@@ -256,6 +256,9 @@ fn lower_with_filters(
     let RuleBody::Detection(detection) = &rules[rule].body else {
         return Err(sink);
     };
+    if let Some(refusal) = category_refusal(&rules[rule], pipeline) {
+        return Err(vec![refusal]);
+    }
     let Some(mut expr) = lower_detection(
         &rules[rule],
         detection,
@@ -294,6 +297,38 @@ fn lower_with_filters(
         }
     }
     Ok(Expr::Group(rule_label(&rules[rule].title), Box::new(expr)))
+}
+
+/// `SIG0070` when `pipeline` converts only some categories and the rule has none of them (a
+/// query backend picks the table by the category).
+fn category_refusal(rule: &Rule, pipeline: &Pipeline) -> Option<Diagnostic> {
+    let category = rule.logsource.category.as_deref();
+    if pipeline.categories.is_empty()
+        || category.is_some_and(|c| {
+            pipeline
+                .categories
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(c))
+        })
+    {
+        return None;
+    }
+    let has = category.map_or("no category".to_string(), |c| format!("category `{c}`"));
+    let (message, help) = super::lower::refusal(
+        pipeline,
+        &format!(
+            "the backend picks the table by the log source's category, and the rule has {has}"
+        ),
+    );
+    let span = super::rule::locate(&rule.source.text, rule.offset, "logsource", "");
+    Some(
+        rule.diag(
+            Diagnostic::error("SIG0070", message)
+                .with_note(format!("rule {}", rule.label()))
+                .with_help(help),
+            span,
+        ),
+    )
 }
 
 fn logsource_fits(filter: &super::rule::LogSource, rule: &super::rule::LogSource) -> bool {

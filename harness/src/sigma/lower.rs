@@ -38,15 +38,16 @@ pub fn lower_detection(
     regexes: &mut RegexCache,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Expr> {
-    let mut selections: IndexMap<&str, Expr> = IndexMap::new();
+    let mut selections: IndexMap<&str, Piece> = IndexMap::new();
     let mut ok = true;
     for (name, selection) in &detection.selections {
         match lower_selection(rule, name, selection, pipeline, config, regexes, diags) {
-            Some(expr) => {
-                selections.insert(
-                    name,
-                    Expr::Group(format!("selection `{name}`"), Box::new(expr)),
-                );
+            Some(Piece::Expr(expr)) => {
+                let label = format!("selection `{name}`");
+                selections.insert(name, Piece::Expr(Expr::Group(label, Box::new(expr))));
+            }
+            Some(Piece::Dropped) => {
+                selections.insert(name, Piece::Dropped);
             }
             None => ok = false,
         }
@@ -54,17 +55,32 @@ pub fn lower_detection(
     if !ok {
         return None;
     }
-    let conditions: Vec<Expr> = detection
-        .conditions
-        .iter()
-        .zip(&detection.condition_texts)
-        .map(|(node, text)| {
-            Expr::Group(
-                format!("condition `{text}`"),
-                Box::new(lower_condition(node, &selections)),
-            )
-        })
-        .collect();
+    let mut conditions = Vec::with_capacity(detection.conditions.len());
+    for (node, text) in detection.conditions.iter().zip(&detection.condition_texts) {
+        let refused = match lower_condition(node, &selections) {
+            Ok(Piece::Expr(expr)) => {
+                conditions.push(Expr::Group(format!("condition `{text}`"), Box::new(expr)));
+                continue;
+            }
+            Ok(Piece::Dropped) => (
+                node.span,
+                format!("condition `{text}` reads only items the pipeline drops"),
+            ),
+            Err(span) => (
+                span,
+                "this `not` applies to items the pipeline drops, and nothing else".to_string(),
+            ),
+        };
+        let (span, reason) = refused;
+        let dropped = dropped_keys(detection, pipeline);
+        diags.push(unconvertible(
+            rule,
+            pipeline,
+            span,
+            &format!("{reason} ({dropped})"),
+        ));
+        return None;
+    }
     Some(if conditions.len() == 1 {
         conditions.into_iter().next().unwrap_or(Expr::Const(false))
     } else {
@@ -72,46 +88,113 @@ pub fn lower_detection(
     })
 }
 
-fn lower_condition(node: &CondNode, selections: &IndexMap<&str, Expr>) -> Expr {
-    let quantified = |pattern: &Pattern| -> Vec<Expr> {
-        selections
-            .iter()
-            .filter(|(name, _)| match pattern {
-                Pattern::Them => !name.starts_with('_'),
-                Pattern::Glob(p) => pattern_matches(p, name),
-            })
-            .map(|(_, e)| e.clone())
-            .collect()
+/// A selection or condition lowered through a pipeline that may drop items.
+enum Piece {
+    /// Its expression.
+    Expr(Expr),
+    /// Nothing: the pipeline drops every item in it. pySigma leaves such a part out of the
+    /// `and` or `or` it is in, as if it had never been written (so `dropped or x` is `x`, not
+    /// true); a `not` of it, or a condition of nothing else, cannot be converted (`SIG0070`).
+    Dropped,
+}
+
+/// True when `pipeline` drops `item` (pySigma's `drop_detection_item`).
+fn drops(pipeline: &Pipeline, item: &FieldItem) -> bool {
+    item.field
+        .as_deref()
+        .is_some_and(|field| pipeline.drop.iter().any(|dropped| dropped == field))
+}
+
+/// The keys of the detection's items `pipeline` drops, for a refusal's message.
+fn dropped_keys(detection: &Detection, pipeline: &Pipeline) -> String {
+    fn walk<'a>(selection: &'a Selection, pipeline: &Pipeline, out: &mut Vec<&'a str>) {
+        match selection {
+            Selection::Map(items) => out.extend(
+                items
+                    .iter()
+                    .filter(|item| drops(pipeline, item))
+                    .map(|item| item.key.as_str()),
+            ),
+            Selection::AnyOf(alternatives) => {
+                for alternative in alternatives {
+                    walk(alternative, pipeline, out);
+                }
+            }
+            Selection::Keywords(_) => {}
+        }
+    }
+    let mut keys = Vec::new();
+    for selection in detection.selections.values() {
+        walk(selection, pipeline, &mut keys);
+    }
+    keys.dedup();
+    let keys: Vec<String> = keys.iter().map(|key| format!("`{key}`")).collect();
+    format!("dropped: {}", keys.join(", "))
+}
+
+/// Lowers one condition; `Err` is the span of a `not` of nothing but dropped items.
+fn lower_condition(node: &CondNode, selections: &IndexMap<&str, Piece>) -> Result<Piece, Span> {
+    // The selections a pattern names, those the pipeline dropped left out, and whether any was.
+    let quantified = |pattern: &Pattern| -> (Vec<Expr>, bool) {
+        let mut kept = Vec::new();
+        let mut dropped = false;
+        let named = selections.iter().filter(|(name, _)| match pattern {
+            Pattern::Them => !name.starts_with('_'),
+            Pattern::Glob(p) => pattern_matches(p, name),
+        });
+        for (_, lowered) in named {
+            match lowered {
+                Piece::Expr(expr) => kept.push(expr.clone()),
+                Piece::Dropped => dropped = true,
+            }
+        }
+        (kept, dropped)
     };
     let show = |pattern: &Pattern| match pattern {
         Pattern::Them => "them".to_string(),
         Pattern::Glob(p) => p.clone(),
     };
-    match &node.cond {
-        Cond::Ident(name) => selections
-            .get(name.as_str())
-            .cloned()
-            .unwrap_or(Expr::Const(false)),
-        Cond::OneOf(p) => Expr::Group(
-            format!("1 of {}", show(p)),
-            Box::new(Expr::Or(quantified(p))),
-        ),
-        Cond::AllOf(p) => Expr::Group(
-            format!("all of {}", show(p)),
-            Box::new(Expr::And(quantified(p))),
-        ),
-        Cond::And(a, b) => flatten(
-            true,
-            lower_condition(a, selections),
-            lower_condition(b, selections),
-        ),
-        Cond::Or(a, b) => flatten(
-            false,
-            lower_condition(a, selections),
-            lower_condition(b, selections),
-        ),
-        Cond::Not(a) => Expr::Not(Box::new(lower_condition(a, selections))),
-    }
+    let of = |pattern: &Pattern, all: bool| {
+        let (kept, dropped) = quantified(pattern);
+        if kept.is_empty() && dropped {
+            return Piece::Dropped;
+        }
+        let (word, expr) = if all {
+            ("all", Expr::And(kept))
+        } else {
+            ("1", Expr::Or(kept))
+        };
+        Piece::Expr(Expr::Group(
+            format!("{word} of {}", show(pattern)),
+            Box::new(expr),
+        ))
+    };
+    let both = |and: bool, a: &CondNode, b: &CondNode| -> Result<Piece, Span> {
+        let a = lower_condition(a, selections)?;
+        let b = lower_condition(b, selections)?;
+        Ok(match (a, b) {
+            (Piece::Expr(a), Piece::Expr(b)) => Piece::Expr(flatten(and, a, b)),
+            (Piece::Expr(kept), Piece::Dropped) | (Piece::Dropped, Piece::Expr(kept)) => {
+                Piece::Expr(kept)
+            }
+            (Piece::Dropped, Piece::Dropped) => Piece::Dropped,
+        })
+    };
+    Ok(match &node.cond {
+        Cond::Ident(name) => match selections.get(name.as_str()) {
+            Some(Piece::Expr(expr)) => Piece::Expr(expr.clone()),
+            Some(Piece::Dropped) => Piece::Dropped,
+            None => Piece::Expr(Expr::Const(false)),
+        },
+        Cond::OneOf(p) => of(p, false),
+        Cond::AllOf(p) => of(p, true),
+        Cond::And(a, b) => both(true, a, b)?,
+        Cond::Or(a, b) => both(false, a, b)?,
+        Cond::Not(a) => match lower_condition(a, selections)? {
+            Piece::Expr(expr) => Piece::Expr(Expr::Not(Box::new(expr))),
+            Piece::Dropped => return Err(node.span),
+        },
+    })
 }
 
 fn flatten(and: bool, a: Expr, b: Expr) -> Expr {
@@ -137,37 +220,59 @@ fn lower_selection(
     config: &Config,
     regexes: &mut RegexCache,
     diags: &mut Vec<Diagnostic>,
-) -> Option<Expr> {
+) -> Option<Piece> {
     match selection {
         Selection::Map(items) => {
             let mut out = Vec::new();
+            let mut kept = 0;
             let mut ok = true;
             for item in items {
+                if drops(pipeline, item) {
+                    // Shown in traces; `true` changes nothing in the selection's `and`.
+                    out.push(Expr::Group(
+                        format!("`{}` dropped by pipeline {}", item.key, pipeline.name),
+                        Box::new(Expr::Const(true)),
+                    ));
+                    continue;
+                }
+                kept += 1;
                 match lower_item(rule, name, item, pipeline, config, regexes, diags) {
                     Some(e) => out.push(e),
                     None => ok = false,
                 }
             }
-            ok.then(|| {
-                if out.len() == 1 {
-                    out.pop().unwrap_or(Expr::Const(true))
-                } else {
-                    Expr::And(out)
-                }
-            })
+            if !ok {
+                return None;
+            }
+            if kept == 0 && !out.is_empty() {
+                return Some(Piece::Dropped);
+            }
+            Some(Piece::Expr(if out.len() == 1 {
+                out.pop().unwrap_or(Expr::Const(true))
+            } else {
+                Expr::And(out)
+            }))
         }
         Selection::AnyOf(alternatives) => {
             let mut out = Vec::new();
+            let mut dropped = false;
             let mut ok = true;
             for alt in alternatives {
                 match lower_selection(rule, name, alt, pipeline, config, regexes, diags) {
-                    Some(e) => out.push(e),
+                    Some(Piece::Expr(e)) => out.push(e),
+                    Some(Piece::Dropped) => dropped = true,
                     None => ok = false,
                 }
             }
-            ok.then_some(Expr::Or(out))
+            ok.then_some(if out.is_empty() && dropped {
+                Piece::Dropped
+            } else {
+                Piece::Expr(Expr::Or(out))
+            })
         }
-        Selection::Keywords(item) => lower_item(rule, name, item, pipeline, config, regexes, diags),
+        Selection::Keywords(item) => {
+            lower_item(rule, name, item, pipeline, config, regexes, diags).map(Piece::Expr)
+        }
     }
 }
 
@@ -198,17 +303,8 @@ impl ItemCx<'_> {
 
     /// `SIG0070`: `pipeline` cannot convert the rule, for `reason`.
     fn unconvertible(&self, pipeline: &Pipeline, reason: String) -> Diagnostic {
-        let table = pipeline.columns_of.as_deref().unwrap_or("its events");
-        self.error(
-            "SIG0070",
-            format!(
-                "pipeline {} cannot convert the rule for {table}: {reason}",
-                pipeline.name
-            ),
-        )
-        .with_help(format!(
-            "the query backend's pipeline refuses the rule the same way; the rule cannot run on {table} rows"
-        ))
+        let (message, help) = refusal(pipeline, &reason);
+        self.error("SIG0070", message).with_help(help)
     }
 
     /// Where a diagnostic points: the value being lowered, else the key.
@@ -226,9 +322,34 @@ impl ItemCx<'_> {
     }
 }
 
-/// Lowers one detection item: first what the pipeline does to items beyond renaming their field
-/// (drops them, rewrites them into others, refuses fields without a column), then the
-/// comparison ([`lower_field_item`]).
+/// `SIG0070`'s message and help: `pipeline` cannot convert the rule, for `reason`.
+pub(super) fn refusal(pipeline: &Pipeline, reason: &str) -> (String, String) {
+    let table = pipeline.columns_of.as_deref().unwrap_or("its events");
+    (
+        format!(
+            "pipeline {} cannot convert the rule for {table}: {reason}",
+            pipeline.name
+        ),
+        format!(
+            "the query backend's pipeline refuses the rule the same way; the rule cannot run on {table} rows"
+        ),
+    )
+}
+
+/// `SIG0070` about the condition at `span`.
+fn unconvertible(rule: &Rule, pipeline: &Pipeline, span: Span, reason: &str) -> Diagnostic {
+    let (message, help) = refusal(pipeline, reason);
+    rule.diag(
+        Diagnostic::error("SIG0070", message)
+            .with_note(format!("rule {}", rule.label()))
+            .with_help(help),
+        span,
+    )
+}
+
+/// Lowers one detection item the pipeline keeps (dropped ones are [`lower_selection`]'s): first
+/// what the pipeline does to items beyond renaming their field (rewrites them into others,
+/// refuses fields without a column), then the comparison ([`lower_field_item`]).
 fn lower_item(
     rule: &Rule,
     selection: &str,
@@ -247,12 +368,6 @@ fn lower_item(
     let Some(sigma) = item.field.as_deref() else {
         return lower_field_item(cx, None, pipeline, config, regexes, diags);
     };
-    if pipeline.drop.iter().any(|dropped| dropped == sigma) {
-        return Some(Expr::Group(
-            format!("`{}` dropped by pipeline {}", item.key, pipeline.name),
-            Box::new(Expr::Const(true)),
-        ));
-    }
     let field = pipeline.field(sigma);
     if let Some(transform) = pipeline.items.get(field.as_ref()) {
         let lowered = lower_rewritten(&cx, transform, &field, pipeline, config, regexes, diags)?;

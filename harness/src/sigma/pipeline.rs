@@ -106,6 +106,11 @@ pub struct Pipeline {
     /// another cannot be converted.
     #[serde(default)]
     pub columns_of: Option<String>,
+    /// The log source categories whose rules it converts, when it converts only some: a query
+    /// backend picks the table by the rule's category, so it cannot convert a rule with another
+    /// or with none (empty: any).
+    #[serde(default)]
+    pub categories: Vec<String>,
 }
 
 /// How a pipeline rewrites the detection items of a Sigma field, after pySigma-backend-kusto's

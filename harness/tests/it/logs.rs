@@ -515,7 +515,7 @@ fn scan_names_the_sigma_rules_the_xdr_pipeline_cannot_run_on_defender_rows() {
     let warning = &over_defender[0];
     let message = warning["message"].as_str().unwrap();
     assert!(
-        message.starts_with("3 Sigma rules did not run"),
+        message.starts_with("6 Sigma rules did not run"),
         "{message}"
     );
     assert!(message.contains("pipeline: microsoft-xdr"), "{message}");
@@ -529,7 +529,21 @@ fn scan_names_the_sigma_rules_the_xdr_pipeline_cannot_run_on_defender_rows() {
         notes[0].contains("`CurrentDirectory` is not a column"),
         "{notes:?}"
     );
-    assert!(notes[1].contains("MD5, SHA1, SHA256"), "{notes:?}");
+    // EventID is dropped: under a `not`, or alone in a condition, nothing is left to convert.
+    assert!(
+        notes[1].contains("`not` applies to items the pipeline drops"),
+        "{notes:?}"
+    );
+    assert!(
+        notes[2].contains("reads only items the pipeline drops (dropped: `EventID`)"),
+        "{notes:?}"
+    );
+    assert!(notes[3].contains("MD5, SHA1, SHA256"), "{notes:?}");
+    assert!(
+        notes[5]
+            .contains("picks the table by the log source's category, and the rule has no category"),
+        "{notes:?}"
+    );
     // Sysmon events take every rule through the identity pipeline.
     assert!(warnings("fixtures/logs/jsonl/sysmon-flat.jsonl").is_empty());
 }
