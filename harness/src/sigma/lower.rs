@@ -348,8 +348,9 @@ fn unconvertible(rule: &Rule, pipeline: &Pipeline, span: Span, reason: &str) -> 
 }
 
 /// Lowers one detection item the pipeline keeps (dropped ones are [`lower_selection`]'s): first
-/// what the pipeline does to items beyond renaming their field (rewrites them into others,
-/// refuses fields without a column), then the comparison ([`lower_field_item`]).
+/// what the pipeline does to items beyond renaming their field (refuses modifiers its backend
+/// cannot write, rewrites items into others, refuses fields without a column), then the
+/// comparison ([`lower_field_item`]).
 fn lower_item(
     rule: &Rule,
     selection: &str,
@@ -365,6 +366,17 @@ fn lower_item(
         item,
         value: None,
     };
+    let unsupported = item.modifiers.iter().find(|modifier| {
+        pipeline
+            .unsupported_modifiers
+            .iter()
+            .any(|name| name == modifier.name())
+    });
+    if let Some(modifier) = unsupported {
+        let reason = format!("the query backend cannot write `|{}`", modifier.name());
+        diags.push(cx.unconvertible(pipeline, reason));
+        return None;
+    }
     let Some(sigma) = item.field.as_deref() else {
         return lower_field_item(cx, None, pipeline, config, regexes, diags);
     };

@@ -111,6 +111,10 @@ pub struct Pipeline {
     /// or with none (empty: any).
     #[serde(default)]
     pub categories: Vec<String>,
+    /// Modifiers the query backend cannot write (as named in rules): a rule using one cannot be
+    /// converted.
+    #[serde(default)]
+    pub unsupported_modifiers: Vec<String>,
 }
 
 /// How a pipeline rewrites the detection items of a Sigma field, after pySigma-backend-kusto's

@@ -515,7 +515,7 @@ fn scan_names_the_sigma_rules_the_xdr_pipeline_cannot_run_on_defender_rows() {
     let warning = &over_defender[0];
     let message = warning["message"].as_str().unwrap();
     assert!(
-        message.starts_with("6 Sigma rules did not run"),
+        message.starts_with("8 Sigma rules did not run"),
         "{message}"
     );
     assert!(message.contains("pipeline: microsoft-xdr"), "{message}");
@@ -525,22 +525,26 @@ fn scan_names_the_sigma_rules_the_xdr_pipeline_cannot_run_on_defender_rows() {
         .iter()
         .map(|n| n.as_str().unwrap())
         .collect();
+    // In file order: pipeline_cased, _current_directory, _eventid_not, _eventid_only,
+    // _fieldref, _imphash, _imphash_unknown, _no_category.
+    assert!(notes[0].contains("cannot write `|cased`"), "{notes:?}");
     assert!(
-        notes[0].contains("`CurrentDirectory` is not a column"),
+        notes[1].contains("`CurrentDirectory` is not a column"),
         "{notes:?}"
     );
     // EventID is dropped: under a `not`, or alone in a condition, nothing is left to convert.
     assert!(
-        notes[1].contains("`not` applies to items the pipeline drops"),
+        notes[2].contains("`not` applies to items the pipeline drops"),
         "{notes:?}"
     );
     assert!(
-        notes[2].contains("reads only items the pipeline drops (dropped: `EventID`)"),
+        notes[3].contains("reads only items the pipeline drops (dropped: `EventID`)"),
         "{notes:?}"
     );
-    assert!(notes[3].contains("MD5, SHA1, SHA256"), "{notes:?}");
+    assert!(notes[4].contains("cannot write `|fieldref`"), "{notes:?}");
+    assert!(notes[5].contains("MD5, SHA1, SHA256"), "{notes:?}");
     assert!(
-        notes[5]
+        notes[7]
             .contains("picks the table by the log source's category, and the rule has no category"),
         "{notes:?}"
     );
