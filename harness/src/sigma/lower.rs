@@ -718,7 +718,24 @@ fn lower_field_item(
                         return None;
                     }
                 };
-                cmp(Op::Exists(b))
+                if pipeline.exists_as_not_empty {
+                    // `isnotempty(field)` / `isempty(field)`: an empty value does not exist.
+                    let empty = Expr::Or(vec![cmp(Op::Null), cmp(Op::Equals(String::new()))]);
+                    let (written, expr) = if b {
+                        ("isnotempty", Expr::Not(Box::new(empty)))
+                    } else {
+                        ("isempty", empty)
+                    };
+                    Expr::Group(
+                        format!(
+                            "`exists: {b}` as pipeline {} writes it: {written}",
+                            pipeline.name
+                        ),
+                        Box::new(expr),
+                    )
+                } else {
+                    cmp(Op::Exists(b))
+                }
             }
             Some("numeric" | "time") => {
                 let Some(n) = numeric(value) else {

@@ -115,6 +115,11 @@ pub struct Pipeline {
     /// converted.
     #[serde(default)]
     pub unsupported_modifiers: Vec<String>,
+    /// `exists: true` means present and not empty (`exists: false`: absent, null or empty), as a
+    /// query backend writes it for a table whose every row has every column (Kusto's
+    /// `isnotempty`).
+    #[serde(default)]
+    pub exists_as_not_empty: bool,
 }
 
 /// How a pipeline rewrites the detection items of a Sigma field, after pySigma-backend-kusto's
