@@ -703,6 +703,31 @@ fn lower_field_item(
         .map(|v| pipeline.value(sigma_field, v))
         .collect();
     let cmp = |op: Op| Expr::cmp(target.clone(), op, case);
+    // pySigma-backend-kusto writes a value with a wildcard inside one way alone and another in a
+    // list (`kusto_glob`): how many the item's values come to, modifiers applied, decides which.
+    let in_list = pipeline.kusto_wildcards && kind.is_none() && {
+        let mut scratch = Vec::new();
+        let alternatives: usize = values
+            .iter()
+            .enumerate()
+            .map(|(index, value)| {
+                match lower_string(&cx.at_value(index), value, mods, config, &mut scratch) {
+                    Some(Lowered::Alternatives(ops)) => ops.len(),
+                    Some(_) => 1,
+                    None => 0,
+                }
+            })
+            .sum();
+        alternatives > 1
+    };
+    let string_cmp = |op: Op| match op {
+        Op::Glob(glob) if pipeline.kusto_wildcards && item.field.is_some() => {
+            kusto_glob(&glob, in_list, &cmp, |pattern| {
+                Expr::cmp(target.clone(), Op::Regex(pattern), Case::Sensitive)
+            })
+        }
+        op => cmp(op),
+    };
     let mut per_value: Vec<Expr> = Vec::new();
     for (index, value) in values.iter().enumerate() {
         let value_cx = cx.at_value(index);
@@ -828,7 +853,7 @@ fn lower_field_item(
                 Lowered::Null => cmp(Op::Null),
                 Lowered::Never(reason) => cmp(Op::Never(reason)),
                 Lowered::Alternatives(alts) => {
-                    let mut exprs: Vec<Expr> = alts.into_iter().map(&cmp).collect();
+                    let mut exprs: Vec<Expr> = alts.into_iter().map(&string_cmp).collect();
                     if exprs.len() == 1 {
                         exprs.pop().unwrap_or(Expr::Const(false))
                     } else {
@@ -1036,6 +1061,48 @@ fn lower_string(
         }
     }
     Some(Lowered::Alternatives(ops))
+}
+
+/// A value whose wildcards make it more than a prefix, suffix or substring, as
+/// pySigma-backend-kusto writes it: alone, `matches regex` (`*` as `.*`, `?` as `.`), which is
+/// unanchored and case-sensitive; in a list of values with a wildcard inside (not first or last),
+/// `contains` of each literal part, in any order (`convert_condition_as_in_expression`).
+fn kusto_glob(
+    glob: &Glob,
+    in_list: bool,
+    cmp: &dyn Fn(Op) -> Expr,
+    regex: impl Fn(String) -> Expr,
+) -> Expr {
+    let parts = &glob.0;
+    let inner = parts.len() > 2
+        && parts[1..parts.len() - 1]
+            .iter()
+            .any(|part| !matches!(part, GlobPart::Lit(_)));
+    if in_list && inner {
+        let contained: Vec<Expr> = parts
+            .iter()
+            .filter_map(|part| match part {
+                GlobPart::Lit(text) => Some(cmp(Op::Contains(text.clone()))),
+                _ => None,
+            })
+            .collect();
+        return Expr::Group(
+            "a value with a wildcard inside, in a list, as the Kusto backend writes it".into(),
+            Box::new(Expr::And(contained)),
+        );
+    }
+    let mut pattern = String::new();
+    for part in parts {
+        match part {
+            GlobPart::Lit(text) => pattern.push_str(&regex::escape(text)),
+            GlobPart::Star => pattern.push_str(".*"),
+            GlobPart::One => pattern.push('.'),
+        }
+    }
+    Expr::Group(
+        "a value with wildcards, as the Kusto backend writes it (matches regex)".into(),
+        Box::new(regex(pattern)),
+    )
 }
 
 fn classify(parts: Vec<Part>) -> Op {

@@ -120,6 +120,10 @@ pub struct Pipeline {
     /// `isnotempty`).
     #[serde(default)]
     pub exists_as_not_empty: bool,
+    /// Values whose wildcards make them more than a prefix, suffix or substring are compared as
+    /// pySigma-backend-kusto writes them (see `lower::kusto_glob`), not as globs.
+    #[serde(default)]
+    pub kusto_wildcards: bool,
 }
 
 /// How a pipeline rewrites the detection items of a Sigma field, after pySigma-backend-kusto's

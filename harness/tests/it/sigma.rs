@@ -352,7 +352,7 @@ fn cli_lint_with_a_target_fails_the_rules_its_kusto_pipeline_refuses() {
         (output.status.code(), json["loaded"].clone(), failed)
     };
     let (code, loaded, failed) = lint(&[]);
-    assert_eq!((code, loaded, failed.len()), (Some(0), 19.into(), 0));
+    assert_eq!((code, loaded, failed.len()), (Some(0), 26.into(), 0));
     // Both refuse: `|cased` and `|fieldref` (the backend cannot write them), a `not` of EventID
     // (which both drop) or a condition of nothing else, and a rule of no category (the backend
     // picks the table by category).
@@ -365,7 +365,7 @@ fn cli_lint_with_a_target_fails_the_rules_its_kusto_pipeline_refuses() {
     ];
     let (code, loaded, failed) = lint(&["defender"]);
     assert_eq!(code, Some(1));
-    assert_eq!(loaded, 11);
+    assert_eq!(loaded, 18);
     assert_eq!(
         failed,
         [
@@ -385,9 +385,9 @@ fn cli_lint_with_a_target_fails_the_rules_its_kusto_pipeline_refuses() {
     expected.push("pipeline_original_file_name.yml");
     expected.sort_unstable();
     assert_eq!(failed, expected);
-    // Refused for both: listed once per target, counted once (9 of the 19 rules fail).
+    // Refused for both: listed once per target, counted once (9 of the 26 rules fail).
     let (_, loaded, failed) = lint(&["defender", "asim"]);
-    assert_eq!((loaded, failed.len()), (10.into(), 14));
+    assert_eq!((loaded, failed.len()), (17.into(), 14));
 }
 
 #[test]
