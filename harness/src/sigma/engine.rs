@@ -314,21 +314,10 @@ fn category_refusal(rule: &Rule, pipeline: &Pipeline) -> Option<Diagnostic> {
         return None;
     }
     let has = category.map_or("no category".to_string(), |c| format!("category `{c}`"));
-    let (message, help) = super::lower::refusal(
-        pipeline,
-        &format!(
-            "the backend picks the table by the log source's category, and the rule has {has}"
-        ),
-    );
+    let reason =
+        format!("the backend picks the table by the log source's category, and the rule has {has}");
     let span = super::rule::locate(&rule.source.text, rule.offset, "logsource", "");
-    Some(
-        rule.diag(
-            Diagnostic::error("SIG0070", message)
-                .with_note(format!("rule {}", rule.label()))
-                .with_help(help),
-            span,
-        ),
-    )
+    Some(super::lower::unconvertible(rule, pipeline, span, &reason))
 }
 
 fn logsource_fits(filter: &super::rule::LogSource, rule: &super::rule::LogSource) -> bool {

@@ -8,9 +8,11 @@
 //! comparison then never matches and says so in traces).
 //!
 //! A pipeline standing for a query backend's may do more than rename an item's field
-//! (`lower_item`): drop the item, rewrite it into others on the value as pySigma writes it back
-//! (`plain`), read it from either of two fields, or refuse a field its table has no column for
-//! (`SIG0070`: the rule cannot run on those rows).
+//! (`lower_item`): drop the item (a selection or condition operand left with nothing then leaves
+//! its `and` / `or`: `Piece`), rewrite it into others on the value as pySigma writes it back
+//! (`plain`), read it from either of two fields, write `exists` and values with a wildcard inside
+//! as the backend does (`kusto_glob`), or refuse a field its table has no column for or a
+//! modifier the backend cannot write (`SIG0070`: the rule cannot run on those rows).
 
 use super::condition::{Cond, CondNode, Pattern, pattern_matches};
 use super::modifier::{self, Modifier, Part};
@@ -57,7 +59,7 @@ pub fn lower_detection(
     }
     let mut conditions = Vec::with_capacity(detection.conditions.len());
     for (node, text) in detection.conditions.iter().zip(&detection.condition_texts) {
-        let refused = match lower_condition(node, &selections) {
+        let (span, reason) = match lower_condition(node, &selections) {
             Ok(Piece::Expr(expr)) => {
                 conditions.push(Expr::Group(format!("condition `{text}`"), Box::new(expr)));
                 continue;
@@ -71,7 +73,6 @@ pub fn lower_detection(
                 "this `not` applies to items the pipeline drops, and nothing else".to_string(),
             ),
         };
-        let (span, reason) = refused;
         let dropped = dropped_keys(detection, pipeline);
         diags.push(unconvertible(
             rule,
@@ -127,6 +128,7 @@ fn dropped_keys(detection: &Detection, pipeline: &Pipeline) -> String {
     for selection in detection.selections.values() {
         walk(selection, pipeline, &mut keys);
     }
+    keys.sort_unstable();
     keys.dedup();
     let keys: Vec<String> = keys.iter().map(|key| format!("`{key}`")).collect();
     format!("dropped: {}", keys.join(", "))
@@ -323,7 +325,7 @@ impl ItemCx<'_> {
 }
 
 /// `SIG0070`'s message and help: `pipeline` cannot convert the rule, for `reason`.
-pub(super) fn refusal(pipeline: &Pipeline, reason: &str) -> (String, String) {
+fn refusal(pipeline: &Pipeline, reason: &str) -> (String, String) {
     let table = pipeline.columns_of.as_deref().unwrap_or("its events");
     (
         format!(
@@ -336,8 +338,13 @@ pub(super) fn refusal(pipeline: &Pipeline, reason: &str) -> (String, String) {
     )
 }
 
-/// `SIG0070` about the condition at `span`.
-fn unconvertible(rule: &Rule, pipeline: &Pipeline, span: Span, reason: &str) -> Diagnostic {
+/// `SIG0070` about the rule at `span` (a condition, the log source).
+pub(super) fn unconvertible(
+    rule: &Rule,
+    pipeline: &Pipeline,
+    span: Span,
+    reason: &str,
+) -> Diagnostic {
     let (message, help) = refusal(pipeline, reason);
     rule.diag(
         Diagnostic::error("SIG0070", message)
