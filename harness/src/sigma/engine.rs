@@ -303,14 +303,7 @@ fn lower_with_filters(
 /// query backend picks the table by the category).
 fn category_refusal(rule: &Rule, pipeline: &Pipeline) -> Option<Diagnostic> {
     let category = rule.logsource.category.as_deref();
-    if pipeline.categories.is_empty()
-        || category.is_some_and(|c| {
-            pipeline
-                .categories
-                .iter()
-                .any(|k| k.eq_ignore_ascii_case(c))
-        })
-    {
+    if pipeline.converts_category(category) {
         return None;
     }
     let has = category.map_or("no category".to_string(), |c| format!("category `{c}`"));

@@ -710,28 +710,34 @@ fn lower_field_item(
         .map(|v| pipeline.value(sigma_field, v))
         .collect();
     let cmp = |op: Op| Expr::cmp(target.clone(), op, case);
-    // pySigma-backend-kusto writes a value with a wildcard inside one way alone and another in a
-    // list (`kusto_glob`): how many the item's values come to, modifiers applied, decides which.
-    let in_list = pipeline.kusto_wildcards && kind.is_none() && {
-        let mut scratch = Vec::new();
-        let alternatives: usize = values
+    // Text comparisons are lowered first: pySigma-backend-kusto writes a value with a wildcard
+    // inside one way alone and another in a list (`kusto_glob`), and how many the item's values
+    // come to, modifiers applied, decides which.
+    // Exactly the values the last arm of the match below lowers.
+    let text = !matches!(
+        kind,
+        Some("exists" | "numeric" | "time" | "cidr" | "re" | "fieldref")
+    );
+    let mut strings = if text {
+        values
             .iter()
             .enumerate()
-            .map(|(index, value)| {
-                match lower_string(&cx.at_value(index), value, mods, config, &mut scratch) {
-                    Some(Lowered::Alternatives(ops)) => ops.len(),
-                    Some(_) => 1,
-                    None => 0,
-                }
-            })
-            .sum();
-        alternatives > 1
+            .map(|(index, value)| lower_string(&cx.at_value(index), value, mods, config, diags))
+            .collect::<Option<Vec<Lowered>>>()?
+    } else {
+        Vec::new()
     };
+    let alternatives: usize = strings
+        .iter()
+        .map(|lowered| match lowered {
+            Lowered::Alternatives(ops) => ops.len(),
+            _ => 1,
+        })
+        .sum();
+    let in_list = pipeline.kusto_wildcards && alternatives > 1;
     let string_cmp = |op: Op| match op {
         Op::Glob(glob) if pipeline.kusto_wildcards && item.field.is_some() => {
-            kusto_glob(&glob, in_list, &cmp, |pattern| {
-                Expr::cmp(target.clone(), Op::Regex(pattern), Case::Sensitive)
-            })
+            kusto_glob(&glob, in_list, &target, case)
         }
         op => cmp(op),
     };
@@ -856,7 +862,7 @@ fn lower_field_item(
                 }
                 cmp(Op::FieldRef(pipeline.field(&other).into_owned(), mode))
             }
-            _ => match lower_string(cx, value, mods, config, diags)? {
+            _ => match std::mem::replace(&mut strings[index], Lowered::Null) {
                 Lowered::Null => cmp(Op::Null),
                 Lowered::Never(reason) => cmp(Op::Never(reason)),
                 Lowered::Alternatives(alts) => {
@@ -1074,12 +1080,7 @@ fn lower_string(
 /// pySigma-backend-kusto writes it: alone, `matches regex` (`*` as `.*`, `?` as `.`), which is
 /// unanchored and case-sensitive; in a list of values with a wildcard inside (not first or last),
 /// `contains` of each literal part, in any order (`convert_condition_as_in_expression`).
-fn kusto_glob(
-    glob: &Glob,
-    in_list: bool,
-    cmp: &dyn Fn(Op) -> Expr,
-    regex: impl Fn(String) -> Expr,
-) -> Expr {
+fn kusto_glob(glob: &Glob, in_list: bool, target: &Target, case: Case) -> Expr {
     let parts = &glob.0;
     let inner = parts.len() > 2
         && parts[1..parts.len() - 1]
@@ -1089,7 +1090,9 @@ fn kusto_glob(
         let contained: Vec<Expr> = parts
             .iter()
             .filter_map(|part| match part {
-                GlobPart::Lit(text) => Some(cmp(Op::Contains(text.clone()))),
+                GlobPart::Lit(text) => {
+                    Some(Expr::cmp(target.clone(), Op::Contains(text.clone()), case))
+                }
                 _ => None,
             })
             .collect();
@@ -1108,7 +1111,11 @@ fn kusto_glob(
     }
     Expr::Group(
         "a value with wildcards, as the Kusto backend writes it (matches regex)".into(),
-        Box::new(regex(pattern)),
+        Box::new(Expr::cmp(
+            target.clone(),
+            Op::Regex(pattern),
+            Case::Sensitive,
+        )),
     )
 }
 

@@ -153,6 +153,13 @@ pub enum ItemTransform {
 }
 
 impl Pipeline {
+    /// True when the pipeline converts rules of log source `category` (see
+    /// [`Pipeline::categories`]).
+    pub fn converts_category(&self, category: Option<&str>) -> bool {
+        self.categories.is_empty()
+            || category.is_some_and(|c| self.categories.iter().any(|k| k.eq_ignore_ascii_case(c)))
+    }
+
     /// The event field a Sigma field reads.
     pub fn field<'a>(&self, sigma: &'a str) -> Cow<'a, str> {
         if let Some(mapped) = self.fields.get(sigma) {
@@ -244,6 +251,13 @@ mod tests {
                 crate::kql::Catalog::builtin().get(table).is_some(),
                 "{table}"
             );
+            // A misspelt modifier would refuse nothing.
+            for name in &id.pipeline().unsupported_modifiers {
+                assert!(
+                    crate::sigma::modifier::Modifier::parse(name).is_some(),
+                    "{name}"
+                );
+            }
         }
         let xdr = PipelineId::MicrosoftXdr.pipeline();
         assert!(xdr.accepts("FolderPath") && xdr.accepts("Hashes"));

@@ -1179,8 +1179,8 @@ impl Prefilter {
 /// An event's entries, names and texts are separate allocations; read in the order the key and
 /// the scans need them, each cache miss waited for the one before (an entry, then its name, then
 /// its text). These loads depend on nothing but their entry, so the misses of a whole event
-/// overlap: on the bench's cycled pool of 50,000 events, which comes from main memory, 1.6 to 1.9
-/// times as many events per second, with events in cache no slower.
+/// overlap: on the bench's cycled pool of 50,000 events, which comes from main memory, twice as
+/// many events per second (medians of alternating runs), with events in cache no slower.
 #[inline(never)]
 fn touch(event: &Event) {
     let mut sum = 0u8;
