@@ -20,7 +20,8 @@ use super::pipeline::{ItemTransform, Pipeline};
 use super::rule::{Detection, FieldItem, Rule, RuleValue, Selection};
 use crate::diag::{Diagnostic, Span};
 use crate::expr::{
-    Case, Expr, Glob, GlobPart, IpNet, NumOp, Op, RefMode, RegexCache, Target, TimePart,
+    Case, Expr, FieldTable, Glob, GlobPart, IpNet, Matcher, NumOp, Op, RefMode, RegexCache, Target,
+    TimePart,
 };
 use indexmap::IndexMap;
 
@@ -884,7 +885,7 @@ fn lower_field_item(
     } else {
         Expr::Or(per_value)
     };
-    Some(if has(Modifier::Neq) {
+    let lowered = if has(Modifier::Neq) {
         match &target {
             Target::Field(_) => {
                 Expr::And(vec![cmp(Op::Exists(true)), Expr::Not(Box::new(combined))])
@@ -893,7 +894,65 @@ fn lower_field_item(
         }
     } else {
         combined
+    };
+    Some(if pipeline.absent_text_is_empty {
+        absent_text_as_empty(lowered, pipeline, regexes)
+    } else {
+        lowered
     })
+}
+
+/// `expr` as Kusto reads it, for a pipeline whose string columns are never null
+/// ([`Pipeline::text_column`]): on such a column, `null` (`isnull`) never holds, the column always
+/// exists, and a comparison that holds on the empty string holds on an absent or null value.
+fn absent_text_as_empty(expr: Expr, pipeline: &Pipeline, regexes: &mut RegexCache) -> Expr {
+    let mut each = |exprs: Vec<Expr>| -> Vec<Expr> {
+        exprs
+            .into_iter()
+            .map(|e| absent_text_as_empty(e, pipeline, regexes))
+            .collect()
+    };
+    match expr {
+        Expr::And(exprs) => Expr::And(each(exprs)),
+        Expr::Or(exprs) => Expr::Or(each(exprs)),
+        Expr::Not(inner) => Expr::Not(Box::new(absent_text_as_empty(*inner, pipeline, regexes))),
+        Expr::Group(label, inner) => Expr::Group(
+            label,
+            Box::new(absent_text_as_empty(*inner, pipeline, regexes)),
+        ),
+        Expr::Const(b) => Expr::Const(b),
+        Expr::Cmp(cmp) => {
+            let Target::Field(field) = &cmp.target else {
+                return Expr::Cmp(cmp);
+            };
+            if !pipeline.text_column(field) {
+                return Expr::Cmp(cmp);
+            }
+            let (label, expr) = match &cmp.op {
+                Op::Null => (
+                    format!("`{field}` is null: a string column never is, in Kusto (isnull)"),
+                    Expr::Const(false),
+                ),
+                Op::Exists(exists) => (
+                    format!("`{field}` exists: every row has every column, in Kusto"),
+                    Expr::Const(*exists),
+                ),
+                _ => {
+                    let on_empty = Matcher::build(&cmp, &mut FieldTable::default(), regexes)
+                        .is_ok_and(|matcher| matcher.on_text(""));
+                    if !on_empty {
+                        return Expr::Cmp(cmp);
+                    }
+                    let absent = Expr::cmp(cmp.target.clone(), Op::Null, cmp.case);
+                    (
+                        format!("`{field}` absent or null reads as the empty string, in Kusto"),
+                        Expr::Or(vec![Expr::Cmp(cmp), absent]),
+                    )
+                }
+            };
+            Expr::Group(label, Box::new(expr))
+        }
+    }
 }
 
 fn show(value: &RuleValue) -> String {

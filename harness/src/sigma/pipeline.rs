@@ -124,6 +124,10 @@ pub struct Pipeline {
     /// pySigma-backend-kusto writes them (see `lower::kusto_glob`), not as globs.
     #[serde(default)]
     pub kusto_wildcards: bool,
+    /// On a string column of the `columns_of` table, an absent or null value reads as the empty
+    /// string, as Kusto reads it (see [`Pipeline::text_column`]).
+    #[serde(default)]
+    pub absent_text_is_empty: bool,
 }
 
 /// How a pipeline rewrites the detection items of a Sigma field, after pySigma-backend-kusto's
@@ -188,6 +192,19 @@ impl Pipeline {
             || crate::kql::schema::Catalog::builtin()
                 .get(table)
                 .is_some_and(|schema| schema.column(field).is_some())
+    }
+
+    /// True when event field `field` (a name after mapping) is a string column whose absent or
+    /// null value reads as the empty string (`absent_text_is_empty`): Kusto has no null string,
+    /// and every row has every column of its table.
+    pub fn text_column(&self, field: &str) -> bool {
+        self.absent_text_is_empty
+            && self
+                .columns_of
+                .as_deref()
+                .and_then(|table| crate::kql::schema::Catalog::builtin().get(table))
+                .and_then(|schema| schema.column(field))
+                .is_some_and(|column| column.ty == crate::kql::ScalarType::String)
     }
 
     /// Converts a rule value written for Sigma field `sigma` into the event's representation.
