@@ -386,6 +386,16 @@ fn lower_item(
         return None;
     }
     let Some(sigma) = item.field.as_deref() else {
+        if pipeline.refuses_keywords {
+            let reason = "the query backend writes a keyword as a bare string (`where \"…\"`), \
+                          a query Kusto rejects";
+            let (message, _) = refusal(pipeline, reason);
+            let table = pipeline.columns_of.as_deref().unwrap_or("its events");
+            diags.push(cx.error("SIG0070", message).with_help(format!(
+                "the backend converts the rule, but the query does not run: the rule cannot run on {table} rows; search a field (`CommandLine|contains`) instead"
+            )));
+            return None;
+        }
         return lower_field_item(cx, None, pipeline, config, regexes, diags);
     };
     let field = pipeline.field(sigma);

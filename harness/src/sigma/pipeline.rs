@@ -115,6 +115,10 @@ pub struct Pipeline {
     /// converted.
     #[serde(default)]
     pub unsupported_modifiers: Vec<String>,
+    /// True when the query backend writes keyword searches into a query Kusto rejects (a bare
+    /// string, `where "whoami"`): a rule searching keywords cannot run.
+    #[serde(default)]
+    pub refuses_keywords: bool,
     /// `exists: true` means present and not empty (`exists: false`: absent, null or empty), as a
     /// query backend writes it for a table whose every row has every column (Kusto's
     /// `isnotempty`).

@@ -515,7 +515,7 @@ fn scan_names_the_sigma_rules_the_xdr_pipeline_cannot_run_on_defender_rows() {
     let warning = &over_defender[0];
     let message = warning["message"].as_str().unwrap();
     assert!(
-        message.starts_with("8 Sigma rules did not run"),
+        message.starts_with("9 Sigma rules did not run"),
         "{message}"
     );
     assert!(message.contains("pipeline: microsoft-xdr"), "{message}");
@@ -526,7 +526,7 @@ fn scan_names_the_sigma_rules_the_xdr_pipeline_cannot_run_on_defender_rows() {
         .map(|n| n.as_str().unwrap())
         .collect();
     // In file order: pipeline_cased, _current_directory, _eventid_not, _eventid_only,
-    // _fieldref, _imphash, _imphash_unknown, _no_category.
+    // _fieldref, _imphash, _imphash_unknown, _keywords, _no_category.
     assert!(notes[0].contains("cannot write `|cased`"), "{notes:?}");
     assert!(
         notes[1].contains("`CurrentDirectory` is not a column"),
@@ -544,7 +544,11 @@ fn scan_names_the_sigma_rules_the_xdr_pipeline_cannot_run_on_defender_rows() {
     assert!(notes[4].contains("cannot write `|fieldref`"), "{notes:?}");
     assert!(notes[5].contains("MD5, SHA1, SHA256"), "{notes:?}");
     assert!(
-        notes[7]
+        notes[7].contains("writes a keyword as a bare string"),
+        "{notes:?}"
+    );
+    assert!(
+        notes[8]
             .contains("picks the table by the log source's category, and the rule has no category"),
         "{notes:?}"
     );
