@@ -517,7 +517,52 @@ pub struct Expr {
     pub span: Span,
 }
 
+/// Drops a chain of binary operators (`a or b or ...`) one link at a time:
+/// the derived drop would recurse once per operator, and a converted Sigma rule can chain
+/// thousands.
+impl Drop for Expr {
+    fn drop(&mut self) {
+        let mut links = Vec::new();
+        if let ExprKind::Binary { lhs, rhs, .. } = &mut self.kind {
+            links.push(std::mem::replace(&mut **lhs, Expr::placeholder()));
+            links.push(std::mem::replace(&mut **rhs, Expr::placeholder()));
+        }
+        while let Some(mut link) = links.pop() {
+            if let ExprKind::Binary { lhs, rhs, .. } = &mut link.kind {
+                links.push(std::mem::replace(&mut **lhs, Expr::placeholder()));
+                links.push(std::mem::replace(&mut **rhs, Expr::placeholder()));
+            }
+        }
+    }
+}
+
 impl Expr {
+    /// What a link's operands are swapped for when a chain is dropped.
+    fn placeholder() -> Expr {
+        Expr {
+            kind: ExprKind::Literal(Literal::Bool(false)),
+            span: Span::default(),
+        }
+    }
+
+    /// The operands of the chain of `op` this expression heads (`a or b or c`, however nested;
+    /// parentheses end it), left to right, found without recursion: a converted Sigma rule can
+    /// chain thousands.
+    pub fn operands(&self, op: BinOp) -> Vec<&Expr> {
+        let mut operands = Vec::new();
+        let mut pending = vec![self];
+        while let Some(x) = pending.pop() {
+            match &x.kind {
+                ExprKind::Binary { op: o, lhs, rhs } if *o == op => {
+                    pending.push(rhs);
+                    pending.push(lhs);
+                }
+                _ => operands.push(x),
+            }
+        }
+        operands
+    }
+
     /// An expression of `kind` at `span`.
     pub fn new(kind: ExprKind, span: Span) -> Self {
         Expr { kind, span }

@@ -191,9 +191,7 @@ fn trace(
             op: op @ (BinOp::And | BinOp::Or),
             ..
         } => {
-            let mut operands = Vec::new();
-            flatten(e, *op, &mut operands);
-            for operand in operands {
+            for operand in e.operands(*op) {
                 children.push(trace(ev, operand, cols, row, text));
             }
         }
@@ -276,15 +274,20 @@ pub fn lower(e: &Expr, columns: &[Column]) -> Option<crate::expr::Expr> {
             not(lower(&args[0].value, columns)?)
         }
         ExprKind::Binary {
-            op: BinOp::And,
-            lhs,
-            rhs,
-        } => Ir::And(vec![lower(lhs, columns)?, lower(rhs, columns)?]),
-        ExprKind::Binary {
-            op: BinOp::Or,
-            lhs,
-            rhs,
-        } => Ir::Or(vec![lower(lhs, columns)?, lower(rhs, columns)?]),
+            op: op @ (BinOp::And | BinOp::Or),
+            ..
+        } => {
+            let parts = e
+                .operands(*op)
+                .into_iter()
+                .map(|x| lower(x, columns))
+                .collect::<Option<Vec<Ir>>>()?;
+            if *op == BinOp::And {
+                Ir::And(parts)
+            } else {
+                Ir::Or(parts)
+            }
+        }
         ExprKind::Binary { op, lhs, rhs } => {
             let field = column(lhs)?;
             match op {
@@ -358,16 +361,6 @@ pub fn lower(e: &Expr, columns: &[Column]) -> Option<crate::expr::Expr> {
         }
         _ => return None,
     })
-}
-
-fn flatten<'e>(e: &'e Expr, op: BinOp, out: &mut Vec<&'e Expr>) {
-    match &e.kind {
-        ExprKind::Binary { op: o, lhs, rhs } if *o == op => {
-            flatten(lhs, op, out);
-            flatten(rhs, op, out);
-        }
-        _ => out.push(e),
-    }
 }
 
 impl Explanation {

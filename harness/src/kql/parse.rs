@@ -2044,8 +2044,8 @@ impl Parser<'_> {
                 Ok(Dynamic::Null)
             }
             _ => {
-                let e = self.unary()?;
-                match e.kind {
+                let mut e = self.unary()?;
+                match std::mem::replace(&mut e.kind, ExprKind::Literal(Literal::Bool(false))) {
                     ExprKind::Literal(Literal::Null(_)) => Ok(Dynamic::Null),
                     ExprKind::Literal(Literal::Dynamic(d)) => Ok(d),
                     ExprKind::Literal(l) => Ok(Dynamic::Scalar(Box::new(l))),

@@ -228,6 +228,43 @@ fn both_seed_queries_resolve_and_run_as_written_over_empty_tables() {
     }
 }
 
+/// A Sigma rule converted by its Kusto backend can `or` thousands of comparisons (SigmaHQ's
+/// longest, 67 KB, about 1,100): such a chain compiles to a balanced tree and is walked and
+/// dropped without recursion, so it compiles, runs, is explained and is dropped without running
+/// out of stack (a test thread has 2 MiB; compiled recursively, that SigmaHQ conversion
+/// overflowed the main thread's 8 MiB in a debug build).
+#[test]
+fn a_chain_of_thousands_of_ors_and_ands_compiles_runs_and_explains() {
+    let mut db = Database::new(clock());
+    let events: Vec<firedrill::event::Event> = [7, 20_000, 30_000]
+        .into_iter()
+        .map(|x: i64| {
+            let mut event = firedrill::event::Event::new(firedrill::event::LogSchema::Other);
+            event.fields.insert("x".into(), x.into());
+            event
+        })
+        .collect();
+    db.bind("T", &events);
+    for op in ["or", "and"] {
+        let terms: Vec<String> = (0..20_000).map(|i| format!("x != {i}")).collect();
+        let test = if op == "or" {
+            format!("x == 7 or {}", terms.join(" or "))
+        } else {
+            terms.join(" and ")
+        };
+        let text = format!("T | where {test}");
+        let (query, diags) = kql::parse(&text);
+        let query = query.unwrap_or_else(|| panic!("{}", render(&diags)));
+        let table = kql::evaluate(&query, &db).unwrap_or_else(|d| panic!("{}", render(&d)));
+        // `or`: every row differs from some term; `and`: 7 is among the terms, 20000 is not.
+        let expected = if op == "or" { 3 } else { 2 };
+        assert_eq!(table.rows.len(), expected, "{op}");
+        // Explaining it walks the chain too.
+        let explanation = kql::explain::explain(&query, &db, &text);
+        assert!(!explanation.steps.is_empty(), "{op}");
+    }
+}
+
 #[test]
 fn webserver_seed_names_duplicate_aggregates_and_keeps_provenance() {
     let mut db = Database::new(clock());

@@ -63,30 +63,29 @@ pub(super) fn compile_expr(
             // columns, and a chain that deep would exhaust the stack when evaluated.
             any_of(tests)
         }
+        ExprKind::Binary {
+            op: op @ (BinOp::And | BinOp::Or),
+            ..
+        } => {
+            let operands = e.operands(*op);
+            let mut tests = Vec::with_capacity(operands.len());
+            for x in operands {
+                let test = sub(ev, x)?;
+                if !matches!(test.ty, ScalarType::Bool | ScalarType::Dynamic) {
+                    return Err(EvalError::new(
+                        "KQL0205",
+                        format!("`{}` expects bool operands, not {}", op.symbol(), test.ty),
+                        x.span,
+                    ));
+                }
+                tests.push(test);
+            }
+            balanced(*op, tests)
+        }
         ExprKind::Binary { op, lhs, rhs } => {
             let l = sub(ev, lhs)?;
             let r = sub(ev, rhs)?;
             match op {
-                BinOp::And | BinOp::Or => {
-                    for (side, x) in [(&l, lhs), (&r, rhs)] {
-                        if !matches!(side.ty, ScalarType::Bool | ScalarType::Dynamic) {
-                            return Err(EvalError::new(
-                                "KQL0205",
-                                format!("`{}` expects bool operands, not {}", op.symbol(), side.ty),
-                                x.span,
-                            ));
-                        }
-                    }
-                    let kind = if *op == BinOp::And {
-                        CExpr::And(Box::new(l), Box::new(r))
-                    } else {
-                        CExpr::Or(Box::new(l), Box::new(r))
-                    };
-                    Compiled {
-                        kind,
-                        ty: ScalarType::Bool,
-                    }
-                }
                 BinOp::Eq
                 | BinOp::Ne
                 | BinOp::Lt
@@ -172,6 +171,7 @@ pub(super) fn compile_expr(
                         ty: ScalarType::Bool,
                     }
                 }
+                BinOp::And | BinOp::Or => unreachable!("compiled as a chain above"),
             }
         }
         ExprKind::Unary { op, expr } => {
@@ -738,9 +738,17 @@ pub(super) fn inline_function(
 }
 
 /// `a or b or ...` as a balanced tree (false for none), evaluated left to right.
-fn any_of(mut tests: Vec<Compiled>) -> Compiled {
+fn any_of(tests: Vec<Compiled>) -> Compiled {
+    balanced(BinOp::Or, tests)
+}
+
+/// `a and b and ...` (`op` And) or `a or b or ...` (`op` Or) as a balanced tree, evaluated left
+/// to right: the same result as the chain (both are associative, nulls included), at a depth
+/// the stack survives however long the chain (a converted Sigma rule can `or` thousands of
+/// comparisons). None is the operator's identity.
+fn balanced(op: BinOp, mut tests: Vec<Compiled>) -> Compiled {
     if tests.is_empty() {
-        return Compiled::constant(Value::Bool(false), ScalarType::Bool);
+        return Compiled::constant(Value::Bool(op == BinOp::And), ScalarType::Bool);
     }
     while tests.len() > 1 {
         let mut paired = Vec::with_capacity(tests.len().div_ceil(2));
@@ -748,7 +756,11 @@ fn any_of(mut tests: Vec<Compiled>) -> Compiled {
         while let Some(a) = it.next() {
             paired.push(match it.next() {
                 Some(b) => Compiled {
-                    kind: CExpr::Or(Box::new(a), Box::new(b)),
+                    kind: if op == BinOp::And {
+                        CExpr::And(Box::new(a), Box::new(b))
+                    } else {
+                        CExpr::Or(Box::new(a), Box::new(b))
+                    },
                     ty: ScalarType::Bool,
                 },
                 None => a,
