@@ -7,7 +7,7 @@
 //! rendering adds beyond the published schema (parser-only columns such as `TargetProcessFilename`)
 //! are appended with the type their values suggest.
 
-use super::schema::{Catalog, Column, asim_process_function};
+use super::schema::{Catalog, Column, asim_parser_source, asim_process_function};
 use super::table::{EventRef, Row, Table};
 use super::value::{ScalarType, Value, parse_datetime, ticks_from_chrono};
 use crate::event::{Event, LogSchema, Value as EventValue};
@@ -148,6 +148,19 @@ impl Database {
     /// The table called `name`: a bound one, or an empty one of the catalog's schema.
     pub fn table(&self, name: &str) -> Option<Arc<Table>> {
         if let Some(t) = self.tables.get(canonical(name)) {
+            // A source-specific ASIM parser returns its source's rows only.
+            if let Some(product) = asim_parser_source(name) {
+                let mut rows = Table::empty(t.columns.clone());
+                if let (Some(product), Some(at)) = (product, t.column_index("EventProduct")) {
+                    rows.rows = t
+                        .rows
+                        .iter()
+                        .filter(|row| row.values[at].as_str() == Some(product))
+                        .cloned()
+                        .collect();
+                }
+                return Some(Arc::new(rows));
+            }
             return Some(Arc::clone(t));
         }
         let schema = Catalog::builtin().get(name)?;

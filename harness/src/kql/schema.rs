@@ -168,6 +168,41 @@ impl Catalog {
     }
 }
 
+/// The generic names a source-specific ASIM process parser's name extends
+/// (`ASimProcessCreateMicrosoftSysmon`), longest first.
+const ASIM_SOURCE_PREFIXES: [&str; 6] = [
+    "_ASim_ProcessEvent_Create",
+    "_ASim_ProcessEvent_",
+    "_Im_ProcessCreate_",
+    "ASimProcessCreate",
+    "vimProcessCreate",
+    "imProcessCreate",
+];
+
+/// The rows ASIM process parser `name` returns: `None` for every row (the source-agnostic
+/// parsers); for a source-specific parser, `Some` of the `EventProduct` of its source's rows, or
+/// `Some(None)` for a source firedrill makes no rows of. Recorded and generated rows come from
+/// Sysmon through the `Event` table (`...MicrosoftSysmon`), Security 4688 through `SecurityEvent`
+/// (`...MicrosoftSecurityEvents`) and Defender (`...Microsoft365D`); the parsers of the same events
+/// collected through the `WindowsEvent` table, and of every other product, return none.
+pub fn asim_parser_source(name: &str) -> Option<Option<&'static str>> {
+    if ASIM_PROCESS_FUNCTIONS.contains(&name) || !asim_process_function(name) {
+        return None;
+    }
+    let source = ASIM_SOURCE_PREFIXES
+        .iter()
+        .find_map(|prefix| name.strip_prefix(prefix))?;
+    if source.is_empty() {
+        return None;
+    }
+    Some(match source {
+        "MicrosoftSysmon" => Some("Sysmon"),
+        "MicrosoftSecurityEvents" => Some("Security Events"),
+        "Microsoft365D" => Some("M365 Defender for Endpoint"),
+        _ => None,
+    })
+}
+
 /// True for the ASIM process parsers, including source-specific ones (`vimProcessCreateMicrosoftSysmon`, ...).
 pub fn asim_process_function(name: &str) -> bool {
     ASIM_PROCESS_FUNCTIONS.contains(&name)

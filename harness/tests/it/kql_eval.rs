@@ -228,6 +228,75 @@ fn both_seed_queries_resolve_and_run_as_written_over_empty_tables() {
     }
 }
 
+/// A source-specific ASIM parser (`ASimProcessCreateMicrosoftSysmon`, four uses in the KQL
+/// corpus) returns only its source's rows of `imProcessCreate`: Sysmon's, Security 4688's
+/// (through `SecurityEvent`) or Defender's; a parser of a source firedrill makes no rows of
+/// (`WindowsEvent`-collected events, Linux, other products) returns none.
+#[test]
+fn source_specific_asim_parsers_return_their_sources_rows_only() {
+    use firedrill::generate::{self, AsimSource, Options};
+    let scenario =
+        firedrill::scenario::load(&root().join("scenarios/arcgis/soe-webshell-powershell.yaml"))
+            .expect("a bundled scenario");
+    let mut rows = Vec::new();
+    let mut of = BTreeMap::new();
+    for (source, product) in [
+        (AsimSource::Defender, "M365 Defender for Endpoint"),
+        (AsimSource::Sysmon, "Sysmon"),
+        (AsimSource::SecurityEvent, "Security Events"),
+    ] {
+        let options = Options {
+            asim_source: source,
+            ..Options::default()
+        };
+        let events = generate::render(
+            &generate::timeline(&scenario, &options),
+            firedrill::event::LogSchema::Asim,
+        );
+        of.insert(product, events.len());
+        rows.extend(events);
+    }
+    let mut db = Database::new(clock());
+    db.bind("imProcessCreate", &rows);
+    for (parser, product) in [
+        ("imProcessCreate", None),
+        ("_Im_ProcessCreate", None),
+        ("ASimProcessCreateMicrosoftSysmon", Some("Sysmon")),
+        (
+            "vimProcessCreateMicrosoftSecurityEvents",
+            Some("Security Events"),
+        ),
+        (
+            "ASimProcessCreateMicrosoft365D",
+            Some("M365 Defender for Endpoint"),
+        ),
+        ("vimProcessCreateMicrosoftWindowsEvents", Some("")),
+        ("vimProcessCreateLinuxSysmon", Some("")),
+    ] {
+        let text = format!("{parser} | summarize count() by EventProduct");
+        let (query, diags) = kql::parse(&text);
+        let query = query.unwrap_or_else(|| panic!("{}", render(&diags)));
+        let table = kql::evaluate(&query, &db).unwrap_or_else(|d| panic!("{}", render(&d)));
+        let counts: BTreeMap<String, u64> = table.to_json()["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                (
+                    row[0].as_str().unwrap().to_string(),
+                    row[1].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let expected: BTreeMap<String, u64> = of
+            .iter()
+            .filter(|(p, _)| product.is_none_or(|want| want == **p))
+            .map(|(p, n)| (p.to_string(), *n as u64))
+            .collect();
+        assert_eq!(counts, expected, "{parser}");
+    }
+}
+
 /// A Sigma rule converted by its Kusto backend can `or` thousands of comparisons (SigmaHQ's
 /// longest, 67 KB, about 1,100): such a chain compiles to a balanced tree and is walked and
 /// dropped without recursion, so it compiles, runs, is explained and is dropped without running
