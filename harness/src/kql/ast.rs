@@ -573,9 +573,10 @@ impl Expr {
     pub fn names_read(&self, out: &mut Vec<String>) {
         match &self.kind {
             ExprKind::Name(id) => out.push(id.name.clone()),
-            ExprKind::Binary { lhs, rhs, .. } => {
-                lhs.names_read(out);
-                rhs.names_read(out);
+            ExprKind::Binary { op, .. } => {
+                for operand in self.operands(*op) {
+                    operand.names_read(out);
+                }
             }
             ExprKind::Unary { expr, .. }
             | ExprKind::Paren(expr)
@@ -1554,13 +1555,25 @@ impl fmt::Display for Expr {
             ExprKind::Literal(l) => write!(f, "{l}"),
             ExprKind::Name(n) => write!(f, "{n}"),
             ExprKind::Wildcard(p) => f.write_str(p),
-            ExprKind::Binary { op, lhs, rhs } => {
+            ExprKind::Binary { op, .. } => {
                 // Operands print with parentheses when needed to keep the tree's shape:
-                // binary operators are left-associative.
+                // binary operators are left-associative. The left spine of operators as loose
+                // as this one (`a or b or ...`, however long) prints in a loop, not recursively.
                 let prec = op.precedence();
-                write_operand(f, lhs, prec, false)?;
-                write!(f, " {} ", op.symbol())?;
-                write_operand(f, rhs, prec, true)
+                let mut spine = Vec::new();
+                let mut head = self;
+                while let ExprKind::Binary { op, lhs, rhs } = &head.kind
+                    && op.precedence() == prec
+                {
+                    spine.push((op, rhs));
+                    head = lhs;
+                }
+                write_operand(f, head, prec, false)?;
+                for (op, rhs) in spine.into_iter().rev() {
+                    write!(f, " {} ", op.symbol())?;
+                    write_operand(f, rhs, prec, true)?;
+                }
+                Ok(())
             }
             ExprKind::Unary { op, expr } => {
                 f.write_str(match op {

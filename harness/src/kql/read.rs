@@ -183,9 +183,10 @@ impl Walker {
             }
             ExprKind::Subquery(t) => self.tabular(t),
             ExprKind::Paren(inner) => self.expr(inner, source),
-            ExprKind::Binary { lhs, rhs, .. } => {
-                self.expr(lhs, false);
-                self.expr(rhs, false);
+            ExprKind::Binary { op, .. } => {
+                for operand in e.operands(*op) {
+                    self.expr(operand, false);
+                }
             }
             ExprKind::Unary { expr, .. } | ExprKind::Member { expr, .. } => self.expr(expr, false),
             ExprKind::Index { expr, index } => {

@@ -299,11 +299,11 @@ fn source_specific_asim_parsers_return_their_sources_rows_only() {
 
 /// A Sigma rule converted by its Kusto backend can `or` thousands of comparisons (SigmaHQ's
 /// longest, 67 KB, about 1,100): such a chain compiles to a balanced tree and is walked and
-/// dropped without recursion, so it compiles, runs, is explained and is dropped without running
-/// out of stack (a test thread has 2 MiB; compiled recursively, that SigmaHQ conversion
+/// dropped without recursion, so it compiles, runs, is explained, printed, linted and dropped
+/// without running out of stack (a test thread has 2 MiB; compiled recursively, that SigmaHQ conversion
 /// overflowed the main thread's 8 MiB in a debug build).
 #[test]
-fn a_chain_of_thousands_of_ors_and_ands_compiles_runs_and_explains() {
+fn a_chain_of_thousands_of_ors_and_ands_compiles_runs_explains_and_lints() {
     let mut db = Database::new(clock());
     let events: Vec<firedrill::event::Event> = [7, 20_000, 30_000]
         .into_iter()
@@ -328,10 +328,29 @@ fn a_chain_of_thousands_of_ors_and_ands_compiles_runs_and_explains() {
         // `or`: every row differs from some term; `and`: 7 is among the terms, 20000 is not.
         let expected = if op == "or" { 3 } else { 2 };
         assert_eq!(table.rows.len(), expected, "{op}");
-        // Explaining it walks the chain too.
+        // Explaining it walks the chain too, and so does printing it.
         let explanation = kql::explain::explain(&query, &db, &text);
         assert!(!explanation.steps.is_empty(), "{op}");
+        assert_eq!(query.to_string().trim(), text, "{op}");
     }
+    // `firedrill lint` reads the tables and names a query uses, and runs it over empty tables.
+    let dir = tempfile::tempdir().unwrap();
+    let terms: Vec<String> = (0..20_000)
+        .map(|i| format!("ProcessCommandLine contains \"x{i}\""))
+        .collect();
+    let file = dir.path().join("long.kql");
+    std::fs::write(
+        &file,
+        format!("DeviceProcessEvents\n| where {}\n", terms.join(" or ")),
+    )
+    .unwrap();
+    let output = firedrill().arg("lint").arg(&file).output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
