@@ -165,9 +165,9 @@ fn with_absent_texts(rows: Vec<Event>) -> Vec<Event> {
 /// SigmaHQ subset and rules written for the pipelines' rewritings (account names split into name
 /// and domain, `Hashes` into digest columns, fields mapped to two columns, `EventID` dropped).
 /// Over every bundled scenario rendered as the pipeline's table, and the same rows with string
-/// values left out ([`with_absent_texts`]), each rule matches through
-/// firedrill's pipeline exactly the rows its converted query selects (run by the KQL engine), and
-/// the rules the backend refuses are refused with `SIG0070`.
+/// values left out ([`with_absent_texts`]), each rule matches through firedrill's pipeline exactly
+/// the rows its converted query selects (run by the KQL engine); the rules the backend refuses,
+/// and those whose conversion Kusto rejects (a type error), are refused with `SIG0070`.
 #[test]
 fn sigma_rules_on_kusto_tables_match_what_their_kusto_conversions_select() {
     for (pipeline, table_name, events) in kusto_pipelines() {
