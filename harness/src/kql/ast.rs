@@ -563,6 +563,65 @@ impl Expr {
         operands
     }
 
+    /// The left-deep chain `a op b op c ...` of `operands` (the parser's shape), built without
+    /// recursion; `None` when there are none.
+    pub fn chain(op: BinOp, operands: impl IntoIterator<Item = Expr>) -> Option<Expr> {
+        operands.into_iter().reduce(|lhs, rhs| {
+            let span = lhs.span.to(rhs.span);
+            Expr::new(
+                ExprKind::Binary {
+                    op,
+                    lhs: Box::new(lhs),
+                    rhs: Box::new(rhs),
+                },
+                span,
+            )
+        })
+    }
+
+    /// How deeply the expression nests, found without recursion: one level per operator,
+    /// call, parenthesis, member or index, except that a chain of `and` or `or`, which every
+    /// stage walks without recursion whatever its length, is one level. Subqueries are not
+    /// entered (their expressions are measured on their own).
+    pub fn depth(&self) -> usize {
+        let mut deepest = 0;
+        let mut pending = vec![(self, 1)];
+        while let Some((x, depth)) = pending.pop() {
+            deepest = deepest.max(depth);
+            let below = depth + 1;
+            match &x.kind {
+                ExprKind::Binary {
+                    op: op @ (BinOp::And | BinOp::Or),
+                    ..
+                } => pending.extend(x.operands(*op).into_iter().map(|o| (o, below))),
+                ExprKind::Binary { lhs, rhs, .. } => {
+                    pending.extend([(&**lhs, below), (&**rhs, below)]);
+                }
+                ExprKind::Unary { expr, .. }
+                | ExprKind::Paren(expr)
+                | ExprKind::Member { expr, .. } => pending.push((expr, below)),
+                ExprKind::Index { expr, index } => {
+                    pending.extend([(&**expr, below), (&**index, below)]);
+                }
+                ExprKind::List { lhs, items, .. } => {
+                    pending.push((lhs, below));
+                    pending.extend(items.iter().map(|i| (i, below)));
+                }
+                ExprKind::Between { lhs, low, high, .. } => {
+                    pending.extend([(&**lhs, below), (&**low, below), (&**high, below)]);
+                }
+                ExprKind::Call { args, .. } => {
+                    pending.extend(args.iter().map(|a| (&a.value, below)));
+                }
+                ExprKind::Literal(_)
+                | ExprKind::Name(_)
+                | ExprKind::Wildcard(_)
+                | ExprKind::Subquery(_) => {}
+            }
+        }
+        deepest
+    }
+
     /// An expression of `kind` at `span`.
     pub fn new(kind: ExprKind, span: Span) -> Self {
         Expr { kind, span }

@@ -1575,7 +1575,28 @@ impl Parser<'_> {
         self.infix_loop(lhs, min)
     }
 
-    fn infix_loop(&mut self, mut lhs: Expr, min: u8) -> PResult<Expr> {
+    /// The operators that follow `lhs` and bind tighter than `min`, applied to it. A whole
+    /// expression (`min` 0) nested deeper than [`MAX_DEPTH`] is an error: a chain of `+`, or of
+    /// comparisons, nests one level per operator, and every stage after the parser recurses
+    /// into it (`and` and `or` chains are walked without recursion, so count as one level).
+    fn infix_loop(&mut self, lhs: Expr, min: u8) -> PResult<Expr> {
+        let e = self.infix_links(lhs, min)?;
+        if min == 0 && e.depth() > MAX_DEPTH {
+            let d = Diagnostic::error(
+                "KQL0007",
+                format!("expression nested more than {MAX_DEPTH} levels deep"),
+            )
+            .at(self.file, self.src, e.span)
+            .with_help(
+                "each operator other than `and` and `or` nests its operands a level deeper: \
+                 split the expression with `extend` or `let` statements",
+            );
+            return Err(self.push(d));
+        }
+        Ok(e)
+    }
+
+    fn infix_links(&mut self, mut lhs: Expr, min: u8) -> PResult<Expr> {
         loop {
             let Some(infix) = self.infix() else {
                 return Ok(lhs);

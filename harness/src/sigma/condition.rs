@@ -27,10 +27,11 @@ pub enum Cond {
     OneOf(Pattern),
     /// `all of pattern`.
     AllOf(Pattern),
-    /// `a and b`.
-    And(Box<CondNode>, Box<CondNode>),
-    /// `a or b`.
-    Or(Box<CondNode>, Box<CondNode>),
+    /// `a and b and ...`: a chain, however long, is one node (two operands or more), so that
+    /// nothing walks it by recursion.
+    And(Vec<CondNode>),
+    /// `a or b or ...`, likewise.
+    Or(Vec<CondNode>),
     /// `not a`.
     Not(Box<CondNode>),
 }
@@ -140,31 +141,35 @@ impl Parser {
     }
 
     fn or_expr(&mut self) -> Result<CondNode, CondError> {
-        let mut left = self.and_expr()?;
-        while self.keyword("or") {
-            self.pos += 1;
-            let right = self.and_expr()?;
-            let span = left.span.to(right.span);
-            left = CondNode {
-                cond: Cond::Or(Box::new(left), Box::new(right)),
-                span,
-            };
-        }
-        Ok(left)
+        self.chain("or", Self::and_expr, Cond::Or)
     }
 
     fn and_expr(&mut self) -> Result<CondNode, CondError> {
-        let mut left = self.not_expr()?;
-        while self.keyword("and") {
-            self.pos += 1;
-            let right = self.not_expr()?;
-            let span = left.span.to(right.span);
-            left = CondNode {
-                cond: Cond::And(Box::new(left), Box::new(right)),
-                span,
-            };
+        self.chain("and", Self::not_expr, Cond::And)
+    }
+
+    /// Operands parsed by `operand`, separated by `word`: one operand as it is, several as one
+    /// `node` (a chain is parsed in a loop, and held as a list).
+    fn chain(
+        &mut self,
+        word: &str,
+        operand: fn(&mut Self) -> Result<CondNode, CondError>,
+        node: fn(Vec<CondNode>) -> Cond,
+    ) -> Result<CondNode, CondError> {
+        let first = operand(self)?;
+        if !self.keyword(word) {
+            return Ok(first);
         }
-        Ok(left)
+        let mut operands = vec![first];
+        while self.keyword(word) {
+            self.pos += 1;
+            operands.push(operand(self)?);
+        }
+        let span = operands[0].span.to(operands[operands.len() - 1].span);
+        Ok(CondNode {
+            cond: node(operands),
+            span,
+        })
     }
 
     fn enter(&mut self) -> Result<(), CondError> {
@@ -325,6 +330,10 @@ pub use crate::glob::matches as pattern_matches;
 mod tests {
     use super::*;
 
+    fn join(items: &[CondNode], word: &str) -> String {
+        items.iter().map(show).collect::<Vec<_>>().join(word)
+    }
+
     fn show(node: &CondNode) -> String {
         match &node.cond {
             Cond::Ident(s) => s.clone(),
@@ -332,8 +341,8 @@ mod tests {
             Cond::AllOf(Pattern::Them) => "all of them".into(),
             Cond::OneOf(Pattern::Glob(p)) => format!("1 of {p}"),
             Cond::AllOf(Pattern::Glob(p)) => format!("all of {p}"),
-            Cond::And(a, b) => format!("({} and {})", show(a), show(b)),
-            Cond::Or(a, b) => format!("({} or {})", show(a), show(b)),
+            Cond::And(items) => format!("({})", join(items, " and ")),
+            Cond::Or(items) => format!("({})", join(items, " or ")),
             Cond::Not(a) => format!("not {}", show(a)),
         }
     }
@@ -345,18 +354,23 @@ mod tests {
         let node = parse("selection and not 1 of filter_main_* and not all of them").unwrap();
         assert_eq!(
             show(&node),
-            "((selection and not 1 of filter_main_*) and not all of them)"
+            "(selection and not 1 of filter_main_* and not all of them)"
         );
         assert_eq!(show(&parse("(a or b) and c").unwrap()), "((a or b) and c)");
+        assert_eq!(
+            show(&parse("a or (b or c) or d").unwrap()),
+            "(a or (b or c) or d)"
+        );
     }
 
     #[test]
     fn spans_point_into_the_condition() {
         let text = "sel and not filter";
         let node = parse(text).unwrap();
-        let Cond::And(_, right) = &node.cond else {
+        let Cond::And(items) = &node.cond else {
             panic!("expected and")
         };
+        let right = &items[1];
         assert_eq!(&text[right.span.start..right.span.end], "not filter");
     }
 

@@ -172,15 +172,18 @@ fn lower_condition(node: &CondNode, selections: &IndexMap<&str, Piece>) -> Resul
             Box::new(expr),
         ))
     };
-    let both = |and: bool, a: &CondNode, b: &CondNode| -> Result<Piece, Span> {
-        let a = lower_condition(a, selections)?;
-        let b = lower_condition(b, selections)?;
-        Ok(match (a, b) {
-            (Piece::Expr(a), Piece::Expr(b)) => Piece::Expr(flatten(and, a, b)),
-            (Piece::Expr(kept), Piece::Dropped) | (Piece::Dropped, Piece::Expr(kept)) => {
-                Piece::Expr(kept)
+    // A chain's operands, the dropped ones left out (and the chain dropped when all were).
+    let chain = |and: bool, items: &[CondNode]| -> Result<Piece, Span> {
+        let mut kept = Vec::with_capacity(items.len());
+        for item in items {
+            if let Piece::Expr(expr) = lower_condition(item, selections)? {
+                kept.push(expr);
             }
-            (Piece::Dropped, Piece::Dropped) => Piece::Dropped,
+        }
+        Ok(match kept.len() {
+            0 => Piece::Dropped,
+            1 => Piece::Expr(kept.remove(0)),
+            _ => Piece::Expr(flatten(and, kept)),
         })
     };
     Ok(match &node.cond {
@@ -191,8 +194,8 @@ fn lower_condition(node: &CondNode, selections: &IndexMap<&str, Piece>) -> Resul
         },
         Cond::OneOf(p) => of(p, false),
         Cond::AllOf(p) => of(p, true),
-        Cond::And(a, b) => both(true, a, b)?,
-        Cond::Or(a, b) => both(false, a, b)?,
+        Cond::And(items) => chain(true, items)?,
+        Cond::Or(items) => chain(false, items)?,
         Cond::Not(a) => match lower_condition(a, selections)? {
             Piece::Expr(expr) => Piece::Expr(Expr::Not(Box::new(expr))),
             Piece::Dropped => return Err(node.span),
@@ -200,9 +203,9 @@ fn lower_condition(node: &CondNode, selections: &IndexMap<&str, Piece>) -> Resul
     })
 }
 
-fn flatten(and: bool, a: Expr, b: Expr) -> Expr {
-    let mut items = Vec::new();
-    for e in [a, b] {
+fn flatten(and: bool, operands: Vec<Expr>) -> Expr {
+    let mut items = Vec::with_capacity(operands.len());
+    for e in operands {
         match (and, e) {
             (true, Expr::And(inner)) | (false, Expr::Or(inner)) => items.extend(inner),
             (_, e) => items.push(e),

@@ -1003,11 +1003,11 @@ fn parse_detection(
 fn shift(mut node: CondNode, by: usize) -> CondNode {
     node.span = Span::new(node.span.start + by, node.span.end + by);
     node.cond = match node.cond {
-        condition::Cond::And(a, b) => {
-            condition::Cond::And(Box::new(shift(*a, by)), Box::new(shift(*b, by)))
+        condition::Cond::And(items) => {
+            condition::Cond::And(items.into_iter().map(|a| shift(a, by)).collect())
         }
-        condition::Cond::Or(a, b) => {
-            condition::Cond::Or(Box::new(shift(*a, by)), Box::new(shift(*b, by)))
+        condition::Cond::Or(items) => {
+            condition::Cond::Or(items.into_iter().map(|a| shift(a, by)).collect())
         }
         condition::Cond::Not(a) => condition::Cond::Not(Box::new(shift(*a, by))),
         other => other,
@@ -1051,9 +1051,13 @@ fn check_references(
             false
         }
         Cond::OneOf(Pattern::Them) | Cond::AllOf(Pattern::Them) => true,
-        Cond::And(a, b) | Cond::Or(a, b) => {
-            let left = check_references(a, selections, cx);
-            check_references(b, selections, cx) && left
+        // Every operand (not stopping at the first), so that each undefined name is reported.
+        Cond::And(items) | Cond::Or(items) => {
+            let mut ok = true;
+            for item in items {
+                ok &= check_references(item, selections, cx);
+            }
+            ok
         }
         Cond::Not(a) => check_references(a, selections, cx),
     }

@@ -353,6 +353,51 @@ fn a_chain_of_thousands_of_ors_and_ands_compiles_runs_explains_and_lints() {
     );
 }
 
+/// `search` over a chain of thousands of terms, `summarize` over an `or` of thousands of
+/// aggregates, and `join` on an `and` of thousands of key pairs: each rewrites or flattens the
+/// chain in a loop (a recursion per operator overflowed a test thread's stack).
+#[test]
+fn search_summarize_and_join_take_chains_of_thousands_of_terms() {
+    let mut db = Database::new(clock());
+    let events: Vec<firedrill::event::Event> = ["alpha", "beta"]
+        .into_iter()
+        .map(|word| {
+            let mut event = firedrill::event::Event::new(firedrill::event::LogSchema::Other);
+            event.fields.insert("A".into(), word.into());
+            event
+        })
+        .collect();
+    db.bind("T", &events);
+    let terms: Vec<String> = (0..20_000).map(|i| format!("\"v{i}\"")).collect();
+    let counts: Vec<String> = (0..20_000)
+        .map(|i| format!("countif(A == \"v{i}\") > 0"))
+        .collect();
+    let keys = vec!["$left.A == $right.A"; 20_000];
+    for (text, rows) in [
+        (format!("T | search {} or \"beta\"", terms.join(" or ")), 1),
+        (
+            format!(
+                "T | search kind=case_sensitive {} or \"BETA\"",
+                terms.join(" or ")
+            ),
+            0,
+        ),
+        (
+            format!("T | summarize x = {} | where x", counts.join(" or ")),
+            0,
+        ),
+        (
+            format!("T | join kind=inner (T) on {}", keys.join(" and ")),
+            2,
+        ),
+    ] {
+        let (query, diags) = kql::parse(&text);
+        let query = query.unwrap_or_else(|| panic!("{}", render(&diags)));
+        let table = kql::evaluate(&query, &db).unwrap_or_else(|d| panic!("{}", render(&d)));
+        assert_eq!(table.rows.len(), rows, "{}", &text[..60]);
+    }
+}
+
 #[test]
 fn webserver_seed_names_duplicate_aggregates_and_keeps_provenance() {
     let mut db = Database::new(clock());

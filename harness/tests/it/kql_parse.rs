@@ -175,6 +175,23 @@ fn nesting_beyond_the_limit_is_a_diagnostic_not_a_crash() {
     }
     let ok = format!("T | where {}1{}", "(".repeat(60), ")".repeat(60));
     assert!(kql::parse(&ok).0.is_some(), "60 levels are allowed");
+    // Each operator other than `and` and `or` nests its operands a level deeper, in a chain
+    // (`1 + 1 + ...`) as in parentheses (ten groups of ten, each inside the next).
+    let plus = |n: usize| vec!["1"; n].join(" + ");
+    let nested = (0..10).fold("x".to_string(), |inner, _| {
+        format!("({inner}) + {}", plus(10))
+    });
+    for deep in [plus(200), vec!["x == 1"; 200].join(" == "), nested] {
+        let (parsed, diags) = kql::parse(&format!("T | extend y = {deep}"));
+        assert!(parsed.is_none(), "{}", &deep[..40]);
+        assert!(
+            diags.iter().any(|d| d.code == "KQL0007"),
+            "{}",
+            render(&diags)
+        );
+    }
+    let ok = format!("T | extend y = {}", plus(60));
+    assert!(kql::parse(&ok).0.is_some(), "a chain of 60 is allowed");
 }
 
 #[test]

@@ -905,3 +905,54 @@ fn remembered_verdicts_agree_with_fresh_sessions() {
         "no verdict was known by what the scans found"
     );
 }
+
+/// A condition that chains thousands of selections with `or` or with `and` (a generated rule
+/// can) loads, compiles, matches and explains, and lints for the Kusto pipelines: the parser
+/// holds a chain as one list, and every stage walks it in a loop (a recursion per operator
+/// overflowed a test thread's stack at about a thousand).
+#[test]
+fn a_condition_chaining_thousands_of_selections_loads_compiles_matches_and_explains() {
+    const N: usize = 5_000;
+    let selections: String = (0..N)
+        .map(|i| format!("  sel{i}:\n    Image|endswith: '\\x{i}.exe'\n"))
+        .collect();
+    let mut event = arcsoc_events(LogSchema::Sysmon).remove(0);
+    event.fields.insert("Image".into(), "C:\\x7.exe".into());
+    let dir = tempfile::tempdir().unwrap();
+    for word in ["or", "and"] {
+        let names: Vec<String> = (0..N).map(|i| format!("sel{i}")).collect();
+        let condition = names.join(&format!(" {word} "));
+        let text = format!(
+            "title: Long {word} chain\nlogsource:\n  category: process_creation\n  product: windows\n\
+             detection:\n{selections}  condition: {condition}\nlevel: low\n"
+        );
+        let mut set = RuleSet::new();
+        let diags = set.add_source(&format!("long_{word}.yml"), &text);
+        assert!(diags.is_empty(), "{diags:?}");
+        let (engine, diags) = Engine::compile(&set, &Config::default());
+        assert!(diags.is_empty(), "{diags:?}");
+        // `or`: the event's image is one of the selections; `and`: it is not all of them.
+        let expected = word == "or";
+        assert_eq!(
+            engine.matches(&event).count(),
+            usize::from(expected),
+            "{word}"
+        );
+        assert_eq!(engine.explain(0, &event).result, expected, "{word}");
+        let file = dir.path().join(format!("long_{word}.yml"));
+        std::fs::write(&file, &text).unwrap();
+        for target in ["defender", "asim"] {
+            let output = firedrill()
+                .args(["lint", "--target", target])
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{word} for {target}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}

@@ -435,16 +435,17 @@ pub(super) fn union_all(mut parts: Vec<Table>, inner: bool) -> Table {
 }
 
 pub(super) fn flatten_and<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
-    match &e.kind {
-        ExprKind::Binary {
-            op: BinOp::And,
-            lhs,
-            rhs,
-        } => {
-            flatten_and(lhs, out);
-            flatten_and(rhs, out);
+    // Without recursion: a chain of `and` may be thousands long.
+    let mut pending = vec![e];
+    while let Some(x) = pending.pop() {
+        match &x.kind {
+            ExprKind::Binary {
+                op: BinOp::And,
+                lhs,
+                rhs,
+            } => pending.extend([&**rhs, &**lhs]),
+            ExprKind::Paren(inner) => pending.push(inner),
+            _ => out.push(x),
         }
-        ExprKind::Paren(inner) => flatten_and(inner, out),
-        _ => out.push(e),
     }
 }

@@ -393,15 +393,15 @@ fn search_predicate(e: &Expr, case_sensitive: bool) -> Expr {
         ExprKind::Paren(inner) => {
             ExprKind::Paren(Box::new(search_predicate(inner, case_sensitive)))
         }
+        // A chain of terms, rewritten without recursion: it may be thousands long.
         ExprKind::Binary {
             op: op @ (BinOp::And | BinOp::Or),
-            lhs,
-            rhs,
-        } => ExprKind::Binary {
-            op: *op,
-            lhs: Box::new(search_predicate(lhs, case_sensitive)),
-            rhs: Box::new(search_predicate(rhs, case_sensitive)),
-        },
+            ..
+        } => {
+            let operands = e.operands(*op).into_iter();
+            let rewritten = operands.map(|x| search_predicate(x, case_sensitive));
+            return Expr::chain(*op, rewritten).unwrap_or_else(|| e.clone());
+        }
         ExprKind::Call { name, args } if name.name == "not" && args.len() == 1 => {
             let mut args = args.clone();
             args[0].value = search_predicate(&args[0].value, case_sensitive);

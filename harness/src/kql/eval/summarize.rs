@@ -4,7 +4,7 @@
 use super::scalar::{CExpr, Compiled};
 use super::{EvalError, Evaluator, R, derived_name, next_column_name};
 use crate::diag::{Span, did_you_mean};
-use crate::kql::ast::{Arg, ColumnExpr, Expr, ExprKind, Ident};
+use crate::kql::ast::{Arg, BinOp, ColumnExpr, Expr, ExprKind, Ident};
 use crate::kql::func::{self, AggKind, AggState, Context};
 use crate::kql::schema::Column;
 use crate::kql::table::{EventRef, Row, Table};
@@ -456,6 +456,17 @@ pub(super) fn replace_aggregates(e: &Expr, found: &mut Vec<(String, Expr)>, base
                 name: name.clone(),
                 args,
             }
+        }
+        // A chain of `and` or `or`, rewritten without recursion: it may be thousands long.
+        ExprKind::Binary {
+            op: op @ (BinOp::And | BinOp::Or),
+            ..
+        } => {
+            let operands = e.operands(*op).into_iter();
+            let rewritten: Vec<Expr> = operands
+                .map(|x| replace_aggregates(x, found, base))
+                .collect();
+            return Expr::chain(*op, rewritten).unwrap_or_else(|| e.clone());
         }
         ExprKind::Binary { op, lhs, rhs } => {
             let l = go(lhs);
