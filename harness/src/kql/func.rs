@@ -1420,33 +1420,173 @@ fn set_combine(a: &[Value], op: SetOp) -> Value {
     Value::array(out)
 }
 
+/// Most results the `range()` function returns (the range function page): a longer series is
+/// truncated.
+pub const RANGE_FUNCTION_MAX: usize = 1 << 20;
+
+/// `range(start, stop [, step])`: the series, truncated at [`RANGE_FUNCTION_MAX`]; null when
+/// the bounds and step do not make one.
 fn range_array(a: &[Value], _: &Context) -> Result<Value, String> {
-    let step = a.get(2).cloned().unwrap_or(Value::Long(1));
-    let mut out = Vec::new();
-    match (&a[0], &a[1], &step) {
-        (Value::DateTime(s), Value::DateTime(e), Value::TimeSpan(st)) if *st > 0 => {
-            let mut t = *s;
-            while t <= *e && out.len() < 1_000_000 {
-                out.push(Value::DateTime(t));
-                t += st;
+    let Some(series) = Series::new(&a[0], &a[1], a.get(2)) else {
+        return Ok(Value::Null);
+    };
+    Ok(Value::array(series.take(RANGE_FUNCTION_MAX).collect()))
+}
+
+/// The values `start, start + step, ...` up to and including `stop` (down to it for a negative
+/// step), as the range function and the range operator generate them: whole numbers when the
+/// bounds and step are, reals when any of them is one; datetimes or timespans stepped by a
+/// timespan (an hour when no step is given, a number elsewhere).
+#[derive(Clone, Debug)]
+pub struct Series {
+    kind: SeriesKind,
+    /// Values produced so far.
+    at: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum SeriesKind {
+    /// `start + at * step` until past `stop`, in ticks for datetimes and timespans.
+    Whole {
+        start: i64,
+        stop: i64,
+        step: i64,
+        wrap: fn(i64) -> Value,
+    },
+    Real {
+        start: f64,
+        stop: f64,
+        step: f64,
+    },
+}
+
+impl Series {
+    /// The series from `start` to `stop` by `step`; `None` when they do not make one (mismatched
+    /// types, nulls, a zero or non-finite step).
+    pub fn new(start: &Value, stop: &Value, step: Option<&Value>) -> Option<Series> {
+        let whole = |start: i64, stop: i64, step: i64, wrap: fn(i64) -> Value| {
+            (step != 0).then_some(SeriesKind::Whole {
+                start,
+                stop,
+                step,
+                wrap,
+            })
+        };
+        let kind = match (start, stop, step) {
+            (Value::DateTime(s), Value::DateTime(e), None) => {
+                whole(*s, *e, TICKS_PER_HOUR, Value::DateTime)?
             }
-        }
-        _ => {
-            let (Some(s), Some(e), Some(st)) = (a[0].to_long(), a[1].to_long(), step.to_long())
-            else {
-                return Ok(Value::Null);
-            };
-            if st == 0 {
-                return Ok(Value::Null);
+            (Value::DateTime(s), Value::DateTime(e), Some(Value::TimeSpan(st))) => {
+                whole(*s, *e, *st, Value::DateTime)?
             }
-            let mut i = s;
-            while (if st > 0 { i <= e } else { i >= e }) && out.len() < 1_000_000 {
-                out.push(Value::Long(i));
-                i += st;
+            (Value::TimeSpan(s), Value::TimeSpan(e), None) => {
+                whole(*s, *e, TICKS_PER_HOUR, Value::TimeSpan)?
+            }
+            (Value::TimeSpan(s), Value::TimeSpan(e), Some(Value::TimeSpan(st))) => {
+                whole(*s, *e, *st, Value::TimeSpan)?
+            }
+            (Value::Long(s), Value::Long(e), None) => whole(*s, *e, 1, Value::Long)?,
+            (Value::Long(s), Value::Long(e), Some(Value::Long(st))) => {
+                whole(*s, *e, *st, Value::Long)?
+            }
+            (s @ (Value::Long(_) | Value::Real(_)), e @ (Value::Long(_) | Value::Real(_)), st) => {
+                let step = match st {
+                    None => 1.0,
+                    Some(st @ (Value::Long(_) | Value::Real(_))) => st.to_real()?,
+                    Some(_) => return None,
+                };
+                let (start, stop) = (s.to_real()?, e.to_real()?);
+                if step == 0.0 || ![start, stop, step].iter().all(|x| x.is_finite()) {
+                    return None;
+                }
+                SeriesKind::Real { start, stop, step }
+            }
+            _ => return None,
+        };
+        Some(Series { kind, at: 0 })
+    }
+
+    /// How many values the series holds, without generating them.
+    pub fn len(&self) -> u64 {
+        match self.kind {
+            SeriesKind::Whole {
+                start, stop, step, ..
+            } => {
+                let span = i128::from(stop) - i128::from(start);
+                if span != 0 && (span < 0) != (step < 0) {
+                    return 0;
+                }
+                u64::try_from(span / i128::from(step) + 1).unwrap_or(u64::MAX)
+            }
+            SeriesKind::Real { start, stop, step } => {
+                // The quotient, then the neighbours that rounding may have put on the wrong
+                // side: the count is the first `at` whose value `start + at * step` is past
+                // `stop`.
+                let quotient = ((stop - start) / step).floor();
+                if quotient < 0.0 {
+                    return 0;
+                }
+                if quotient >= 9.0e15 {
+                    return u64::MAX;
+                }
+                let within = |at: u64| {
+                    let value = start + at as f64 * step;
+                    if step > 0.0 {
+                        value <= stop
+                    } else {
+                        value >= stop
+                    }
+                };
+                let mut count = quotient as u64 + 1;
+                while within(count) {
+                    count += 1;
+                }
+                while count > 0 && !within(count - 1) {
+                    count -= 1;
+                }
+                count
             }
         }
     }
-    Ok(Value::array(out))
+
+    /// True when the series holds no value.
+    pub fn is_empty(&self) -> bool {
+        self.clone().next().is_none()
+    }
+}
+
+impl Iterator for Series {
+    type Item = Value;
+
+    fn next(&mut self) -> Option<Value> {
+        let value = match self.kind {
+            SeriesKind::Whole {
+                start,
+                stop,
+                step,
+                wrap,
+            } => {
+                let value = i128::from(start) + i128::from(self.at) * i128::from(step);
+                let within = if step > 0 {
+                    value <= i128::from(stop)
+                } else {
+                    value >= i128::from(stop)
+                };
+                within.then(|| wrap(value as i64))?
+            }
+            SeriesKind::Real { start, stop, step } => {
+                let value = start + self.at as f64 * step;
+                let within = if step > 0.0 {
+                    value <= stop
+                } else {
+                    value >= stop
+                };
+                within.then_some(Value::Real(value))?
+            }
+        };
+        self.at += 1;
+        Some(value)
+    }
 }
 
 fn period_ticks(part: &str) -> Option<i64> {
@@ -2551,6 +2691,40 @@ mod tests {
 
     fn call(name: &str, args: &[Value]) -> Value {
         (scalar(name).unwrap().call)(args, &Context { now: 0 }).unwrap()
+    }
+
+    #[test]
+    fn a_series_counts_the_values_it_generates() {
+        let (l, r, t) = (Value::Long, Value::Real, Value::TimeSpan);
+        let cases = [
+            (l(1), l(10), Some(l(3))),
+            (l(10), l(1), Some(l(-3))),
+            (l(1), l(0), Some(l(1))),
+            (l(5), l(5), None),
+            (r(0.1), r(0.3), Some(r(0.1))),
+            (r(0.0), r(1.0), Some(r(0.1))),
+            (l(1), r(2.5), Some(r(0.25))),
+            (r(3.0), l(-1), Some(r(-0.7))),
+            (t(TICKS_PER_HOUR), t(5 * TICKS_PER_HOUR), None),
+            (
+                Value::DateTime(0),
+                Value::DateTime(TICKS_PER_DAY),
+                Some(t(TICKS_PER_HOUR)),
+            ),
+        ];
+        for (start, stop, step) in cases {
+            let series = Series::new(&start, &stop, step.as_ref()).unwrap();
+            let generated = series.clone().count() as u64;
+            assert_eq!(series.len(), generated, "{start:?} {stop:?} {step:?}");
+            assert_eq!(series.is_empty(), generated == 0);
+        }
+        // A zero step, or bounds of different kinds, make no series.
+        assert!(Series::new(&l(1), &l(3), Some(&l(0))).is_none());
+        assert!(Series::new(&l(1), &t(3), None).is_none());
+        assert_eq!(
+            Series::new(&l(i64::MIN), &l(i64::MAX), None).unwrap().len(),
+            u64::MAX
+        );
     }
 
     #[test]

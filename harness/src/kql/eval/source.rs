@@ -1,15 +1,22 @@
 //! Where rows come from: table names, tabular `let`s and functions, ASIM parser calls,
 //! `datatable`, `externaldata`, `range`, `print` and `search` sources.
 
+use super::scalar::Compiled;
 use super::{Binding, EvalError, Evaluator, R};
 use crate::diag::{Span, did_you_mean};
-use crate::kql::ast::{Arg, Expr, ExprKind, Literal, Source, SourceKind, TabularExpr};
+use crate::kql::ast::{
+    Arg, ColumnExpr, Expr, ExprKind, Ident, Literal, Source, SourceKind, TabularExpr,
+};
 use crate::kql::bind::{asim_filter, watchlist_columns};
 use crate::kql::func;
 use crate::kql::schema::{Column, asim_process_function, retired_asim_function, retired_table};
 use crate::kql::table::{Row, Table};
 use crate::kql::value::{ScalarType, Value};
 use std::sync::Arc;
+
+/// Rows a `range` operator may generate: more is a diagnostic, not an out-of-memory (Kusto
+/// documents no bound, and its result would not be the truncated one `range()` gives).
+const RANGE_ROWS_MAX: usize = 1 << 22;
 
 impl Evaluator<'_> {
     /// When `e` names a table, a tabular `let`, a tabular function call or `materialize(...)`,
@@ -287,31 +294,69 @@ impl Evaluator<'_> {
                 to,
                 step,
             } => {
-                let from_c = self.compile(from, &[])?;
-                let (a, b, st) = (
-                    from_c.eval_const(self)?,
-                    self.compile(to, &[])?.eval_const(self)?,
-                    self.compile(step, &[])?.eval_const(self)?,
-                );
-                let values = (func::scalar("range")
-                    .map(|f| f.call)
-                    .unwrap_or(|_, _| Ok(Value::Null)))(
-                    &[a, b, st], &self.ctx
-                )
-                .map_err(|m| EvalError::new("KQL0207", m, s.span))?;
-                let Value::Array(items) = values else {
-                    return Err(EvalError::new(
-                        "KQL0205",
-                        "range bounds must be numbers or datetimes with a matching step",
-                        s.span,
-                    ));
+                let compiled = [from, to, step].map(|e| self.compile(e, &[]));
+                let [from_c, to_c, step_c] = compiled;
+                let (from_c, to_c, step_c) = (from_c?, to_c?, step_c?);
+                let ty = match (from_c.ty, to_c.ty, step_c.ty) {
+                    (ScalarType::DateTime, ScalarType::DateTime, ScalarType::TimeSpan) => {
+                        ScalarType::DateTime
+                    }
+                    (ScalarType::TimeSpan, ScalarType::TimeSpan, ScalarType::TimeSpan) => {
+                        ScalarType::TimeSpan
+                    }
+                    (a, b, c) if [a, b, c].iter().all(|t| t.is_numeric()) => {
+                        if [a, b, c]
+                            .iter()
+                            .any(|t| matches!(t, ScalarType::Real | ScalarType::Decimal))
+                        {
+                            ScalarType::Real
+                        } else {
+                            ScalarType::Long
+                        }
+                    }
+                    (a, b, c) => {
+                        return Err(EvalError::new(
+                            "KQL0205",
+                            format!(
+                                "range takes numbers, or datetimes or timespans stepped by a \
+                                 timespan, not {a}, {b} and {c}"
+                            ),
+                            s.span,
+                        ));
+                    }
                 };
+                // Numbers of mixed kinds step as reals (the column's type).
+                let value = |c: &Compiled, ev: &mut Self| -> R<Value> {
+                    let v = c.eval_const(ev)?;
+                    Ok(match (ty, &v) {
+                        (ScalarType::Real, Value::Long(n)) => Value::Real(*n as f64),
+                        _ => v,
+                    })
+                };
+                let (a, b, st) = (
+                    value(&from_c, self)?,
+                    value(&to_c, self)?,
+                    value(&step_c, self)?,
+                );
+                let mut rows = Vec::new();
+                // Null bounds or a zero step: no rows (as `range()` gives null).
+                if let Some(series) = func::Series::new(&a, &b, Some(&st)) {
+                    let len = series.len();
+                    if len > RANGE_ROWS_MAX as u64 {
+                        return Err(EvalError::new(
+                            "KQL0206",
+                            format!(
+                                "range would generate {len} rows; firedrill generates at most \
+                                 {RANGE_ROWS_MAX}"
+                            ),
+                            s.span,
+                        ));
+                    }
+                    rows = series.map(|v| Row::literal(vec![v])).collect();
+                }
                 Ok(Table {
-                    columns: vec![Column::new(column.name.clone(), from_c.ty)],
-                    rows: items
-                        .iter()
-                        .map(|v| Row::literal(vec![v.clone()]))
-                        .collect(),
+                    columns: vec![Column::new(column.name.clone(), ty)],
+                    rows,
                     open: false,
                 })
             }
@@ -321,7 +366,20 @@ impl Evaluator<'_> {
                     rows: vec![Row::literal(vec![])],
                     open: false,
                 };
-                self.project(&empty, items, false, s.span)
+                // An unnamed column is `print_` and its position, whatever its expression
+                // (Kusto.Language names `print v, v + 1` `print_0`, `print_1`).
+                let named: Vec<ColumnExpr> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(at, item)| {
+                        let mut item = item.clone();
+                        if item.names.is_empty() {
+                            item.names = vec![Ident::new(format!("print_{at}"), item.span)];
+                        }
+                        item
+                    })
+                    .collect();
+                self.project(&empty, &named, false, s.span)
             }
             SourceKind::Find(find) => self.find(find),
             SourceKind::Search(search) => {
