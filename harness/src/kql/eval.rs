@@ -37,6 +37,7 @@ mod find;
 mod join;
 mod nested;
 mod plugin;
+mod result_names;
 mod rows;
 mod scalar;
 mod series;
@@ -744,30 +745,11 @@ fn derived_name(e: &Expr) -> Option<String> {
             _ => None,
         },
         ExprKind::Paren(inner) => derived_name(inner),
-        // Conversions keep their argument's name (`project tostring(Account)` is `Account`).
-        ExprKind::Call { name, args }
-            if args.len() == 1 && CONVERSIONS.contains(&name.name.as_str()) =>
-        {
-            derived_name(&args[0].value)
-        }
+        // `project tostring(Account)` is `Account`, `extend strlen(s)` is `strlen_s`.
+        ExprKind::Call { name, args } => result_names::call_name(&name.name, args, derived_name),
         _ => None,
     }
 }
-
-const CONVERSIONS: &[&str] = &[
-    "tostring",
-    "toint",
-    "tolong",
-    "todouble",
-    "toreal",
-    "todecimal",
-    "tobool",
-    "toboolean",
-    "todatetime",
-    "totimespan",
-    "toguid",
-    "todynamic",
-];
 
 fn next_column_name(cols: &[Column], counter: &mut usize) -> String {
     loop {

@@ -422,12 +422,10 @@ pub(super) fn argument_name(e: &Expr) -> Option<String> {
     }
 }
 
-/// A `by` expression's name: a column keeps its name, `bin(X, ...)` is named `X`.
+/// A `by` expression's name, as any unnamed column's: a column keeps its name, `bin(X, ...)`
+/// is named `X`, `tolower(X)` is numbered (`Column1`).
 pub(super) fn group_name(e: &Expr) -> Option<String> {
-    match &e.kind {
-        ExprKind::Call { args, .. } => args.first().and_then(|a| derived_name(&a.value)),
-        _ => derived_name(e),
-    }
+    derived_name(e)
 }
 
 pub(super) enum SummaryItem {
