@@ -8,13 +8,14 @@
 
 use super::value::{
     ScalarType, TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MILLI, TICKS_PER_MINUTE, TICKS_PER_SECOND,
-    Value, chrono_from_ticks, format_datetime, format_timespan, ticks_from_chrono,
+    Value, chrono_from_ticks, ticks_from_chrono,
 };
 use chrono::{Datelike, Timelike};
 use indexmap::{IndexMap, IndexSet};
 use regex::Regex;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 mod series;
@@ -383,7 +384,9 @@ pub static SCALARS: &[ScalarFn] = &[
         ))
     )),
     f!("format_timespan", 2, 2, Ret::Fixed(T::String), |a, _| Ok(
-        ts(&a[0]).map_or(Value::empty_string(), |t| Value::str(format_timespan(t)))
+        ts(&a[0]).map_or(Value::empty_string(), |t| Value::str(
+            format_timespan_pattern(t, &a[1].text())
+        ))
     )),
     f!(
         "make_datetime",
@@ -1760,26 +1763,93 @@ fn make_datetime(a: &[Value], _: &Context) -> Result<Value, String> {
     ))
 }
 
+/// Writes a custom format string: each run of one specifier letter (`yyyy`, `MM`, `fff`) through
+/// `element` (the letter and the run's length), every other character as it is.
+fn format_elements(pattern: &str, mut element: impl FnMut(&mut String, char, usize)) -> String {
+    let mut out = String::new();
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !"dfFhHmMsty".contains(c) {
+            out.push(c);
+            continue;
+        }
+        let mut run = 1;
+        while chars.next_if_eq(&c).is_some() {
+            run += 1;
+        }
+        element(&mut out, c, run);
+    }
+    out
+}
+
+/// `n` digits of a second's fraction (`f`), or those without trailing zeros and nothing when
+/// they are all zero (`F`), from its seven digits of ticks.
+fn push_fraction(out: &mut String, ticks: i64, letter: char, n: usize) {
+    let digits = format!("{:07}", ticks.rem_euclid(TICKS_PER_SECOND));
+    let digits = &digits[..n.min(7)];
+    out.push_str(if letter == 'F' {
+        digits.trim_end_matches('0')
+    } else {
+        digits
+    });
+}
+
+/// `format_datetime`: the format elements of the format_datetime page (`d`, `dd`, `f`...,
+/// `F`..., `h`, `hh`, `H`, `HH`, `m`, `mm`, `M`, `MM`, `s`, `ss`, `tt`, `y`, `yy`, `yyyy`), every
+/// other character as it is.
 fn format_datetime_pattern(t: i64, pattern: &str) -> String {
     let Some(time) = chrono_from_ticks(t) else {
         return String::new();
     };
-    let mut out = pattern.to_string();
-    for (kql, value) in [
-        ("yyyy", format!("{:04}", time.year())),
-        ("yy", format!("{:02}", time.year() % 100)),
-        ("MM", format!("{:02}", time.month())),
-        ("dd", format!("{:02}", time.day())),
-        ("HH", format!("{:02}", time.hour())),
-        ("hh", format!("{:02}", (time.hour() + 11) % 12 + 1)),
-        ("mm", format!("{:02}", time.minute())),
-        ("ss", format!("{:02}", time.second())),
-        ("fff", format!("{:03}", time.timestamp_subsec_millis())),
-    ] {
-        out = out.replace(kql, &value);
-    }
-    let _ = format_datetime;
-    out
+    let padded = |out: &mut String, value: u32, n: usize| {
+        let _ = write!(out, "{value:0width$}", width = n.min(2));
+    };
+    format_elements(pattern, |out, letter, n| match letter {
+        'd' => padded(out, time.day(), n),
+        'f' | 'F' => push_fraction(out, t, letter, n),
+        'h' => padded(out, (time.hour() + 11) % 12 + 1, n),
+        'H' => padded(out, time.hour(), n),
+        'm' => padded(out, time.minute(), n),
+        'M' => padded(out, time.month(), n),
+        's' => padded(out, time.second(), n),
+        't' => {
+            let marker = if time.hour() < 12 { "AM" } else { "PM" };
+            out.push_str(&marker[..n.min(2)]);
+        }
+        _ => {
+            let year = time.year();
+            let _ = match n {
+                1 => write!(out, "{}", year % 100),
+                2 => write!(out, "{:02}", year % 100),
+                n => write!(out, "{year:0n$}"),
+            };
+        }
+    })
+}
+
+/// `format_timespan`: the format elements of the format_timespan page (`d`...`dddddddd` whole
+/// days, `h`/`H`, `hh`/`HH`, `m`, `mm`, `s`, `ss`, `f`..., `F`...), every other character as it
+/// is; a negative timespan is formatted by its magnitude.
+fn format_timespan_pattern(t: i64, pattern: &str) -> String {
+    let ticks = t.unsigned_abs();
+    let part = |unit: i64, of: u64| ticks / unit as u64 % of;
+    format_elements(pattern, |out, letter, n| {
+        let _ = match letter {
+            'd' => write!(out, "{:0n$}", ticks / TICKS_PER_DAY as u64),
+            'h' | 'H' => write!(out, "{:0w$}", part(TICKS_PER_HOUR, 24), w = n.min(2)),
+            'm' => write!(out, "{:0w$}", part(TICKS_PER_MINUTE, 60), w = n.min(2)),
+            's' => write!(out, "{:0w$}", part(TICKS_PER_SECOND, 60), w = n.min(2)),
+            'f' | 'F' => {
+                push_fraction(out, ticks as i64 % TICKS_PER_SECOND, letter, n);
+                Ok(())
+            }
+            // Letters the page does not list for timespans are written as they are.
+            other => {
+                out.extend(std::iter::repeat_n(other, n));
+                Ok(())
+            }
+        };
+    })
 }
 
 fn flat_texts(values: &[Value]) -> Vec<String> {
