@@ -1425,7 +1425,7 @@ fn set_combine(a: &[Value], op: SetOp) -> Value {
 
 /// Most results the `range()` function returns (the range function page): a longer series is
 /// truncated.
-pub const RANGE_FUNCTION_MAX: usize = 1 << 20;
+const RANGE_FUNCTION_MAX: usize = 1 << 20;
 
 /// `range(start, stop [, step])`: the series, truncated at [`RANGE_FUNCTION_MAX`]; null when
 /// the bounds and step do not make one.

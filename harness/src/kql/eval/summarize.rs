@@ -25,7 +25,8 @@ impl Evaluator<'_> {
             let c = self.compile(&item.expr, &t.columns)?;
             let name = match item.names.first() {
                 Some(n) => n.name.clone(),
-                None => group_name(&item.expr)
+                // Named as any unnamed column (`bin(X, 1h)` is `X`, `tolower(X)` numbered).
+                None => derived_name(&item.expr)
                     .unwrap_or_else(|| next_column_name(&t.columns, &mut counter)),
             };
             key_cols.push((name, c));
@@ -420,12 +421,6 @@ pub(super) fn argument_name(e: &Expr) -> Option<String> {
         ExprKind::Call { args, .. } => args.first().and_then(|a| argument_name(&a.value)),
         _ => derived_name(e),
     }
-}
-
-/// A `by` expression's name, as any unnamed column's: a column keeps its name, `bin(X, ...)`
-/// is named `X`, `tolower(X)` is numbered (`Column1`).
-pub(super) fn group_name(e: &Expr) -> Option<String> {
-    derived_name(e)
 }
 
 pub(super) enum SummaryItem {
