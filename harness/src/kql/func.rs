@@ -198,7 +198,7 @@ pub static SCALARS: &[ScalarFn] = &[
         &a[0], &a[1], false, true
     )),
     f!("reverse", 1, 1, Ret::Fixed(T::String), |a, _| Ok(
-        Value::str(a[0].text().chars().rev().collect::<String>())
+        Value::str(round_trip_text(&a[0]).chars().rev().collect::<String>())
     )),
     f!("indexof", 2, 5, Ret::Fixed(T::Long), indexof),
     f!("countof", 2, 3, Ret::Fixed(T::Long), countof),
@@ -358,10 +358,10 @@ pub static SCALARS: &[ScalarFn] = &[
     f!("monthofyear", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(
         datetime_part("month", &a[0])
     )),
-    f!("getyear", 1, 1, Ret::Fixed(T::Long), |a, _| Ok(
+    f!("getyear", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(
         datetime_part("year", &a[0])
     )),
-    f!("getmonth", 1, 1, Ret::Fixed(T::Long), |a, _| Ok(
+    f!("getmonth", 1, 1, Ret::Fixed(T::Int), |a, _| Ok(
         datetime_part("month", &a[0])
     )),
     f!(
@@ -396,18 +396,24 @@ pub static SCALARS: &[ScalarFn] = &[
         make_datetime
     ),
     f!("make_timespan", 2, 4, Ret::Fixed(T::TimeSpan), |a, _| {
-        let n: Option<Vec<i64>> = a.iter().map(Value::to_long).collect();
-        Ok(n.map_or(Value::Null, |n| {
-            Value::TimeSpan(match n.len() {
-                2 => n[0] * TICKS_PER_HOUR + n[1] * TICKS_PER_MINUTE,
-                3 => n[0] * TICKS_PER_HOUR + n[1] * TICKS_PER_MINUTE + n[2] * TICKS_PER_SECOND,
-                _ => {
-                    n[0] * TICKS_PER_DAY
-                        + n[1] * TICKS_PER_HOUR
-                        + n[2] * TICKS_PER_MINUTE
-                        + n[3] * TICKS_PER_SECOND
-                }
-            })
+        // The page types `second` as real: its fraction counts, to the tick.
+        let Some(seconds) = a[a.len() - 1].to_real().filter(|_| a.len() > 2) else {
+            let n: Option<Vec<i64>> = a.iter().map(Value::to_long).collect();
+            return Ok(n.map_or(Value::Null, |n| {
+                Value::TimeSpan(n[0] * TICKS_PER_HOUR + n[1] * TICKS_PER_MINUTE)
+            }));
+        };
+        let units: &[i64] = match a.len() {
+            3 => &[TICKS_PER_HOUR, TICKS_PER_MINUTE],
+            _ => &[TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MINUTE],
+        };
+        let whole: Option<i64> = a
+            .iter()
+            .zip(units)
+            .map(|(v, unit)| v.to_long().map(|n| n * unit))
+            .sum();
+        Ok(whole.map_or(Value::Null, |whole| {
+            Value::TimeSpan(whole + (seconds * TICKS_PER_SECOND as f64).round() as i64)
         }))
     }),
     f!("abs", 1, 1, Ret::Arg(0), |a, _| Ok(match &a[0] {
@@ -477,11 +483,14 @@ pub static SCALARS: &[ScalarFn] = &[
         Value::Real(f) => Value::Real(f.ceil()),
         other => other.clone(),
     })),
-    f!("sign", 1, 1, Ret::Arg(0), |a, _| Ok(match &a[0] {
-        Value::Real(f) => Value::Real(f.signum()),
-        Value::Long(i) => Value::Long(i.signum()),
-        other => other.clone(),
-    })),
+    // Real, whatever the argument (Kusto.Language's signature; the page's parameter is real).
+    f!("sign", 1, 1, Ret::Fixed(T::Real), |a, _| Ok(a[0]
+        .to_real()
+        .map_or(Value::Null, |f| Value::Real(if f == 0.0 {
+            0.0
+        } else {
+            f.signum()
+        })))),
     f!("min_of", 1, 64, Ret::Common(0, 1), |a, _| Ok(a
         .iter()
         .filter(|v| !v.is_null())
@@ -496,12 +505,23 @@ pub static SCALARS: &[ScalarFn] = &[
         .unwrap_or(Value::Null))),
     f!("tohex", 1, 2, Ret::Fixed(T::String), |a, _| Ok(a[0]
         .to_long()
-        .map_or(Value::empty_string(), |i| Value::str(format!(
-            "{i:x}"
-        ))))),
-    f!("hash", 1, 2, Ret::Fixed(T::Long), |a, _| Ok(Value::Long(
-        fnv(a[0].text().as_bytes()) as i64 & i64::MAX
-    ))),
+        .map_or(Value::empty_string(), |i| {
+            // Padded with zeros to `minLength` (`tohex(256, 8)` is `00000100`).
+            let width = a.get(1).and_then(Value::to_long).unwrap_or(0).clamp(0, 64) as usize;
+            Value::str(format!("{i:0width$x}"))
+        }))),
+    f!("hash", 1, 2, Ret::Fixed(T::Long), |a, _| {
+        if a[0].is_null() {
+            return Ok(Value::Null);
+        }
+        let hash = xxh64(&hash_bytes(&a[0]));
+        Ok(match a.get(1).map(Value::to_long) {
+            None => Value::Long(hash as i64),
+            // "so that the output value is between 0 and mod - 1".
+            Some(Some(m)) if m > 0 => Value::Long((hash % m as u64) as i64),
+            Some(_) => Value::Null,
+        })
+    }),
     f!("isascii", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
         Value::Bool(a[0].text().is_ascii())
     )),
@@ -527,12 +547,7 @@ pub static SCALARS: &[ScalarFn] = &[
         parse_url(&a[0].text())
     )),
     f!("parse_csv", 1, 1, Ret::Fixed(T::Dynamic), |a, _| Ok(
-        Value::array(
-            a[0].text()
-                .split(',')
-                .map(|s| Value::str(s.trim_matches('"')))
-                .collect()
-        )
+        parse_csv(&a[0].text())
     )),
     f!("ipv4_is_private", 1, 1, Ret::Fixed(T::Bool), |a, _| Ok(
         parse_ipv4(&a[0].text()).map_or(Value::Null, |ip| Value::Bool(ipv4_private(ip)))
@@ -577,7 +592,7 @@ pub static SCALARS: &[ScalarFn] = &[
     f!("extract_json", 2, 3, Ret::Fixed(T::String), extract_json),
     f!("extractjson", 2, 3, Ret::Fixed(T::String), extract_json),
     f!("hash_sha256", 1, 1, Ret::Fixed(T::String), |a, _| Ok(
-        Value::str(sha256_hex(a[0].text().as_bytes()))
+        Value::str(sha256_hex(round_trip_text(&a[0]).as_bytes()))
     )),
     f!(
         "make_string",
@@ -620,14 +635,14 @@ pub static SCALARS: &[ScalarFn] = &[
         ))
     }),
     f!("url_encode", 1, 1, Ret::Fixed(T::String), |a, _| Ok(
-        Value::str(url_encode(&a[0].text()))
+        Value::str(url_encode(&a[0].text(), "+"))
     )),
     f!(
         "url_encode_component",
         1,
         1,
         Ret::Fixed(T::String),
-        |a, _| Ok(Value::str(url_encode(&a[0].text())))
+        |a, _| Ok(Value::str(url_encode(&a[0].text(), "%20")))
     ),
     f!("translate", 3, 3, Ret::Fixed(T::String), |a, _| {
         let from: Vec<char> = a[0].text().chars().collect();
@@ -932,7 +947,9 @@ fn substring(a: &[Value], _: &Context) -> Result<Value, String> {
     let Some(start) = a[1].to_long() else {
         return Ok(Value::empty_string());
     };
-    let start = start.clamp(0, text.len() as i64) as usize;
+    // A negative start counts from the end (the page's `substring("123456", -2, 2)` is "56").
+    let len = text.len() as i64;
+    let start = if start < 0 { len + start } else { start }.clamp(0, len) as usize;
     let len = match a.get(2) {
         Some(l) => l.to_long().unwrap_or(0).max(0) as usize,
         None => text.len(),
@@ -943,6 +960,8 @@ fn substring(a: &[Value], _: &Context) -> Result<Value, String> {
 
 fn parse_json(a: &[Value], _: &Context) -> Result<Value, String> {
     Ok(match &a[0] {
+        // The isnull and gettype pages: `parse_json("")` is null.
+        Value::String(s) if s.trim().is_empty() => Value::Null,
         Value::String(s) => match serde_json::from_str::<serde_json::Value>(s) {
             Ok(json) => Value::from_json(&json),
             Err(_) => Value::String(s.clone()),
@@ -986,6 +1005,15 @@ fn bin_at(value: &Value, size: &Value, at: &Value) -> Value {
     match (value, at) {
         (Value::DateTime(t), Value::DateTime(a)) => match bin(&Value::TimeSpan(t - a), size) {
             Value::TimeSpan(b) => Value::DateTime(a + b),
+            _ => Value::Null,
+        },
+        (Value::TimeSpan(t), Value::TimeSpan(a)) => match bin(&Value::TimeSpan(t - a), size) {
+            Value::TimeSpan(b) => Value::TimeSpan(a + b),
+            _ => Value::Null,
+        },
+        (Value::Long(v), Value::Long(a)) => match bin(&Value::Long(v - a), size) {
+            Value::Long(b) => Value::Long(a + b),
+            Value::Real(b) => Value::Real(*a as f64 + b),
             _ => Value::Null,
         },
         _ => match (value.to_real(), at.to_real()) {
@@ -1111,14 +1139,25 @@ fn type_hint(v: &Value) -> ScalarType {
 fn extract_all(a: &[Value], _: &Context) -> Result<Value, String> {
     let re = regex(&a[0].text())?;
     let text = a[a.len() - 1].text();
+    // The capture groups wanted, by index or by name (`dynamic(['first', 2, 'last'])`).
     let groups: Option<Vec<usize>> = if a.len() == 3 {
         match &a[1] {
             Value::Array(items) => Some(
                 items
                     .iter()
-                    .filter_map(|i| i.to_long())
-                    .map(|i| i as usize)
-                    .collect(),
+                    .map(|item| match item {
+                        Value::String(name) => re
+                            .capture_names()
+                            .position(|n| n == Some(name.as_ref()))
+                            .ok_or_else(|| format!("extract_all: no capture group `{name}`")),
+                        other => other
+                            .to_long()
+                            .and_then(|i| usize::try_from(i).ok())
+                            .ok_or_else(|| {
+                                format!("extract_all: `{}` names no capture group", other.text())
+                            }),
+                    })
+                    .collect::<Result<_, _>>()?,
             ),
             _ => None,
         }
@@ -1223,6 +1262,13 @@ fn indexof(a: &[Value], _: &Context) -> Result<Value, String> {
     if start > text.len() {
         return Ok(Value::Long(-1));
     }
+    // `length` characters from `start` are examined (-1, or none given: to the end): a match
+    // must lie within them.
+    let end = match a.get(3).and_then(Value::to_long) {
+        Some(length) if length >= 0 => (start + length as usize).min(text.len()),
+        _ => text.len(),
+    };
+    let text = &text[..end];
     let mut seen = 0;
     for i in start..=text.len().saturating_sub(needle.len()) {
         if text[i..].starts_with(&needle) {
@@ -1244,7 +1290,10 @@ fn countof(a: &[Value], _: &Context) -> Result<Value, String> {
     } else if needle.is_empty() {
         0
     } else {
-        text.matches(needle.as_ref()).count() as i64
+        // Plain matches may overlap: the page's `countof("aaaa", "aa")` is 3.
+        text.char_indices()
+            .filter(|&(i, _)| text[i..].starts_with(needle.as_ref()))
+            .count() as i64
     }))
 }
 
@@ -1325,15 +1374,32 @@ fn url_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
+/// Percent-encodes a URL as the `url_encode` pages show (.NET's `HttpUtility.UrlEncode`): letters,
+/// digits and `-_.!*()` stay, a space is `space` (`+`, or `%20` for `url_encode_component`), every
+/// other UTF-8 byte is `%` and two lowercase hex digits (`https%3a%2f%2fwww.bing.com%2fhello+world`).
+fn url_encode(text: &str, space: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'!'
+            | b'*'
+            | b'('
+            | b')' => {
+                out.push(char::from(b));
             }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+            b' ' => out.push_str(space),
+            _ => {
+                let _ = write!(out, "%{b:02x}");
+            }
+        }
+    }
+    out
 }
 
 fn array_slice(a: &[Value], _: &Context) -> Result<Value, String> {
@@ -1601,7 +1667,6 @@ fn period_ticks(part: &str) -> Option<i64> {
         "second" | "seconds" => TICKS_PER_SECOND,
         "millisecond" | "milliseconds" => TICKS_PER_MILLI,
         "microsecond" | "microseconds" => 10,
-        "nanosecond" | "nanoseconds" => 1,
         _ => return None,
     })
 }
@@ -1611,6 +1676,10 @@ fn datetime_add(a: &[Value], _: &Context) -> Result<Value, String> {
     let (Some(n), Some(t)) = (a[1].to_long(), dt(&a[2])) else {
         return Ok(Value::Null);
     };
+    if matches!(part.as_str(), "nanosecond" | "nanoseconds") {
+        // A tick is 100 nanoseconds.
+        return Ok(Value::DateTime(t + n / 100));
+    }
     if let Some(p) = period_ticks(&part) {
         return Ok(Value::DateTime(t + n * p));
     }
@@ -1636,8 +1705,17 @@ fn datetime_diff(a: &[Value], _: &Context) -> Result<Value, String> {
     let (Some(x), Some(y)) = (dt(&a[1]), dt(&a[2])) else {
         return Ok(Value::Null);
     };
+    // Kusto counts boundaries crossed, like SQL DATEDIFF: weeks start on Sunday (the Unix
+    // epoch, day 0, was a Thursday), and a tick is 100 nanoseconds.
+    match part.as_str() {
+        "week" | "weeks" => {
+            let week = |t: i64| (t + 4 * TICKS_PER_DAY).div_euclid(7 * TICKS_PER_DAY);
+            return Ok(Value::Long(week(x) - week(y)));
+        }
+        "nanosecond" | "nanoseconds" => return Ok(Value::Long((x - y).saturating_mul(100))),
+        _ => {}
+    }
     if let Some(p) = period_ticks(&part) {
-        // Kusto counts boundaries crossed, like SQL DATEDIFF.
         return Ok(Value::Long(x.div_euclid(p) - y.div_euclid(p)));
     }
     let (Some(tx), Some(ty)) = (chrono_from_ticks(x), chrono_from_ticks(y)) else {
@@ -1923,11 +2001,12 @@ fn parse_xml(text: &str) -> Value {
             }
             match chars.get(*pos)? {
                 '/' => {
+                    // An empty element is null (`<e/>` is `{"e": null}` in the page's table).
                     *pos += 2;
                     return Some((
                         name,
                         if bag.is_empty() {
-                            Value::empty_string()
+                            Value::Null
                         } else {
                             Value::bag(bag)
                         },
@@ -1973,6 +2052,10 @@ fn parse_xml(text: &str) -> Value {
                     *pos += 1;
                 }
                 '<' => {
+                    // Text before a child element comes first, as in the document.
+                    if !text.trim().is_empty() && !bag.contains_key("#text") {
+                        bag.insert("#text".into(), Value::Null);
+                    }
                     let (k, v) = element(chars, pos)?;
                     match bag.get_mut(&k) {
                         Some(Value::Array(items)) => Arc::make_mut(items).push(v),
@@ -1997,7 +2080,9 @@ fn parse_xml(text: &str) -> Value {
             if bag.is_empty() {
                 Value::str(text)
             } else {
-                if !text.is_empty() {
+                if text.is_empty() {
+                    bag.shift_remove("#text");
+                } else {
                     bag.insert("#text".into(), Value::str(text));
                 }
                 Value::bag(bag)
@@ -2095,10 +2180,82 @@ pub fn sha256_hex(data: &[u8]) -> String {
     h.iter().map(|x| format!("{x:08x}")).collect()
 }
 
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
+/// .NET's ticks at the Unix epoch (firedrill's datetimes count ticks from the epoch).
+const EPOCH_TICKS: i64 = 621_355_968_000_000_000;
+
+/// The bytes `hash()` hashes: a text's UTF-8, a number's or a datetime's (ticks) or a
+/// timespan's eight little-endian bytes (the page's `hash(datetime("2015-01-01"))` is the
+/// xxhash64 of the datetime's ticks).
+fn hash_bytes(v: &Value) -> Vec<u8> {
+    match v {
+        Value::Long(i) => i.to_le_bytes().to_vec(),
+        Value::DateTime(t) => (t + EPOCH_TICKS).to_le_bytes().to_vec(),
+        Value::TimeSpan(t) => t.to_le_bytes().to_vec(),
+        Value::Real(f) => f.to_le_bytes().to_vec(),
+        other => other.text().as_bytes().to_vec(),
+    }
+}
+
+/// XXH64 with seed 0 (xxHash's specification), the hash the `hash()` page names.
+fn xxh64(input: &[u8]) -> u64 {
+    const P1: u64 = 0x9E37_79B1_85EB_CA87;
+    const P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+    const P3: u64 = 0x1656_67B1_9E37_79F9;
+    const P4: u64 = 0x85EB_CA77_C2B2_AE63;
+    const P5: u64 = 0x27D4_EB2F_1656_67C5;
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+    let round = |acc: u64, lane: u64| {
+        acc.wrapping_add(lane.wrapping_mul(P2))
+            .rotate_left(31)
+            .wrapping_mul(P1)
+    };
+    let merge = |acc: u64, v: u64| (acc ^ round(0, v)).wrapping_mul(P1).wrapping_add(P4);
+    let mut stripes = input.chunks_exact(32);
+    let mut hash = if input.len() >= 32 {
+        let mut v = [P1.wrapping_add(P2), P2, 0, 0u64.wrapping_sub(P1)];
+        for stripe in &mut stripes {
+            for (lane, bytes) in v.iter_mut().zip(stripe.chunks_exact(8)) {
+                *lane = round(*lane, word(bytes));
+            }
+        }
+        let mut h = v[0]
+            .rotate_left(1)
+            .wrapping_add(v[1].rotate_left(7))
+            .wrapping_add(v[2].rotate_left(12))
+            .wrapping_add(v[3].rotate_left(18));
+        for lane in v {
+            h = merge(h, lane);
+        }
+        h
+    } else {
+        P5
+    };
+    hash = hash.wrapping_add(input.len() as u64);
+    let mut rest = stripes.remainder();
+    while let Some((bytes, tail)) = rest.split_first_chunk::<8>() {
+        hash = (hash ^ round(0, u64::from_le_bytes(*bytes)))
+            .rotate_left(27)
+            .wrapping_mul(P1)
+            .wrapping_add(P4);
+        rest = tail;
+    }
+    if let Some((bytes, tail)) = rest.split_first_chunk::<4>() {
+        hash = (hash ^ u64::from(u32::from_le_bytes(*bytes)).wrapping_mul(P1))
+            .rotate_left(23)
+            .wrapping_mul(P2)
+            .wrapping_add(P3);
+        rest = tail;
+    }
+    for &byte in rest {
+        hash = (hash ^ u64::from(byte).wrapping_mul(P5))
+            .rotate_left(11)
+            .wrapping_mul(P1);
+    }
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(P2);
+    hash ^= hash >> 29;
+    hash = hash.wrapping_mul(P3);
+    hash ^ (hash >> 32)
 }
 
 /// Splits a Windows command line the way `CommandLineToArgvW` does.
@@ -2153,19 +2310,38 @@ pub fn parse_command_line(text: &str) -> Vec<String> {
     args
 }
 
+/// `parse_path()`, as its page's examples split paths: a scheme (`file://`), a drive root
+/// (`C:`, without its separator), the directory and its last name, the file name and its
+/// extension, and an alternate data stream after a colon in the file name (`file.txt:some.exe`).
+/// A long-path prefix (`\\?\`) is not part of any of them.
 fn parse_path(text: &str) -> Value {
-    let sep = text.rfind(['\\', '/']);
-    let (dir, file) = match sep {
-        Some(i) => (&text[..i], &text[i + 1..]),
-        None => ("", text),
+    let (scheme, path) = match text.split_once("://") {
+        Some((scheme, rest))
+            if scheme.len() > 1
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+        {
+            (scheme, rest)
+        }
+        _ => ("", text),
     };
+    let unprefixed = path.strip_prefix("\\\\?\\").unwrap_or(path);
+    let bytes = unprefixed.as_bytes();
+    let root = if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
+        &unprefixed[..2]
+    } else {
+        ""
+    };
+    let (dir, file) = match path.rfind(['\\', '/']) {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("", &path[root.len()..]),
+    };
+    let (file, stream) = file.split_once(':').unwrap_or((file, ""));
     let ext = file.rfind('.').map_or("", |i| &file[i + 1..]);
     let mut bag = IndexMap::new();
-    bag.insert("Scheme".to_string(), Value::str(""));
-    bag.insert(
-        "RootPath".to_string(),
-        Value::str(text.get(..3).filter(|r| r.ends_with(":\\")).unwrap_or("")),
-    );
+    bag.insert("Scheme".to_string(), Value::str(scheme));
+    bag.insert("RootPath".to_string(), Value::str(root));
     bag.insert("DirectoryPath".to_string(), Value::str(dir));
     bag.insert(
         "DirectoryName".to_string(),
@@ -2173,8 +2349,41 @@ fn parse_path(text: &str) -> Value {
     );
     bag.insert("Filename".to_string(), Value::str(file));
     bag.insert("Extension".to_string(), Value::str(ext));
-    bag.insert("AlternateDataStreamName".to_string(), Value::str(""));
+    bag.insert("AlternateDataStreamName".to_string(), Value::str(stream));
     Value::bag(bag)
+}
+
+/// `parse_csv()`: the first record of a CSV text (RFC 4180: commas, double quotes around a
+/// value that holds commas, quotes or line breaks, a quote doubled inside them).
+/// A value as text the way `reverse()` and `hash_sha256()` convert it: a datetime with all seven
+/// fraction digits (the reverse page's `Z0000000.00:00:21T51-01-7102`, the hash_sha256 page's
+/// hash of `2020-01-01T00:00:00.0000000Z`), anything else as `tostring` prints it.
+fn round_trip_text(v: &Value) -> std::borrow::Cow<'_, str> {
+    match v {
+        Value::DateTime(t) => match chrono_from_ticks(*t) {
+            Some(time) => std::borrow::Cow::Owned(format!(
+                "{}.{:07}Z",
+                time.format("%Y-%m-%dT%H:%M:%S"),
+                t.rem_euclid(TICKS_PER_SECOND)
+            )),
+            None => std::borrow::Cow::Borrowed(""),
+        },
+        other => other.text(),
+    }
+}
+
+fn parse_csv(text: &str) -> Value {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut record = csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(true) => Value::array(record.iter().map(Value::str).collect()),
+        // An empty text is one empty value; a text that is not CSV (an unclosed quote reads to
+        // the end) is its one value.
+        Ok(false) | Err(_) => Value::array(vec![Value::str(text)]),
+    }
 }
 
 fn parse_url(text: &str) -> Value {

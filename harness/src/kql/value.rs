@@ -710,7 +710,24 @@ pub fn parse_timespan_text(text: &str) -> Option<i64> {
 
 /// Parses a guid in `8-4-4-4-12` hex form (braces allowed); returns it lower-cased.
 pub fn parse_guid(text: &str) -> Option<String> {
-    let text = text.trim().trim_start_matches('{').trim_end_matches('}');
+    let text = text.trim();
+    // 32 digits without hyphens (the toguid page's `0123456789ABCDEF0123456789ABCDEF`).
+    if text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let t = text.to_ascii_lowercase();
+        return Some(format!(
+            "{}-{}-{}-{}-{}",
+            &t[..8],
+            &t[8..12],
+            &t[12..16],
+            &t[16..20],
+            &t[20..]
+        ));
+    }
+    let text = text
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .or_else(|| text.strip_prefix('(').and_then(|t| t.strip_suffix(')')))
+        .unwrap_or(text);
     let groups: Vec<&str> = text.split('-').collect();
     let lengths = [8, 4, 4, 4, 12];
     if groups.len() != 5
