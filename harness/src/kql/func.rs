@@ -260,20 +260,21 @@ pub static SCALARS: &[ScalarFn] = &[
             _ => Value::Null,
         }
     )),
-    f!("array_sort_asc", 1, 2, Ret::Fixed(T::Dynamic), |a, _| Ok(
-        array_sort(&a[0], false)
+    // Several arrays return several columns: the evaluator splits them in extend and project.
+    f!("array_sort_asc", 1, V, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        array_sort(a, false)
     )),
-    f!("array_sort_desc", 1, 2, Ret::Fixed(T::Dynamic), |a, _| Ok(
-        array_sort(&a[0], true)
+    f!("array_sort_desc", 1, V, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        array_sort(a, true)
     )),
-    f!("array_index_of", 2, 2, Ret::Fixed(T::Long), |a, _| Ok(
+    f!("array_index_of", 2, 5, Ret::Fixed(T::Long), |a, _| Ok(
         match &a[0] {
-            Value::Array(items) => Value::Long(
-                items
-                    .iter()
-                    .position(|v| v.kql_eq(&a[1]) == Some(true))
-                    .map_or(-1, |i| i as i64)
-            ),
+            Value::Array(items) => Value::Long(nth_position(
+                items,
+                a,
+                |items, i| items[i].kql_eq(&a[1]) == Some(true),
+                1,
+            )),
             _ => Value::Null,
         }
     )),
@@ -291,6 +292,18 @@ pub static SCALARS: &[ScalarFn] = &[
     f!("pack", 0, V, Ret::Fixed(T::Dynamic), bag_pack),
     f!("bag_pack", 0, V, Ret::Fixed(T::Dynamic), bag_pack),
     f!("pack_dictionary", 0, V, Ret::Fixed(T::Dynamic), bag_pack),
+    f!("bag_remove_keys", 2, 2, Ret::Fixed(T::Dynamic), |a, _| Ok(
+        match (&a[0], &a[1]) {
+            (Value::Bag(_), Value::Array(keys)) => {
+                let mut bag = a[0].clone();
+                for key in keys.iter() {
+                    remove_key(&mut bag, &key.text());
+                }
+                bag
+            }
+            _ => Value::Null,
+        }
+    )),
     f!("bag_keys", 1, 1, Ret::Fixed(T::Dynamic), |a, _| Ok(
         match &a[0] {
             Value::Bag(map) => Value::array(map.keys().map(Value::str).collect()),
@@ -299,7 +312,11 @@ pub static SCALARS: &[ScalarFn] = &[
     )),
     f!("bag_has_key", 2, 2, Ret::Fixed(T::Bool), |a, _| Ok(
         match &a[0] {
-            Value::Bag(map) => Value::Bool(map.contains_key(a[1].text().as_ref())),
+            // A key, or a JSONPath into nested bags (`$.key2.prop1`, `$['key']`).
+            Value::Bag(map) => Value::Bool(match a[1].text().strip_prefix('$') {
+                Some(path) => json_path(&a[0], path).is_some(),
+                None => map.contains_key(a[1].text().as_ref()),
+            }),
             _ => Value::Null,
         }
     )),
@@ -579,15 +596,33 @@ pub static SCALARS: &[ScalarFn] = &[
     f!("ipv4_is_match", 2, 3, Ret::Fixed(T::Bool), |a, _| Ok(
         match (parse_cidr(&a[0].text()), parse_cidr(&a[1].text())) {
             (Some(x), Some(y)) => {
-                let bits = x.1.min(y.1);
+                // The prefix argument (0 to 32) narrows both addresses further.
+                let prefix = match a.get(2).map(Value::to_long) {
+                    None => 32,
+                    Some(Some(p)) if (0..=32).contains(&p) => p as u32,
+                    Some(_) => return Ok(Value::Null),
+                };
+                let bits = x.1.min(y.1).min(prefix);
                 Value::Bool(in_cidr(x.0, (y.0, bits)))
             }
             _ => Value::Null,
         }
     )),
-    f!("new_guid", 0, 0, Ret::Fixed(T::Guid), |_, _| Ok(
-        Value::Guid(Arc::from("00000000-0000-0000-0000-000000000000"))
-    )),
+    // A random (version 4) GUID, from the same reproducible generator as rand().
+    f!("new_guid", 0, 0, Ret::Fixed(T::Guid), |_, _| {
+        let bits = (u128::from(next_random()) << 64 | u128::from(next_random()))
+            & !(0xF000 << 64 | 0xC000 << 48)
+            | (0x4000 << 64 | 0x8000 << 48);
+        let hex = format!("{bits:032x}");
+        Ok(Value::Guid(Arc::from(format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..]
+        ))))
+    }),
     f!("arraylength", 1, 1, Ret::Fixed(T::Long), array_length),
     f!("extract_json", 2, 3, Ret::Fixed(T::String), extract_json),
     f!("extractjson", 2, 3, Ret::Fixed(T::String), extract_json),
@@ -620,7 +655,7 @@ pub static SCALARS: &[ScalarFn] = &[
         Value::Bool(ipv4_tokens(&a[0].text()).any(|t| t == a[1].text().trim()))
     )),
     f!("has_ipv4_prefix", 2, 2, Ret::Fixed(T::Bool), |a, _| Ok(
-        Value::Bool(ipv4_tokens(&a[0].text()).any(|t| t.starts_with(a[1].text().trim())))
+        Value::Bool(has_ipv4_prefix(&a[0].text(), &[a[1].text().into_owned()]))
     )),
     f!("has_any_ipv4", 2, V, Ret::Fixed(T::Bool), |a, _| {
         let wanted = flat_texts(&a[1..]);
@@ -628,12 +663,9 @@ pub static SCALARS: &[ScalarFn] = &[
             ipv4_tokens(&a[0].text()).any(|t| wanted.iter().any(|w| w == t)),
         ))
     }),
-    f!("has_any_ipv4_prefix", 2, V, Ret::Fixed(T::Bool), |a, _| {
-        let wanted = flat_texts(&a[1..]);
-        Ok(Value::Bool(
-            ipv4_tokens(&a[0].text()).any(|t| wanted.iter().any(|w| t.starts_with(w.as_str()))),
-        ))
-    }),
+    f!("has_any_ipv4_prefix", 2, V, Ret::Fixed(T::Bool), |a, _| Ok(
+        Value::Bool(has_ipv4_prefix(&a[0].text(), &flat_texts(&a[1..])))
+    )),
     f!("url_encode", 1, 1, Ret::Fixed(T::String), |a, _| Ok(
         Value::str(url_encode(&a[0].text(), "+"))
     )),
@@ -677,16 +709,7 @@ pub static SCALARS: &[ScalarFn] = &[
         })
     ),
     f!("rand", 0, 1, Ret::Fixed(T::Real), |a, _| {
-        // Deterministic: a fixed-seed generator, so runs are reproducible.
-        let x = RAND.with(|state| {
-            let mut v = state.get();
-            v ^= v << 13;
-            v ^= v >> 7;
-            v ^= v << 17;
-            state.set(v);
-            v
-        });
-        let unit = (x >> 11) as f64 / (1u64 << 53) as f64;
+        let unit = (next_random() >> 11) as f64 / (1u64 << 53) as f64;
         Ok(match a.first().and_then(Value::to_long) {
             Some(n) if n > 0 => Value::Long((unit * n as f64) as i64),
             _ => Value::Real(unit),
@@ -1031,6 +1054,19 @@ thread_local! {
     static REGEXES: RefCell<HashMap<String, Result<Regex, String>>> = RefCell::new(HashMap::new());
 }
 
+/// The next number of a per-thread xorshift generator with a fixed seed, so that runs of
+/// `rand()` and `new_guid()` are reproducible.
+fn next_random() -> u64 {
+    RAND.with(|state| {
+        let mut v = state.get();
+        v ^= v << 13;
+        v ^= v >> 7;
+        v ^= v << 17;
+        state.set(v);
+        v
+    })
+}
+
 /// Compiles a KQL (RE2) regular expression, caching it per thread; `Err` carries the regex error.
 pub fn regex(pattern: &str) -> Result<Regex, String> {
     REGEXES.with(|cache| {
@@ -1252,33 +1288,49 @@ fn trim(pattern: &Value, text: &Value, start: bool, end: bool) -> Result<Value, 
 fn indexof(a: &[Value], _: &Context) -> Result<Value, String> {
     let text: Vec<char> = a[0].text().chars().collect();
     let needle: Vec<char> = a[1].text().chars().collect();
-    let start = a.get(2).and_then(Value::to_long).unwrap_or(0);
+    Ok(Value::Long(nth_position(
+        &text,
+        a,
+        |text, i| text[i..].starts_with(&needle),
+        needle.len(),
+    )))
+}
+
+/// Where `indexof(source, lookup, start, length, occurrence)` and its array form find their
+/// lookup (`args` as the call has them): from `start` (negative: from the end), within `length`
+/// items (-1 or none: to the end; a match of `width` items must lie within them), the
+/// `occurrence`th time (default 1); -1 when it does not.
+fn nth_position<T>(
+    items: &[T],
+    args: &[Value],
+    found_at: impl Fn(&[T], usize) -> bool,
+    width: usize,
+) -> i64 {
+    let start = args.get(2).and_then(Value::to_long).unwrap_or(0);
     let start = if start < 0 {
-        (text.len() as i64 + start).max(0)
+        (items.len() as i64 + start).max(0)
     } else {
         start
     } as usize;
-    let occurrence = a.get(4).and_then(Value::to_long).unwrap_or(1).max(1) as usize;
-    if start > text.len() {
-        return Ok(Value::Long(-1));
+    let occurrence = args.get(4).and_then(Value::to_long).unwrap_or(1).max(1) as usize;
+    if start > items.len() {
+        return -1;
     }
-    // `length` characters from `start` are examined (-1, or none given: to the end): a match
-    // must lie within them.
-    let end = match a.get(3).and_then(Value::to_long) {
-        Some(length) if length >= 0 => (start + length as usize).min(text.len()),
-        _ => text.len(),
+    let end = match args.get(3).and_then(Value::to_long) {
+        Some(length) if length >= 0 => start.saturating_add(length as usize).min(items.len()),
+        _ => items.len(),
     };
-    let text = &text[..end];
+    let within = &items[..end];
     let mut seen = 0;
-    for i in start..=text.len().saturating_sub(needle.len()) {
-        if text[i..].starts_with(&needle) {
+    for i in start..=within.len().saturating_sub(width) {
+        if i < within.len() + usize::from(width == 0) && found_at(within, i) {
             seen += 1;
             if seen == occurrence {
-                return Ok(Value::Long(i as i64));
+                return i as i64;
             }
         }
     }
-    Ok(Value::Long(-1))
+    -1
 }
 
 fn countof(a: &[Value], _: &Context) -> Result<Value, String> {
@@ -1419,16 +1471,47 @@ fn array_slice(a: &[Value], _: &Context) -> Result<Value, String> {
     }))
 }
 
-fn array_sort(v: &Value, descending: bool) -> Value {
-    let Value::Array(items) = v else {
+/// The arrays `array_sort_asc(array1[, ..., arrayN][, nulls_last])` sorts: every argument but a
+/// last boolean (`nulls_last`).
+pub fn sorted_arrays(args: &[Value]) -> (&[Value], bool) {
+    match args.split_last() {
+        Some((Value::Bool(nulls_last), arrays)) if !arrays.is_empty() => (arrays, *nulls_last),
+        _ => (args, true),
+    }
+}
+
+/// `array_sort_asc`/`array_sort_desc`, as their pages define them: the first array sorted (nulls
+/// last unless `nulls_last` is false), the others put in the same order (null for one whose
+/// length differs). One array gives the sorted array; several, an array of them, which an
+/// `extend` or `project` item splits into columns.
+fn array_sort(args: &[Value], descending: bool) -> Value {
+    let (arrays, nulls_last) = sorted_arrays(args);
+    let Some(Value::Array(keys)) = arrays.first() else {
         return Value::Null;
     };
-    let mut items = items.to_vec();
-    items.sort_by(|x, y| {
-        let o = x.sort_cmp(y);
-        if descending { o.reverse() } else { o }
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by(|&x, &y| {
+        let (x, y) = (&keys[x], &keys[y]);
+        match (x.is_null(), y.is_null()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) if nulls_last => std::cmp::Ordering::Greater,
+            (true, false) => std::cmp::Ordering::Less,
+            (false, true) if nulls_last => std::cmp::Ordering::Less,
+            (false, true) => std::cmp::Ordering::Greater,
+            (false, false) if descending => y.sort_cmp(x),
+            (false, false) => x.sort_cmp(y),
+        }
     });
-    Value::array(items)
+    let reorder = |v: &Value| match v {
+        Value::Array(items) if items.len() == keys.len() => {
+            Value::array(order.iter().map(|&i| items[i].clone()).collect())
+        }
+        _ => Value::Null,
+    };
+    match arrays {
+        [one] => reorder(one),
+        several => Value::array(several.iter().map(reorder).collect()),
+    }
 }
 
 fn strcat_array(a: &[Value], _: &Context) -> Result<Value, String> {
@@ -1941,10 +2024,82 @@ fn flat_texts(values: &[Value]) -> Vec<String> {
 }
 
 /// The IPv4 addresses in a text: maximal runs of digits and dots with four numeric parts.
+/// Whether an IPv4 address in `text` starts with one of `prefixes`, each a whole address or one
+/// to three of its leading parts ending with a dot (`192.168.`), as the has_ipv4_prefix page
+/// defines a valid prefix; `127.0` is none, so it matches nothing.
+fn has_ipv4_prefix(text: &str, prefixes: &[String]) -> bool {
+    let valid: Vec<&str> = prefixes
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| {
+            parse_ipv4(p).is_some()
+                || p.strip_suffix('.').is_some_and(|head| {
+                    let parts: Vec<&str> = head.split('.').collect();
+                    parts.len() <= 3
+                        && parts
+                            .iter()
+                            .all(|n| !n.is_empty() && n.len() <= 3 && n.parse::<u8>().is_ok())
+                })
+        })
+        .collect();
+    ipv4_tokens(text).any(|t| {
+        valid.iter().any(|p| {
+            if p.ends_with('.') {
+                t.starts_with(p)
+            } else {
+                t == *p
+            }
+        })
+    })
+}
+
 fn ipv4_tokens(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
         .map(|t| t.trim_matches('.'))
         .filter(|t| parse_ipv4(t).is_some())
+}
+
+/// Removes a key, or the value a JSONPath names in nested bags (`$.key2.prop1`), from a bag
+/// (`bag_remove_keys`).
+fn remove_key(bag: &mut Value, key: &str) {
+    let parts: Vec<&str> = match key.strip_prefix('$') {
+        Some(path) => path
+            .split(['.', '[', ']'])
+            .filter(|p| !p.is_empty())
+            .map(|p| p.trim_matches(['\'', '"']))
+            .collect(),
+        None => vec![key],
+    };
+    let Some((last, path)) = parts.split_last() else {
+        return;
+    };
+    let mut current = bag;
+    for part in path {
+        match current {
+            Value::Bag(map) => match Arc::make_mut(map).get_mut(*part) {
+                Some(inner) => current = inner,
+                None => return,
+            },
+            _ => return,
+        }
+    }
+    if let Value::Bag(map) = current {
+        Arc::make_mut(map).shift_remove(*last);
+    }
+}
+
+/// The value a JSONPath (after its `$`: `.key`, `['key']`, `[0]`) names in a dynamic value.
+fn json_path<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
+    let mut current = value;
+    for part in path.split(['.', '[', ']']).filter(|p| !p.is_empty()) {
+        let key = part.trim_matches(['\'', '"']);
+        current = match current {
+            Value::Bag(map) => map.get(key)?,
+            Value::Array(items) => items.get(key.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(current)
 }
 
 fn extract_json(a: &[Value], _: &Context) -> Result<Value, String> {
@@ -2921,11 +3076,18 @@ impl AggState {
             AggState::Extreme(v, _) => v
                 .clone()
                 .unwrap_or_else(|| arg_type.map_or(Value::Null, ScalarType::null)),
-            AggState::Sum(v) => v.clone().unwrap_or(Value::Null),
+            // Nothing summed is 0 (the summarize page's default values of aggregations).
+            AggState::Sum(v) => v.clone().unwrap_or(match arg_type {
+                Some(T::Real | T::Decimal) => Value::Real(0.0),
+                Some(T::TimeSpan) => Value::TimeSpan(0),
+                Some(T::Int | T::Long | T::Bool) => Value::Long(0),
+                _ => Value::Null,
+            }),
             AggState::Bits(acc, _) => acc.map_or(Value::Null, Value::Long),
             AggState::Avg(sum, count) => {
                 if *count == 0 {
-                    Value::Null
+                    // "The result of avg_x(x) is NaN due to dividing by 0" (the summarize page).
+                    Value::Real(f64::NAN)
                 } else {
                     Value::Real(sum / *count as f64)
                 }

@@ -1109,7 +1109,20 @@ impl Parser<'_> {
             "project-reorder" => OperatorKind::ProjectReorder(self.comma_list(|p| {
                 let e = p.name_or_pattern()?;
                 let order = match p.word() {
-                    Some("asc" | "desc" | "granny-asc" | "granny-desc") => Some(p.name()?),
+                    Some("asc" | "desc") => Some(p.name()?),
+                    // `granny-asc` lexes as `granny`, `-`, `asc`.
+                    Some("granny") if p.at_punct_n(1, "-") => {
+                        let granny = p.name()?;
+                        p.expect_punct("-")?;
+                        if !matches!(p.word(), Some("asc" | "desc")) {
+                            return Err(p.expected("`asc` or `desc` after `granny-`"));
+                        }
+                        let order = p.name()?;
+                        Some(Ident::new(
+                            format!("granny-{}", order.name),
+                            granny.span.to(order.span),
+                        ))
+                    }
                     _ => None,
                 };
                 Ok((e, order))

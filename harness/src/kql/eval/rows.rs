@@ -2,6 +2,7 @@
 //! `take`, `distinct`, `count`, `getschema` and `search`.
 
 use super::scalar::{CExpr, Compiled};
+use super::summarize::unique_name;
 use super::{
     EvalError, Evaluator, R, column_or_error, derived_name, next_column_name, param_value,
     wildcard_match,
@@ -24,8 +25,20 @@ impl Evaluator<'_> {
         items: &[(Expr, Option<Ident>)],
     ) -> R<Table> {
         let mut order: Vec<usize> = Vec::new();
-        for (e, _) in items {
-            for i in self.match_columns(&input, e)? {
+        for (e, sort) in items {
+            let mut matched = self.match_columns(&input, e)?;
+            // The columns a pattern matches, ordered by name when asked: `granny-` orders the
+            // numbers in names by value (`a20` before `a100`).
+            if let Some(sort) = sort {
+                let name = |i: &usize| input.columns[*i].name.as_str();
+                match sort.name.as_str() {
+                    "asc" => matched.sort_by(|a, b| name(a).cmp(name(b))),
+                    "desc" => matched.sort_by(|a, b| name(b).cmp(name(a))),
+                    "granny-asc" => matched.sort_by(|a, b| natural_cmp(name(a), name(b))),
+                    _ => matched.sort_by(|a, b| natural_cmp(name(b), name(a))),
+                }
+            }
+            for i in matched {
                 if !order.contains(&i) {
                     order.push(i);
                 }
@@ -129,6 +142,9 @@ impl Evaluator<'_> {
         let ExprKind::Call { name, args } = &item.expr.kind else {
             return Ok(None);
         };
+        if matches!(name.name.as_str(), "array_sort_asc" | "array_sort_desc") {
+            return self.sorted_arrays_item(item, args, cols, taken);
+        }
         let Some(parts) = crate::kql::func::multi_valued(&name.name) else {
             return Ok(None);
         };
@@ -156,19 +172,12 @@ impl Evaluator<'_> {
             self.multi_ok = false;
             let whole = whole?;
             let column = match item.names.get(i) {
-                Some(n) => n.name.clone(),
-                None => {
-                    let base = format!("{}_{arg}_{part}", name.name);
-                    let mut candidate = base.clone();
-                    let mut n = 0;
-                    while used.contains(&candidate) {
-                        n += 1;
-                        candidate = format!("{base}{n}");
-                    }
-                    candidate
+                Some(n) => {
+                    used.push(n.name.clone());
+                    n.name.clone()
                 }
+                None => unique_name(format!("{}_{arg}_{part}", name.name), &mut used),
             };
-            used.push(column.clone());
             let index = Compiled::constant(Value::Long(i as i64), ScalarType::Long);
             out.push((
                 column,
@@ -177,6 +186,69 @@ impl Evaluator<'_> {
                     ty: ScalarType::Dynamic,
                 },
             ));
+        }
+        Ok(Some(out))
+    }
+
+    /// An `extend`/`project` item sorting arrays (`array_sort_asc(a, b)`): one column per array
+    /// (a last boolean argument is `nulls_last`), named by `(A, B, ...) =`, else
+    /// `<argument column>_sorted`, or `array<N>_sorted` for an argument that is no column, made
+    /// unique against `taken`, as Kusto.Language names them. One array keeps the item's usual
+    /// name when it is given one or its argument is no column. `None` when nothing splits.
+    fn sorted_arrays_item(
+        &mut self,
+        item: &ColumnExpr,
+        args: &[crate::kql::ast::Arg],
+        cols: &[Column],
+        taken: &[Column],
+    ) -> R<Option<Vec<(String, Compiled)>>> {
+        let mut arrays = args.len();
+        if let Some(last) = args.last().filter(|_| args.len() > 1)
+            && self.compile(&last.value, cols)?.ty == ScalarType::Bool
+        {
+            arrays -= 1;
+        }
+        let names: Vec<Option<String>> = args[..arrays]
+            .iter()
+            .map(|a| derived_name(&a.value))
+            .collect();
+        if arrays == 1 && (names[0].is_none() || !item.names.is_empty()) {
+            return Ok(None);
+        }
+        if item.names.len() > arrays {
+            return Err(EvalError::new(
+                "KQL0206",
+                format!(
+                    "{arrays} arrays are sorted into {arrays} columns, but {} names are given",
+                    item.names.len()
+                ),
+                item.span,
+            ));
+        }
+        let mut used: Vec<String> = taken.iter().map(|c| c.name.clone()).collect();
+        let mut out = Vec::with_capacity(arrays);
+        for (i, arg_name) in names.into_iter().enumerate() {
+            let column = match item.names.get(i) {
+                Some(n) => {
+                    used.push(n.name.clone());
+                    n.name.clone()
+                }
+                None => unique_name(
+                    format!("{}_sorted", arg_name.unwrap_or_else(|| format!("array{i}"))),
+                    &mut used,
+                ),
+            };
+            let whole = self.compile(&item.expr, cols)?;
+            let part = if arrays == 1 {
+                whole
+            } else {
+                let index = Compiled::constant(Value::Long(i as i64), ScalarType::Long);
+                Compiled {
+                    kind: CExpr::Index(Box::new(whole), Box::new(index)),
+                    ty: ScalarType::Dynamic,
+                }
+            };
+            out.push((column, part));
         }
         Ok(Some(out))
     }
@@ -309,26 +381,20 @@ impl Evaluator<'_> {
         keyed.sort_by(|(a, _), (b, _)| {
             for (i, (_, desc, nulls_first)) in compiled.iter().enumerate() {
                 let (x, y) = (&a[i], &b[i]);
-                let o = match (x.is_null(), y.is_null()) {
-                    (true, true) => std::cmp::Ordering::Equal,
-                    (true, false) => {
-                        if *nulls_first {
-                            std::cmp::Ordering::Less
-                        } else {
-                            std::cmp::Ordering::Greater
-                        }
-                    }
-                    (false, true) => {
-                        if *nulls_first {
-                            std::cmp::Ordering::Greater
-                        } else {
-                            std::cmp::Ordering::Less
-                        }
-                    }
-                    (false, false) => {
+                // NaN goes with the nulls, next to the values (the sort page's table of
+                // special values: `null, NaN, -inf, ...` and `..., -inf, NaN, null`).
+                let nullness = |v: &Value| match v {
+                    Value::Null => 2,
+                    Value::Real(f) if f.is_nan() => 1,
+                    _ => 0,
+                };
+                let o = match (nullness(x), nullness(y)) {
+                    (0, 0) => {
                         let o = x.sort_cmp(y);
                         if *desc { o.reverse() } else { o }
                     }
+                    (m, n) if *nulls_first => n.cmp(&m),
+                    (m, n) => m.cmp(&n),
                 };
                 if o != std::cmp::Ordering::Equal {
                     return o;
@@ -373,6 +439,51 @@ fn set_column(t: &mut Table, name: String, ty: ScalarType, values: Vec<Value>) {
             }
         }
     }
+}
+
+/// Compares names as `granny-asc` orders them: runs of digits by their value, the rest by
+/// character (`a9` < `a10` < `b`).
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut a, mut b) = (a, b);
+    loop {
+        let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+        match (a.chars().next(), b.chars().next()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let (da, db) = (digits(a), digits(b));
+                let (na, nb) = (
+                    a[..da].trim_start_matches('0'),
+                    b[..db].trim_start_matches('0'),
+                );
+                let order = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+                if order.is_ne() {
+                    return order;
+                }
+                (a, b) = (&a[da..], &b[db..]);
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(&y);
+                }
+                (a, b) = (&a[x.len_utf8()..], &b[y.len_utf8()..]);
+            }
+        }
+    }
+}
+
+/// True for a call sorting several arrays together (`array_sort_asc(a, b)`), which names one
+/// column per array; a last `true`/`false` is `nulls_last`, not an array.
+pub(super) fn sorts_several_arrays(e: &Expr) -> bool {
+    let ExprKind::Call { name, args } = &e.kind else {
+        return false;
+    };
+    let arrays = match args.last().map(|a| &a.value.kind) {
+        Some(ExprKind::Literal(Literal::Bool(_))) => args.len() - 1,
+        _ => args.len(),
+    };
+    matches!(name.name.as_str(), "array_sort_asc" | "array_sort_desc") && arrays > 1
 }
 
 /// `(A, B) = f(...)` where `f` returns one value.

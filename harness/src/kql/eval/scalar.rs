@@ -186,7 +186,7 @@ impl Compiled {
                             if !matches!(item.kind, CExpr::Const(Value::Array(_)))
                                 || item.ty == ScalarType::Dynamic =>
                         {
-                            values.extend(a.iter().cloned())
+                            push_flattened(&mut values, &a)
                         }
                         other => values.push(other),
                     }
@@ -540,6 +540,18 @@ pub(super) fn check_comparable(op: BinOp, l: &Compiled, r: &Compiled, span: Span
 }
 
 /// Evaluates an `in` list once when every item is constant.
+/// Appends the values of an `in` list's dynamic array, nested arrays flattened:
+/// `x in (dynamic([1, [2, 3]]))` is `x in (1, 2, 3)` (the in operator page).
+fn push_flattened(values: &mut Vec<Value>, items: &[Value]) {
+    let mut pending: Vec<&Value> = items.iter().rev().collect();
+    while let Some(v) = pending.pop() {
+        match v {
+            Value::Array(inner) => pending.extend(inner.iter().rev()),
+            other => values.push(other.clone()),
+        }
+    }
+}
+
 pub(super) fn constant_list(c: Compiled) -> Compiled {
     let CExpr::In { op, lhs, items } = c.kind else {
         return c;
@@ -554,7 +566,7 @@ pub(super) fn constant_list(c: Compiled) -> Compiled {
     for item in &items {
         match &item.kind {
             CExpr::Const(Value::Array(a)) if item.ty == ScalarType::Dynamic => {
-                values.extend(a.iter().cloned())
+                push_flattened(&mut values, a)
             }
             CExpr::Const(other) => values.push(other.clone()),
             _ => {}

@@ -373,7 +373,8 @@ impl Evaluator<'_> {
                     .enumerate()
                     .map(|(at, item)| {
                         let mut item = item.clone();
-                        if item.names.is_empty() {
+                        // Sorting several arrays names its columns after them.
+                        if item.names.is_empty() && !super::rows::sorts_several_arrays(&item.expr) {
                             item.names = vec![Ident::new(format!("print_{at}"), item.span)];
                         }
                         item

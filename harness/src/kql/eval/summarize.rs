@@ -368,6 +368,14 @@ impl Evaluator<'_> {
             _ => {
                 let base = match agg.kind {
                     AggKind::Count | AggKind::CountIf => format!("{}_", agg.prefix),
+                    // `percentile(x, 95.5)` is `percentile_x_95_5`, as `percentiles` names each.
+                    AggKind::Percentile => format!(
+                        "{}_{first_name}_{}",
+                        agg.prefix,
+                        args.get(1)
+                            .map(|a| a.value.to_string().replace('.', "_"))
+                            .unwrap_or_default()
+                    ),
                     _ if bare => args
                         .first()
                         .and_then(|a| derived_name(&a.value))
