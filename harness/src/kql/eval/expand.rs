@@ -11,6 +11,7 @@ use crate::kql::schema::Column;
 use crate::kql::table::{Row, Table, merge_sources};
 use crate::kql::value::{ScalarType, Value};
 use indexmap::IndexMap;
+use std::fmt::Write as _;
 
 impl Evaluator<'_> {
     /// the row.
@@ -147,6 +148,8 @@ impl Evaluator<'_> {
         })
     }
 
+    /// `parse`: a pattern of literals (regexes in regex mode), `*` and typed columns, matched
+    /// as one regex whose column groups are named `GROUP_PREFIX` and their position.
     pub(super) fn parse_op(
         &mut self,
         mut t: Table,
@@ -168,6 +171,9 @@ impl Evaluator<'_> {
         }
         if flags.contains('m') {
             regex.push_str("(?m)");
+        }
+        if flags.contains('U') {
+            regex.push_str("(?U)");
         }
         let mut cols: Vec<Column> = Vec::new();
         let column_count = pattern
@@ -191,19 +197,26 @@ impl Evaluator<'_> {
                     seen += 1;
                     let ty = ScalarType::from_name(&decl.ty.name).unwrap_or(ScalarType::String);
                     let last = seen == column_count && i + 1 == pattern.len();
-                    let group = if kind == "regex" {
-                        "(.*?)".to_string()
-                    } else {
-                        match ty {
-                            ScalarType::Int | ScalarType::Long => "([-+]?\\d+)".to_string(),
-                            ScalarType::Real | ScalarType::Decimal => {
-                                "([-+]?[0-9.eE+-]+)".to_string()
-                            }
-                            _ if last => "(.*)".to_string(),
-                            _ => "(.*?)".to_string(),
-                        }
+                    // Each column's group is named, so that groups of a regex pattern's own do
+                    // not shift which text a column takes (the page's `"(.*?)[a-zA-Z]*="`).
+                    // Numbers take only a number, but in relaxed mode (a column whose text does
+                    // not convert is null there); in regex mode text is greedy (the page: "the
+                    // default mode is greedy", `flags=U` making it lazy), otherwise lazy but at
+                    // the end.
+                    let number = match ty {
+                        ScalarType::Int | ScalarType::Long => Some("[-+]?\\d+"),
+                        ScalarType::Real | ScalarType::Decimal => Some("[-+]?[0-9.eE+-]+"),
+                        _ => None,
                     };
-                    regex.push_str(&group);
+                    let text = if kind == "regex" || last { ".*" } else { ".*?" };
+                    let body = match number {
+                        // Relaxed: the number when there is one, else the text to the next
+                        // delimiter (the page's `totalSlices=nonValidLongValue` is null there).
+                        Some(number) if kind == "relaxed" => format!("{number}|{text}"),
+                        Some(number) => number.to_string(),
+                        None => text.to_string(),
+                    };
+                    let _ = write!(regex, "(?P<{}{}>{body})", GROUP_PREFIX, cols.len());
                     cols.push(Column::new(decl.name.name.clone(), ty));
                 }
             }
@@ -240,18 +253,33 @@ impl Evaluator<'_> {
             }
         }
         let mut rows = Vec::with_capacity(t.rows.len());
+        let mut parsed = Vec::with_capacity(cols.len());
         for mut row in t.rows {
             let text = source.eval(&row.values, &self.ctx)?.to_kql_string();
-            match re.captures(&text) {
-                Some(caps) => {
-                    for (k, (&i, c)) in idx.iter().zip(&cols).enumerate() {
-                        row.values[i] = caps
-                            .get(k + 1)
-                            .map_or(c.ty.null(), |m| Value::str(m.as_str()).convert(c.ty));
+            // "All extended columns must match the required types" (simple and regex modes):
+            // a text that does not convert is no match; relaxed mode makes that column null.
+            let matched = re.captures(&text).is_some_and(|caps| {
+                parsed.clear();
+                for (k, c) in cols.iter().enumerate() {
+                    let part = caps
+                        .name(&format!("{GROUP_PREFIX}{k}"))
+                        .map_or("", |m| m.as_str());
+                    let value = Value::str(part).convert(c.ty);
+                    if value.is_null() && c.ty != ScalarType::String && kind != "relaxed" {
+                        return false;
+                    }
+                    parsed.push(value);
+                }
+                true
+            });
+            match matched {
+                true => {
+                    for (&i, value) in idx.iter().zip(parsed.drain(..)) {
+                        row.values[i] = value;
                     }
                     rows.push(row);
                 }
-                None => {
+                false => {
                     if !drop_unmatched {
                         for (&i, c) in idx.iter().zip(&cols) {
                             row.values[i] = c.ty.null();
@@ -268,6 +296,9 @@ impl Evaluator<'_> {
         })
     }
 }
+
+/// The prefix of the regex group names `parse` gives its columns.
+const GROUP_PREFIX: &str = "firedrill_column_";
 
 /// mv-apply's output: the input row's columns the subquery did not produce, then the subquery's.
 pub(super) fn reattach(columns: &[Column], original: &Row, sub: Table) -> Table {

@@ -13,8 +13,12 @@
 //! `MST`/`MDT`, `PST`/`PDT`, `+hhmm`; RFC 822's one-letter military zones are left out, as RFC
 //! 1123 section 5.2.14 notes their signs were specified backwards), and names of months, weekdays
 //! and zones are case-insensitive (literal strings in the RFCs' grammars are). A weekday is read
-//! but not checked against the date. Anything else (US `01/16/2022`, a time of day alone,
-//! `AM`/`PM`) is not a listed format and does not parse.
+//! but not checked against the date.
+//!
+//! Two forms other pages' examples use parse too: a date of one- or two-digit month and day
+//! without a time (`datetime(1970-5-12)`, the dayofweek page), and the US form `%n/%e/%Y` with
+//! an optional ` %H:%M[:%s]` (`02/17/2016 08:40:01`, which the parse page's `date` columns read).
+//! Anything else (`12-02-2022`, a time of day alone, `AM`/`PM`) does not parse.
 
 use chrono::NaiveDate;
 
@@ -24,7 +28,28 @@ use super::{TICKS_PER_HOUR, TICKS_PER_MINUTE, TICKS_PER_SECOND, ticks_from_chron
 /// whitespace ignored), or `None`.
 pub fn parse_datetime(text: &str) -> Option<i64> {
     let text = text.trim();
-    numeric_date(text).or_else(|| rfc_date(text))
+    numeric_date(text)
+        .or_else(|| rfc_date(text))
+        .or_else(|| us_date(text))
+}
+
+/// `%n/%e/%Y`, then optionally a space and `%H:%M[:%s]` (the parse page's `02/17/2016 08:40:01`).
+fn us_date(text: &str) -> Option<i64> {
+    let mut s = Scan { rest: text };
+    let (month, _) = s.digits(1, 2)?;
+    if !s.eat('/') {
+        return None;
+    }
+    let (day, _) = s.digits(1, 2)?;
+    if !s.eat('/') {
+        return None;
+    }
+    let (year, _) = s.digits(4, 4)?;
+    let mut parts = Parts::date(year, month, day);
+    if s.eat(' ') {
+        clock(&mut s, &mut parts)?;
+    }
+    if s.at_end() { parts.ticks() } else { None }
 }
 
 /// The text inside `datetime(...)`: the page's own example `datetime('12-02-2022')` (on the
@@ -160,8 +185,8 @@ fn numeric_date(text: &str) -> Option<i64> {
     let iso = month_digits == 2 && day_digits == 2;
     let mut parts = Parts::date(year, month, day);
     if s.at_end() {
-        // `%Y-%m-%d` is the only form without a time.
-        return if iso { parts.ticks() } else { None };
+        // `%Y-%m-%d`, and `%Y-%n-%e` as the dayofweek page writes `datetime(1970-5-12)`.
+        return parts.ticks();
     }
     if !(s.eat('T') || s.eat(' ')) {
         return None;
@@ -408,15 +433,30 @@ mod tests {
         );
     }
 
+    /// Forms other pages' examples read: the dayofweek page's `datetime(1970-5-12)` and the parse
+    /// page's `date` columns over `02/17/2016 08:40:01`.
+    #[test]
+    fn forms_other_pages_examples_read_parse() {
+        assert_eq!(iso("1970-5-12").as_deref(), Some("1970-05-12T00:00:00Z"));
+        assert_eq!(iso("2014-1-8").as_deref(), Some("2014-01-08T00:00:00Z"));
+        assert_eq!(
+            iso("02/17/2016 08:40:01").as_deref(),
+            Some("2016-02-17T08:40:01Z")
+        );
+        assert_eq!(iso("2/7/2016").as_deref(), Some("2016-02-07T00:00:00Z"));
+        assert_eq!(iso("02/30/2016"), None);
+    }
+
     #[test]
     fn forms_the_page_does_not_list_do_not_parse() {
         for text in [
-            "01/16/2022 00:00:00",
+            "01/16/2022 00:00:00 PM",
+            "01/16/22",
+            "12-02-2022",
             "8:00:00 AM",
             "17 NOV 2020",
             "2014/11/08",
             "20141108",
-            "2014-1-8",
             "2014-11-08T15:05Z",
             "2014-11-08 15:05:25 XYZ",
             "2014-02-30",
