@@ -182,6 +182,9 @@ pub(super) struct Evaluator<'a> {
     /// Set while an `extend`/`project` item that calls a function returning several columns
     /// is compiled; the call takes it (see `func::MULTI_VALUED`).
     multi_ok: bool,
+    /// The name the operator before the one running gave its result (`| as T1 | union ...`):
+    /// `union withsource=` names the piped rows by it (the as operator page).
+    piped_as: Option<String>,
 }
 
 const MAX_CALL_DEPTH: usize = 32;
@@ -201,6 +204,7 @@ impl<'a> Evaluator<'a> {
             warnings: Vec::new(),
             depth: 0,
             multi_ok: false,
+            piped_as: None,
         }
     }
 
@@ -495,8 +499,14 @@ impl<'a> Evaluator<'a> {
             },
             None => Arc::unwrap_or_clone(shared),
         };
+        let mut previous = t.ops.len().checked_sub(ops.len() + 1).map(|i| &t.ops[i]);
         for op in ops {
+            self.piped_as = match previous.map(|p| &p.kind) {
+                Some(OperatorKind::As { name, .. }) => Some(name.name.clone()),
+                _ => None,
+            };
             table = self.operator(op, table)?;
+            previous = Some(op);
         }
         Ok(table)
     }

@@ -58,7 +58,11 @@ impl Evaluator<'_> {
         limit: Option<&Expr>,
         span: Span,
     ) -> R<Table> {
-        let bag_as_array = param_value(params, "bagexpansion").is_some_and(|v| v == "array");
+        // `kind=array` (the page's spelling) or the older `bagexpansion=array`: a bag expands
+        // into `[key, value]` arrays instead of one-key bags.
+        let bag_as_array = param_value(params, "kind")
+            .or_else(|| param_value(params, "bagexpansion"))
+            .is_some_and(|v| v == "array");
         let index_col = params
             .iter()
             .find(|p| p.name.name == "with_itemindex")

@@ -3,7 +3,9 @@
 
 use super::{EvalError, Evaluator, R, column_or_error, param_name, param_value, wildcard_match};
 use crate::diag::Span;
-use crate::kql::ast::{BinOp, Expr, ExprKind, OpParam, SourceKind, TabularExpr, Union};
+use crate::kql::ast::{
+    BinOp, Expr, ExprKind, OpParam, OperatorKind, SourceKind, TabularExpr, Union,
+};
 use crate::kql::schema::Column;
 use crate::kql::table::{Row, Table, merge_sources};
 use crate::kql::value::{GroupKey, ScalarType, Value};
@@ -13,6 +15,7 @@ use std::collections::HashMap;
 impl Evaluator<'_> {
     /// `T | union U, ...`: the piped table first, then the others.
     pub(super) fn union_operator(&mut self, input: Table, u: &Union, span: Span) -> R<Table> {
+        let piped_name = self.piped_as.take().unwrap_or_default();
         let others = self.union_tables(&u.params, &u.tables, span, None)?;
         let with_source = u.params.iter().rfind(|p| p.name.name == "withsource");
         let piped = if let Some(p) = with_source {
@@ -20,7 +23,7 @@ impl Evaluator<'_> {
             let mut t = input;
             t.columns.insert(0, Column::new(col, ScalarType::String));
             for r in &mut t.rows {
-                r.values.insert(0, Value::str(""));
+                r.values.insert(0, Value::str(piped_name.as_str()));
             }
             t
         } else {
@@ -128,7 +131,11 @@ impl Evaluator<'_> {
                             kind: ExprKind::Name(id),
                             ..
                         }) => id.name.clone(),
-                        _ => format!("union_arg{}", parts.len() - 1),
+                        // A subquery named by a last `as` (the as operator page).
+                        _ => match last_as(t) {
+                            Some(name) => name.to_string(),
+                            None => format!("union_arg{}", parts.len() - 1),
+                        },
                     });
                 }
                 Err(e) if fuzzy && e.code == "KQL0201" => self.warn(e),
@@ -447,5 +454,33 @@ pub(super) fn flatten_and<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
             ExprKind::Paren(inner) => pending.push(inner),
             _ => out.push(x),
         }
+    }
+}
+
+/// The name a tabular expression's last operator, `as`, gives its result, looking into a
+/// parenthesized subquery (`(range x from 1 to 10 step 1 | as T2)`).
+fn last_as(t: &TabularExpr) -> Option<&str> {
+    let mut t = t;
+    loop {
+        if let Some(op) = t.ops.last() {
+            return match &op.kind {
+                OperatorKind::As { name, .. } => Some(&name.name),
+                _ => None,
+            };
+        }
+        t = match &t.source.kind {
+            SourceKind::Expr(Expr {
+                kind: ExprKind::Paren(inner),
+                ..
+            }) => match &inner.kind {
+                ExprKind::Subquery(sub) => sub,
+                _ => return None,
+            },
+            SourceKind::Expr(Expr {
+                kind: ExprKind::Subquery(sub),
+                ..
+            }) => sub,
+            _ => return None,
+        };
     }
 }

@@ -595,7 +595,9 @@ impl AggSpec {
             AggKind::ArgMax | AggKind::ArgMin => {
                 let v = arg(0)?;
                 let replaced = state.update(&v);
-                if replaced || (arg_row.is_none() && !v.is_null()) {
+                // When every value is null, the group's first row is picked ("one row in the
+                // group is picked", the arg_min page); a value replaces it.
+                if replaced || arg_row.is_none() {
                     let mut values = Vec::with_capacity(self.arg_cols.len());
                     for c in &self.arg_cols {
                         values.push(c.eval(&row.values, ctx)?);
