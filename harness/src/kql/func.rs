@@ -2798,6 +2798,8 @@ pub enum AggKind {
     Percentile,
     /// `percentiles(x, p, ...)`: one column per p.
     Percentiles,
+    /// `percentiles_array(x, p, ...)` or `(x, dynamic([p, ...]))`: one array of them.
+    PercentilesArray,
     /// `arg_max(x, cols...)`: the evaluator expands the columns.
     ArgMax,
     /// `arg_min(x, cols...)`.
@@ -2869,6 +2871,7 @@ pub static AGGREGATES: &[AggregateFn] = &[
     agg!("variance", Variance, "variance", 1, 1),
     agg!("percentile", Percentile, "percentile", 2, 2),
     agg!("percentiles", Percentiles, "percentile", 2, 64),
+    agg!("percentiles_array", PercentilesArray, "percentiles", 2, 64),
     agg!("arg_max", ArgMax, "max", 1, 64),
     agg!("arg_min", ArgMin, "min", 1, 64),
     agg!("binary_all_and", BinaryAllAnd, "", 1, 1),
@@ -2895,7 +2898,8 @@ pub fn aggregate_type(kind: AggKind, arg: Option<ScalarType>) -> ScalarType {
         | AggKind::MakeSetIf
         | AggKind::MakeList
         | AggKind::MakeListIf
-        | AggKind::MakeBag => T::Dynamic,
+        | AggKind::MakeBag
+        | AggKind::PercentilesArray => T::Dynamic,
         AggKind::Avg | AggKind::AvgIf | AggKind::Stdev | AggKind::Variance => T::Real,
         AggKind::Sum | AggKind::SumIf => match arg {
             Some(T::Int) => T::Long,
@@ -2950,9 +2954,11 @@ impl AggState {
             AggKind::Max | AggKind::MaxIf | AggKind::ArgMax => AggState::Extreme(None, true),
             AggKind::Sum | AggKind::SumIf => AggState::Sum(None),
             AggKind::Avg | AggKind::AvgIf => AggState::Avg(0.0, 0),
-            AggKind::Stdev | AggKind::Variance | AggKind::Percentile | AggKind::Percentiles => {
-                AggState::Values(Vec::new())
-            }
+            AggKind::Stdev
+            | AggKind::Variance
+            | AggKind::Percentile
+            | AggKind::Percentiles
+            | AggKind::PercentilesArray => AggState::Values(Vec::new()),
             AggKind::BinaryAllAnd | AggKind::BinaryAllOr | AggKind::BinaryAllXor => {
                 AggState::Bits(None, kind)
             }

@@ -398,6 +398,16 @@ impl Evaluator<'_> {
                     };
                     percentiles.push(p);
                 }
+                if agg.kind == AggKind::PercentilesArray {
+                    // The percentiles as arguments, or as one dynamic array of them.
+                    for c in compiled.iter().skip(1).flatten() {
+                        match c.eval_const(self)? {
+                            Value::Array(items) => percentiles
+                                .extend(items.iter().map(|p| p.to_real().unwrap_or(50.0))),
+                            p => percentiles.push(p.to_real().unwrap_or(50.0)),
+                        }
+                    }
+                }
             }
         }
         // The cap of make_set/make_list.
@@ -635,6 +645,12 @@ impl AggSpec {
                     out.push(state.finish(self.kind, *p, self.arg_ty));
                 }
             }
+            AggKind::PercentilesArray => out.push(Value::array(
+                self.percentiles
+                    .iter()
+                    .map(|p| state.finish(AggKind::Percentile, *p, self.arg_ty))
+                    .collect(),
+            )),
             _ => out.push(state.finish(self.kind, 50.0, self.arg_ty)),
         }
     }
