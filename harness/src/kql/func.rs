@@ -643,14 +643,14 @@ pub static SCALARS: &[ScalarFn] = &[
         Ret::Fixed(T::String),
         string_from_codepoints
     ),
-    f!("to_utf8", 1, 1, Ret::Fixed(T::Dynamic), |a, _| Ok(
-        Value::array(
-            a[0].text()
-                .chars()
-                .map(|c| Value::Long(i64::from(u32::from(c))))
-                .collect()
-        )
-    )),
+    f!("to_utf8", 1, 1, Ret::Fixed(T::Dynamic), codepoints),
+    f!(
+        "unicode_codepoints_from_string",
+        1,
+        1,
+        Ret::Fixed(T::Dynamic),
+        codepoints
+    ),
     f!("has_ipv4", 2, 2, Ret::Fixed(T::Bool), |a, _| Ok(
         Value::Bool(ipv4_tokens(&a[0].text()).any(|t| t == a[1].text().trim()))
     )),
@@ -1052,6 +1052,16 @@ fn bin_at(value: &Value, size: &Value, at: &Value) -> Value {
 thread_local! {
     static RAND: std::cell::Cell<u64> = const { std::cell::Cell::new(0x9E37_79B9_7F4A_7C15) };
     static REGEXES: RefCell<HashMap<String, Result<Regex, String>>> = RefCell::new(HashMap::new());
+}
+
+/// `unicode_codepoints_from_string` (and its older name `to_utf8`): the text's code points.
+fn codepoints(a: &[Value], _: &Context) -> Result<Value, String> {
+    Ok(Value::array(
+        a[0].text()
+            .chars()
+            .map(|c| Value::Long(i64::from(u32::from(c))))
+            .collect(),
+    ))
 }
 
 /// The next number of a per-thread xorshift generator with a fixed seed, so that runs of
