@@ -613,15 +613,8 @@ pub static SCALARS: &[ScalarFn] = &[
         let bits = (u128::from(next_random()) << 64 | u128::from(next_random()))
             & !(0xF000 << 64 | 0xC000 << 48)
             | (0x4000 << 64 | 0x8000 << 48);
-        let hex = format!("{bits:032x}");
-        Ok(Value::Guid(Arc::from(format!(
-            "{}-{}-{}-{}-{}",
-            &hex[..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..]
-        ))))
+        Ok(super::value::parse_guid(&format!("{bits:032x}"))
+            .map_or(Value::Null, |g| Value::Guid(Arc::from(g))))
     }),
     f!("arraylength", 1, 1, Ret::Fixed(T::Long), array_length),
     f!("extract_json", 2, 3, Ret::Fixed(T::String), extract_json),
@@ -1331,9 +1324,12 @@ fn nth_position<T>(
         _ => items.len(),
     };
     let within = &items[..end];
+    if within.len() < width {
+        return -1;
+    }
     let mut seen = 0;
-    for i in start..=within.len().saturating_sub(width) {
-        if i < within.len() + usize::from(width == 0) && found_at(within, i) {
+    for i in start..=within.len() - width {
+        if found_at(within, i) {
             seen += 1;
             if seen == occurrence {
                 return i as i64;
@@ -2348,9 +2344,10 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// .NET's ticks at the Unix epoch (firedrill's datetimes count ticks from the epoch).
 const EPOCH_TICKS: i64 = 621_355_968_000_000_000;
 
-/// The bytes `hash()` hashes: a text's UTF-8, a number's or a datetime's (ticks) or a
-/// timespan's eight little-endian bytes (the page's `hash(datetime("2015-01-01"))` is the
-/// xxhash64 of the datetime's ticks).
+/// The bytes `hash()` hashes: a text's UTF-8, a datetime's .NET ticks as eight little-endian
+/// bytes (the page's three values, `hash("World")` and `hash(datetime("2015-01-01"))`, are the
+/// xxhash64 of these), and, by the same rule but unverified (the page shows no example), a
+/// long's, a real's or a timespan's eight little-endian bytes.
 fn hash_bytes(v: &Value) -> Vec<u8> {
     match v {
         Value::Long(i) => i.to_le_bytes().to_vec(),

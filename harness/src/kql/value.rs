@@ -708,7 +708,8 @@ pub fn parse_timespan_text(text: &str) -> Option<i64> {
     Some(if negative { -total } else { total })
 }
 
-/// Parses a guid in `8-4-4-4-12` hex form (braces allowed); returns it lower-cased.
+/// Parses a guid in `8-4-4-4-12` hex form (in braces or parentheses, or not), or as 32 hex
+/// digits; returns it as `8-4-4-4-12`, lower-cased.
 pub fn parse_guid(text: &str) -> Option<String> {
     let text = text.trim();
     // 32 digits without hyphens (the toguid page's `0123456789ABCDEF0123456789ABCDEF`).

@@ -256,6 +256,9 @@ impl Evaluator<'_> {
                 }
             }
         }
+        let groups: Vec<String> = (0..cols.len())
+            .map(|k| format!("{GROUP_PREFIX}{k}"))
+            .collect();
         let mut rows = Vec::with_capacity(t.rows.len());
         let mut parsed = Vec::with_capacity(cols.len());
         for mut row in t.rows {
@@ -264,10 +267,8 @@ impl Evaluator<'_> {
             // a text that does not convert is no match; relaxed mode makes that column null.
             let matched = re.captures(&text).is_some_and(|caps| {
                 parsed.clear();
-                for (k, c) in cols.iter().enumerate() {
-                    let part = caps
-                        .name(&format!("{GROUP_PREFIX}{k}"))
-                        .map_or("", |m| m.as_str());
+                for (group, c) in groups.iter().zip(&cols) {
+                    let part = caps.name(group).map_or("", |m| m.as_str());
                     let value = Value::str(part).convert(c.ty);
                     if value.is_null() && c.ty != ScalarType::String && kind != "relaxed" {
                         return false;

@@ -539,7 +539,6 @@ pub(super) fn check_comparable(op: BinOp, l: &Compiled, r: &Compiled, span: Span
     }
 }
 
-/// Evaluates an `in` list once when every item is constant.
 /// Appends the values of an `in` list's dynamic array, nested arrays flattened:
 /// `x in (dynamic([1, [2, 3]]))` is `x in (1, 2, 3)` (the in operator page).
 fn push_flattened(values: &mut Vec<Value>, items: &[Value]) {
@@ -552,6 +551,7 @@ fn push_flattened(values: &mut Vec<Value>, items: &[Value]) {
     }
 }
 
+/// Evaluates an `in` list once when every item is constant.
 pub(super) fn constant_list(c: Compiled) -> Compiled {
     let CExpr::In { op, lhs, items } = c.kind else {
         return c;
