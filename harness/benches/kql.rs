@@ -66,6 +66,7 @@ fn tile(table: &Table, name: &str) -> Table {
         columns: table.columns.clone(),
         rows,
         open: false,
+        serialized: false,
     }
 }
 

@@ -130,6 +130,7 @@ impl Database {
             columns,
             rows,
             open: true,
+            serialized: false,
         };
         self.watchlists.insert(alias.to_string(), Arc::new(table));
     }
@@ -263,6 +264,7 @@ fn build_table(name: &str, events: &[Event]) -> Table {
         columns,
         rows,
         open: false,
+        serialized: false,
     }
 }
 
@@ -532,6 +534,7 @@ pub fn asim_filter(table: &Table, params: &[(String, Value)]) -> Result<Table, S
             .cloned()
             .collect(),
         open: false,
+        serialized: false,
     })
 }
 

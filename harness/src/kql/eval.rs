@@ -43,6 +43,7 @@ mod scalar;
 mod series;
 mod source;
 mod summarize;
+mod window;
 
 use compile::compile_expr;
 use rows::{count_rows, distinct, getschema, pick_columns, project_rename};
@@ -260,6 +261,7 @@ impl<'a> Evaluator<'a> {
                                 columns: vec![Column::new("print_0", c.ty)],
                                 rows: vec![Row::literal(vec![v])],
                                 open: false,
+                                serialized: false,
                             });
                         }
                     }
@@ -528,6 +530,15 @@ impl<'a> Evaluator<'a> {
         if input.open {
             return Ok(None);
         }
+        let out = self.operator_ref_closed(op, input)?;
+        Ok(out.map(|mut out| {
+            out.serialized = serialized_after(&op.kind, input.serialized);
+            out
+        }))
+    }
+
+    /// [`Evaluator::operator_ref`] over a closed table, before the output's serialization is set.
+    fn operator_ref_closed(&mut self, op: &Operator, input: &Table) -> R<Option<Table>> {
         Ok(Some(match &op.kind {
             OperatorKind::Where(pred) => self.filter_ref(input, pred)?,
             OperatorKind::Project(items) => self.project(input, items, true, op.span)?,
@@ -540,6 +551,7 @@ impl<'a> Evaluator<'a> {
                     columns: input.columns.clone(),
                     rows: input.rows.iter().take(n).cloned().collect(),
                     open: false,
+                    serialized: false,
                 }
             }
             _ => return Ok(None),
@@ -550,6 +562,14 @@ impl<'a> Evaluator<'a> {
     /// the operator names but the data did not produce is added, null, and the operator runs
     /// again, as Kusto resolves any name against such a table; the result is open too.
     pub(super) fn operator(&mut self, op: &Operator, input: Table) -> R<Table> {
+        let serialized = serialized_after(&op.kind, input.serialized);
+        let mut out = self.operator_open(op, input)?;
+        out.serialized = serialized;
+        Ok(out)
+    }
+
+    /// [`Evaluator::operator`], before the output's serialization is set.
+    fn operator_open(&mut self, op: &Operator, input: Table) -> R<Table> {
         if !input.open {
             return self.operator_closed(op, input);
         }
@@ -654,6 +674,8 @@ impl<'a> Evaluator<'a> {
                 Ok((*t).clone())
             }
             OperatorKind::Serialize(items) => {
+                let mut input = input;
+                input.serialized = true;
                 if items.is_empty() {
                     Ok(input)
                 } else {
@@ -710,6 +732,32 @@ impl<'a> Evaluator<'a> {
 
     pub(super) fn compile(&mut self, e: &Expr, cols: &[Column]) -> R<Compiled> {
         compile_expr(self, e, cols, &HashMap::new())
+    }
+}
+
+/// Whether `op`'s output is serialized (window functions may read it in order), given whether its
+/// input is. The serialize operator's page lists the operators whose output is serialized
+/// (`getschema`, `range`, `sort`, `top`, `top-hitters`; and `serialize` itself) and those whose
+/// output is not (`count`, `distinct`, `evaluate`, `facet`, `join`, `make-series`, `mv-expand`,
+/// `reduce`, `sample`, `sample-distinct`, `summarize`, `top-nested`); every other operator keeps
+/// its input's. The window functions page lists `mv-expand` among the operators that keep it;
+/// where the two pages disagree, the query is accepted (`mv-expand` keeps it). `lookup` is a
+/// join, but neither page names it: it keeps its input's too.
+fn serialized_after(op: &OperatorKind, input: bool) -> bool {
+    match op {
+        OperatorKind::Sort(_)
+        | OperatorKind::Top { .. }
+        | OperatorKind::Getschema
+        | OperatorKind::Serialize(_) => true,
+        OperatorKind::Count
+        | OperatorKind::Distinct(_)
+        | OperatorKind::Evaluate { .. }
+        | OperatorKind::Join { .. }
+        | OperatorKind::MakeSeries { .. }
+        | OperatorKind::Sample(_)
+        | OperatorKind::Summarize { .. }
+        | OperatorKind::TopNested(_) => false,
+        _ => input,
     }
 }
 

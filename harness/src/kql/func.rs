@@ -791,6 +791,12 @@ pub fn known_names() -> impl Iterator<Item = &'static str> {
             "typeof",
             "ingestion_time",
             "row_number",
+            "prev",
+            "next",
+            "row_cumsum",
+            "row_rank_dense",
+            "row_rank_min",
+            "row_window_session",
             "bag_pack_columns",
             "pack_all",
         ])

@@ -49,6 +49,10 @@ pub struct Table {
     /// `_GetWatchlist`): as in Kusto, any column name resolves; one the data did not produce
     /// reads as null. Operators over an open table give an open table.
     pub open: bool,
+    /// The rows are in an order window functions (`prev`, `row_number`, ...) may rely on: the
+    /// output of `sort`, `top`, `range`, `getschema` or `serialize`, kept by the operators that
+    /// keep row order ([`crate::kql`]'s evaluator sets it per operator).
+    pub serialized: bool,
 }
 
 impl Table {
@@ -58,6 +62,7 @@ impl Table {
             columns,
             rows: Vec::new(),
             open: false,
+            serialized: false,
         }
     }
 

@@ -530,27 +530,6 @@ pub(super) fn compile_call(
                 e.span,
             ));
         }
-        "row_number" => {
-            let start = match args.first() {
-                Some(a) => compile_expr(ev, &a.value, cols, params)?
-                    .eval(&[], &ev.ctx)?
-                    .to_long()
-                    .unwrap_or(1),
-                None => 1,
-            };
-            let restart = match args.get(1) {
-                Some(a) => Some(Box::new(compile_expr(ev, &a.value, cols, params)?)),
-                None => None,
-            };
-            return Ok(Compiled {
-                kind: CExpr::RowNumber {
-                    start,
-                    next: std::cell::Cell::new(start),
-                    restart,
-                },
-                ty: ScalarType::Long,
-            });
-        }
         "ingestion_time" => {
             // Generated and recorded events are taken as ingested when they happened.
             return Ok(
@@ -567,6 +546,15 @@ pub(super) fn compile_call(
             );
         }
         _ => {}
+    }
+    if super::window::is_window_function(fname) {
+        return Err(EvalError::new(
+            "KQL0205",
+            format!(
+                "`{fname}()` is a window function: firedrill evaluates window functions in `extend`, `project`, `where` and `serialize`"
+            ),
+            name.span,
+        ));
     }
     // User-defined scalar functions are inlined.
     if let Some((Binding::Function(def), _)) = ev.lookup(fname) {

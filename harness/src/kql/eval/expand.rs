@@ -36,6 +36,7 @@ impl Evaluator<'_> {
                 columns: columns.clone(),
                 rows: vec![row],
                 open: false,
+                serialized: false,
             };
             let original = one.rows[0].clone();
             let mut t = self.mv_expand(one, params, items, None, span)?;
@@ -149,6 +150,7 @@ impl Evaluator<'_> {
             columns: t.columns,
             rows,
             open: false,
+            serialized: false,
         })
     }
 
@@ -298,6 +300,7 @@ impl Evaluator<'_> {
             columns: t.columns,
             rows,
             open: false,
+            serialized: false,
         })
     }
 }
@@ -327,6 +330,7 @@ pub(super) fn reattach(columns: &[Column], original: &Row, sub: Table) -> Table 
         columns: out_cols,
         rows,
         open: false,
+        serialized: false,
     }
 }
 

@@ -169,6 +169,7 @@ impl Evaluator<'_> {
             columns: out_columns,
             rows,
             open: false,
+            serialized: false,
         })
     }
 }

@@ -381,6 +381,7 @@ impl Evaluator<'_> {
             columns,
             rows,
             open: left.open || right.open,
+            serialized: false,
         })
     }
 }
@@ -438,6 +439,7 @@ pub(super) fn union_all(mut parts: Vec<Table>, inner: bool) -> Table {
         columns,
         rows,
         open,
+        serialized: false,
     }
 }
 

@@ -74,6 +74,7 @@ impl Evaluator<'_> {
             columns,
             rows,
             open: false,
+            serialized: false,
         })
     }
 
@@ -147,6 +148,7 @@ impl Evaluator<'_> {
             columns: input.columns.clone(),
             rows: members.iter().map(|&i| input.rows[i].clone()).collect(),
             open: false,
+            serialized: false,
         };
         let item = ColumnExpr {
             names: Vec::new(),

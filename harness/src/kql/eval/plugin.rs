@@ -52,6 +52,7 @@ impl Evaluator<'_> {
             columns: declared,
             rows,
             open: false,
+            serialized: false,
         })
     }
 
@@ -236,6 +237,7 @@ impl Evaluator<'_> {
             columns,
             rows,
             open: true,
+            serialized: false,
         })
     }
 
@@ -376,6 +378,7 @@ impl Evaluator<'_> {
             columns,
             rows: out_rows,
             open: true,
+            serialized: false,
         })
     }
 

@@ -3,6 +3,7 @@
 
 use super::scalar::{CExpr, Compiled};
 use super::summarize::unique_name;
+use super::window::{drop_hidden, has_window_call, is_hidden};
 use super::{
     EvalError, Evaluator, R, column_or_error, derived_name, next_column_name, param_value,
     wildcard_match,
@@ -65,6 +66,9 @@ impl Evaluator<'_> {
     }
 
     pub(super) fn filter_ref(&mut self, input: &Table, pred: &Expr) -> R<Table> {
+        if has_window_call(pred) {
+            return self.filter(input.clone(), pred);
+        }
         let c = self.predicate(pred, &input.columns)?;
         let mut rows = Vec::new();
         for row in &input.rows {
@@ -76,10 +80,20 @@ impl Evaluator<'_> {
             columns: input.columns.clone(),
             rows,
             open: false,
+            serialized: false,
         })
     }
 
-    pub(super) fn filter(&mut self, input: Table, pred: &Expr) -> R<Table> {
+    pub(super) fn filter(&mut self, mut input: Table, pred: &Expr) -> R<Table> {
+        // Window function calls first become hidden columns, dropped after.
+        let width = input.columns.len();
+        let windowed;
+        let pred = if has_window_call(pred) {
+            windowed = self.materialize_windows(pred, &mut input)?;
+            &windowed
+        } else {
+            pred
+        };
         let c = self.predicate(pred, &input.columns)?;
         let mut rows = Vec::with_capacity(input.rows.len() / 4);
         for row in input.rows {
@@ -87,21 +101,33 @@ impl Evaluator<'_> {
                 rows.push(row);
             }
         }
-        Ok(Table {
+        let mut out = Table {
             columns: input.columns,
             rows,
             open: false,
-        })
+            serialized: false,
+        };
+        drop_hidden(&mut out, width);
+        Ok(out)
     }
 
     pub(super) fn extend(&mut self, mut t: Table, items: &[ColumnExpr]) -> R<Table> {
         let mut counter = 0;
         for item in items {
+            let width = t.columns.len();
             let targets = match self.multi_item(item, &t.columns, &t.columns)? {
                 Some(parts) => parts,
                 None => {
+                    // Window function calls become hidden columns, dropped once computed.
+                    let windowed;
+                    let expr = if has_window_call(&item.expr) {
+                        windowed = self.materialize_windows(&item.expr, &mut t)?;
+                        &windowed
+                    } else {
+                        &item.expr
+                    };
                     // Resolve first, so an unknown function is reported as such.
-                    let c = self.compile(&item.expr, &t.columns)?;
+                    let c = self.compile(expr, &t.columns)?;
                     if item.names.len() > 1 {
                         return Err(several_names(item, "extend"));
                     }
@@ -122,6 +148,7 @@ impl Evaluator<'_> {
                 }
                 computed.push((name, c.ty, values));
             }
+            drop_hidden(&mut t, width);
             for (name, ty, values) in computed {
                 set_column(&mut t, name, ty, values);
             }
@@ -261,15 +288,36 @@ impl Evaluator<'_> {
         strict: bool,
         _span: Span,
     ) -> R<Table> {
+        // Window function calls become hidden columns of a copy of the input, which the
+        // projection then leaves out.
+        let windowed;
+        let mut rewritten = Vec::new();
+        let t = if items.iter().any(|item| has_window_call(&item.expr)) {
+            let mut copy = t.clone();
+            for item in items {
+                rewritten.push(if has_window_call(&item.expr) {
+                    Some(self.materialize_windows(&item.expr, &mut copy)?)
+                } else {
+                    None
+                });
+            }
+            windowed = copy;
+            &windowed
+        } else {
+            t
+        };
         let mut columns: Vec<Column> = Vec::new();
         let mut compiled: Vec<Compiled> = Vec::new();
         let mut counter = 0;
-        for item in items {
+        for (at, item) in items.iter().enumerate() {
             if let ExprKind::Wildcard(p) = &item.expr.kind {
                 if strict && p != "*" {
                     // project accepts wildcards in practice (Kusto allows `project A*`).
                 }
                 for i in self.match_columns(t, &item.expr)? {
+                    if is_hidden(&t.columns[i].name) {
+                        continue;
+                    }
                     columns.push(t.columns[i].clone());
                     compiled.push(Compiled {
                         kind: CExpr::Col(i),
@@ -290,7 +338,8 @@ impl Evaluator<'_> {
                 continue;
             }
             // Resolve first, so an unknown function is reported as such.
-            let c = self.compile(&item.expr, &t.columns)?;
+            let expr = rewritten.get(at).and_then(Option::as_ref);
+            let c = self.compile(expr.unwrap_or(&item.expr), &t.columns)?;
             if item.names.len() > 1 {
                 return Err(several_names(item, "project"));
             }
@@ -326,6 +375,7 @@ impl Evaluator<'_> {
             columns,
             rows,
             open: false,
+            serialized: false,
         })
     }
 
@@ -406,6 +456,7 @@ impl Evaluator<'_> {
             columns: t.columns,
             rows: keyed.into_iter().map(|(_, r)| r).collect(),
             open: false,
+            serialized: false,
         })
     }
 
@@ -608,6 +659,7 @@ pub(super) fn pick_columns(t: Table, keep: &[usize]) -> Table {
             })
             .collect(),
         open: false,
+        serialized: false,
     }
 }
 
@@ -626,6 +678,7 @@ pub(super) fn distinct(t: Table) -> Table {
         columns: t.columns,
         rows: groups.into_values().collect(),
         open: false,
+        serialized: false,
     }
 }
 
@@ -654,6 +707,7 @@ pub(super) fn count_rows(input: &Table) -> Table {
             sources,
         }],
         open: false,
+        serialized: false,
     }
 }
 
@@ -680,5 +734,6 @@ pub(super) fn getschema(input: &Table) -> Table {
             })
             .collect(),
         open: false,
+        serialized: false,
     }
 }

@@ -44,12 +44,6 @@ pub(super) enum CExpr {
     },
     Regex(Box<Compiled>, regex::Regex),
     RegexDyn(Box<Compiled>, Box<Compiled>),
-    /// `row_number([start [, restart]])`: a running counter over the rows in order.
-    RowNumber {
-        start: i64,
-        next: std::cell::Cell<i64>,
-        restart: Option<Box<Compiled>>,
-    },
     /// `in` and friends over a list known before the first row (literals, lets, subqueries).
     InConst {
         op: ListOp,
@@ -159,20 +153,6 @@ impl Compiled {
                 let re = func::regex(&pattern)
                     .map_err(|m| EvalError::new("KQL0207", m, Span::default()))?;
                 Value::Bool(re.is_match(&lhs.eval(row, ctx)?.text()))
-            }
-            CExpr::RowNumber {
-                start,
-                next,
-                restart,
-            } => {
-                if let Some(r) = restart
-                    && matches!(r.eval(row, ctx)?, Value::Bool(true))
-                {
-                    next.set(*start);
-                }
-                let n = next.get();
-                next.set(n + 1);
-                Value::Long(n)
             }
             CExpr::InConst { op, lhs, values } => {
                 lhs.with(row, ctx, |v| in_list(*op, v, values))?

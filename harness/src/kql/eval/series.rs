@@ -193,6 +193,7 @@ impl Evaluator<'_> {
             columns,
             rows,
             open: false,
+            serialized: false,
         })
     }
 }

@@ -153,6 +153,7 @@ impl Evaluator<'_> {
             columns: watchlist_columns(),
             rows: Vec::new(),
             open: true,
+            serialized: false,
         }))
     }
 
@@ -280,6 +281,7 @@ impl Evaluator<'_> {
                     columns: cols,
                     rows,
                     open: false,
+                    serialized: false,
                 })
             }
             SourceKind::ExternalData { columns, .. } => {
@@ -358,6 +360,8 @@ impl Evaluator<'_> {
                     columns: vec![Column::new(column.name.clone(), ty)],
                     rows,
                     open: false,
+                    // The serialize operator's page: range's output is serialized.
+                    serialized: true,
                 })
             }
             SourceKind::Print(items) => {
@@ -365,6 +369,7 @@ impl Evaluator<'_> {
                     columns: vec![],
                     rows: vec![Row::literal(vec![])],
                     open: false,
+                    serialized: false,
                 };
                 // An unnamed column is `print_` and its position, whatever its expression
                 // (Kusto.Language names `print v, v + 1` `print_0`, `print_1`).

@@ -196,6 +196,7 @@ impl Evaluator<'_> {
             columns,
             rows,
             open: false,
+            serialized: false,
         })
     }
 
