@@ -12,6 +12,23 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// `print!` to stdout that does not panic when stdout is closed (`firedrill kql ... | head`).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!($($arg)*))
+    };
+}
+
+/// `println!`, as [`out!`].
+macro_rules! outln {
+    () => {
+        $crate::cli::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 pub mod explain;
 pub mod generate;
 pub mod kql;
@@ -69,6 +86,22 @@ impl From<Exit> for ExitCode {
             Exit::CheckFailed => 1,
             Exit::InputError => 2,
         })
+    }
+}
+
+/// Writes to stdout (see [`out!`]). A reader that stopped reading (a closed pipe) is not an
+/// error: the rest of the output is dropped and the exit code still tells the outcome. Any other
+/// failure to write (a full disk behind `>`) ends the program with exit code 2, since the output
+/// it asked for is lost.
+pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    match std::io::stdout().lock().write_fmt(args) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            eprintln!("error: cannot write to stdout: {e}");
+            std::process::exit(2);
+        }
     }
 }
 

@@ -93,13 +93,13 @@ pub fn run(args: Args) -> Exit {
         let trace = engine.explain(i, &event);
         match args.format {
             super::lint::Format::Text => {
-                println!(
+                outln!(
                     "{}: {} on this {} event",
                     info.title,
                     if trace.result { "MATCH" } else { "no match" },
                     event.schema
                 );
-                print!("{}", trace.render());
+                out!("{}", trace.render());
             }
             super::lint::Format::Json => json.push(serde_json::json!({
                 "rule_id": info.id,
@@ -110,7 +110,7 @@ pub fn run(args: Args) -> Exit {
         }
     }
     if args.format == super::lint::Format::Json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"format_version": 1, "explanations": json})
         );

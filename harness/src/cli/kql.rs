@@ -97,17 +97,17 @@ pub fn run(args: Args) -> Exit {
         (Format::Json, [one]) if one.lines.is_none() => {
             super::print_diagnostics(&one.evaluation.diagnostics);
             if let Some(table) = &one.evaluation.table {
-                println!("{}", table.to_json());
+                outln!("{}", table.to_json());
             }
         }
         (Format::Json, _) => {
             let blocks: Vec<serde_json::Value> = runs.iter().map(BlockRun::to_json).collect();
-            println!("{}", serde_json::json!({ "blocks": blocks }));
+            outln!("{}", serde_json::json!({ "blocks": blocks }));
         }
         (Format::Table, _) => {
             for (i, run) in runs.iter().enumerate() {
                 if let Some((first, last)) = run.lines {
-                    println!(
+                    outln!(
                         "{}query {} of {} (lines {first}-{last})",
                         if i == 0 { "" } else { "\n" },
                         i + 1,
@@ -116,7 +116,7 @@ pub fn run(args: Args) -> Exit {
                 }
                 super::print_diagnostics(&run.evaluation.diagnostics);
                 if let Some(table) = &run.evaluation.table {
-                    print!("{}", render_table(table));
+                    out!("{}", render_table(table));
                 }
             }
         }

@@ -159,11 +159,11 @@ pub fn run(args: Args) -> Exit {
                     .collect::<Vec<_>>(),
                 "warnings": diagnostics.iter().filter(|d| !d.is_error()).count(),
             });
-            println!("{json}");
+            outln!("{json}");
         }
         Format::Text => {
             super::print_diagnostics(&diagnostics);
-            println!(
+            outln!(
                 "{total} rules: {loaded} loaded and compiled, {failed_rules} failed, {} warnings",
                 diagnostics.iter().filter(|d| !d.is_error()).count()
             );

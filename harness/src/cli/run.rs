@@ -107,12 +107,12 @@ pub fn run(args: Args) -> Exit {
     let report = with_baseline(report, baseline);
     print_diagnostics(&workspace.diagnostics);
     if args.markdown {
-        print!("{}", report::markdown::render(&report));
+        out!("{}", report::markdown::render(&report));
     } else {
         print_summary(&report);
     }
     match report::write_all(&report, &report_dir) {
-        Ok(_) => println!("reports written to {}", report_dir.display()),
+        Ok(_) => outln!("reports written to {}", report_dir.display()),
         Err(e) => {
             eprintln!(
                 "error[IO0002]: cannot write reports to {}: {e}",
@@ -178,7 +178,7 @@ fn print_summary(report: &RunReport) {
     }
     for (scenario, check) in report.checks() {
         if check.status.is_failure() {
-            println!(
+            outln!(
                 "FAIL {}\n",
                 describe_check(report.rule(&check.rule), scenario, check)
                     .trim_end()
@@ -188,7 +188,7 @@ fn print_summary(report: &RunReport) {
     }
     for (scenario, check) in report.checks() {
         if check.status == Status::Warn {
-            println!(
+            outln!(
                 "warn {} × {}: {}",
                 scenario.slug,
                 report.rule_title(&check.rule),
@@ -207,12 +207,12 @@ fn print_summary(report: &RunReport) {
             (&coverage.only_negative, "no scenario where it must fire"),
         ] {
             for key in keys {
-                println!("coverage: {}: {lack}", report.rule_title(key));
+                outln!("coverage: {}: {lack}", report.rule_title(key));
             }
         }
     }
     if let Some(diff) = &report.baseline {
-        println!(
+        outln!(
             "against {}: {} newly failing, {} newly noisy, {} newly passing",
             diff.baseline,
             diff.newly_failing.len(),
@@ -220,7 +220,7 @@ fn print_summary(report: &RunReport) {
             diff.newly_passing.len()
         );
         for e in diff.newly_failing.iter().chain(&diff.newly_noisy) {
-            println!(
+            outln!(
                 "  regression: {} × {}",
                 e.scenario,
                 report.rule_title(&e.rule)
@@ -228,7 +228,7 @@ fn print_summary(report: &RunReport) {
         }
     }
     let s = &report.summary;
-    println!(
+    outln!(
         "{}: {} expectations over {} scenarios and {} rules: {} passed, {} failed, {} warnings, {} unexpected fires, {} not applicable; {} rules and {} scenarios failed to load",
         if s.ok() { "ok" } else { "FAILED" },
         s.expectations,

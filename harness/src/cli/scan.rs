@@ -187,7 +187,7 @@ fn read_allowlist(path: &Path) -> Result<Allowlist, Box<Diagnostic>> {
 pub(crate) fn emit(text: &str, output: Option<&Path>) -> Result<(), Exit> {
     match output {
         None => {
-            print!("{text}");
+            out!("{text}");
             Ok(())
         }
         Some(path) => crate::report::write_atomically(path, text.as_bytes()).map_err(|e| {

@@ -23,7 +23,7 @@ pub fn run(args: Args) -> Exit {
             let schema = crate::scenario::json_schema();
             match serde_json::to_string_pretty(&schema) {
                 Ok(text) => {
-                    println!("{text}");
+                    outln!("{text}");
                     Exit::Success
                 }
                 Err(error) => {

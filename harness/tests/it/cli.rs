@@ -207,3 +207,28 @@ fn a_rule_that_does_not_load_fails_on_its_own_and_the_rest_still_run() {
         broken.diagnostics
     );
 }
+
+#[test]
+fn a_reader_that_stops_reading_ends_the_output_without_a_panic() {
+    // Far more output than a pipe buffers, and the read end closed before the first byte is
+    // read: every write after the first fills or meets a closed pipe.
+    let dir = tempfile::tempdir().unwrap();
+    let query = dir.path().join("q.kql");
+    std::fs::write(
+        &query,
+        "range x from 1 to 300000 step 1 | extend y = strcat('row ', x)",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("firedrill"))
+        .args(["kql", "--query"])
+        .arg(&query)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
