@@ -45,6 +45,8 @@ mod source;
 mod summarize;
 mod window;
 
+pub(super) use window::shown_name;
+
 use compile::compile_expr;
 use rows::{count_rows, distinct, getschema, pick_columns, project_rename};
 pub use scalar::Compiled;
@@ -729,6 +731,17 @@ impl<'a> Evaluator<'a> {
     // ---------------------------------------------------------------------------------------
     // Expressions
     // ---------------------------------------------------------------------------------------
+
+    /// `pred` with its window function calls worked out over `t`: a copy of `t` with their
+    /// hidden columns, and the predicate reading them; `None` when it calls none.
+    pub(super) fn with_windows(&mut self, pred: &Expr, t: &Table) -> R<Option<(Table, Expr)>> {
+        if !window::has_window_call(pred) {
+            return Ok(None);
+        }
+        let mut copy = t.clone();
+        let pred = self.materialize_windows(pred, &mut copy)?;
+        Ok(Some((copy, pred)))
+    }
 
     pub(super) fn compile(&mut self, e: &Expr, cols: &[Column]) -> R<Compiled> {
         compile_expr(self, e, cols, &HashMap::new())

@@ -10,7 +10,7 @@
 
 use super::ast::{BinOp, Expr, ExprKind, OperatorKind, Query, StatementKind};
 use super::bind::Database;
-use super::eval::Evaluator;
+use super::eval::{Evaluator, shown_name};
 use super::schema::Column;
 use super::table::Table;
 use super::value::Value;
@@ -128,12 +128,21 @@ pub fn explain(query: &Query, db: &Database, text: &str) -> Explanation {
                 let rows = from_events(&next);
                 let (mut trace_out, mut ir_trace) = (None, None);
                 if let (OperatorKind::Where(pred), 0) = (&op.kind, rows)
-                    && let Some(row) = before.rows.iter().find(|r| !r.sources.is_empty())
+                    && let Some(at) = before.rows.iter().position(|r| !r.sources.is_empty())
                 {
-                    trace_out = Some(trace(&mut ev, pred, &before.columns, &row.values, text));
-                    ir_trace = lower(pred, &before.columns)
-                        .and_then(|ir| ir.compile().ok())
-                        .map(|compiled| compiled.explain(&row_event(&before.columns, &row.values)));
+                    // Window function calls are worked out over all the rows first, as the
+                    // operator did; the shared IR has none, so such a predicate is traced here
+                    // only.
+                    if let Ok(Some((windowed, pred))) = ev.with_windows(pred, &before) {
+                        let row = &windowed.rows[at].values;
+                        trace_out = Some(trace(&mut ev, &pred, &windowed.columns, row, text));
+                    } else {
+                        let row = &before.rows[at].values;
+                        trace_out = Some(trace(&mut ev, pred, &before.columns, row, text));
+                        ir_trace = lower(pred, &before.columns)
+                            .and_then(|ir| ir.compile().ok())
+                            .map(|compiled| compiled.explain(&row_event(&before.columns, row)));
+                    }
                 }
                 steps.push(Step {
                     text: snippet(op.span),
@@ -205,12 +214,13 @@ fn trace(
         let mut names = Vec::new();
         e.names_read(&mut names);
         for name in names {
+            let shown = shown_name(&name);
             if let Some(i) = cols.iter().position(|c| c.name == name)
                 && !reads
                     .iter()
-                    .any(|r: &String| r.starts_with(&format!("{name} = ")))
+                    .any(|r: &String| r.starts_with(&format!("{shown} = ")))
             {
-                reads.push(format!("{name} = {}", row[i].to_json()));
+                reads.push(format!("{shown} = {}", row[i].to_json()));
             }
         }
     }
@@ -459,5 +469,33 @@ mod tests {
             rendered.contains("as the shared predicate IR:"),
             "{rendered}"
         );
+    }
+
+    #[test]
+    fn a_dropping_where_that_calls_window_functions_shows_their_values() {
+        let text = "DeviceProcessEvents | sort by Timestamp asc | where FileName == prev(FileName) and row_number() > 1";
+        let (query, _) = crate::kql::parse(text);
+        let mut db = Database::new(chrono::Utc::now());
+        let events = ["cmd.exe", "whoami.exe"].map(|name| {
+            Event::new(LogSchema::Mde)
+                .with("Timestamp", "2024-05-01T10:00:00Z")
+                .with("FileName", name)
+        });
+        db.bind_rendering(LogSchema::Mde, &events);
+        let explanation = explain(&query.unwrap(), &db, text);
+        assert!(!explanation.kept);
+        let rendered = explanation.render();
+        // The first row's: no row before it.
+        assert!(
+            rendered.contains(
+                "✗ FileName == prev(FileName)  [FileName = \"cmd.exe\", prev(FileName) = \"\"]"
+            ),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("✗ row_number() > 1  [row_number() = 1]"),
+            "{rendered}"
+        );
+        assert!(!rendered.contains('\u{0}'), "{rendered}");
     }
 }

@@ -26,6 +26,8 @@ const WINDOW_FUNCTIONS: [(&str, usize, usize); 7] = [
 ];
 
 /// Hidden columns' names start so: no query can name one (no name holds a control character).
+/// The rest is a number, for uniqueness, and the call as written, for explanations
+/// ([`shown_name`]).
 const HIDDEN: &str = "\u{0}window";
 
 /// True for the name of a window function.
@@ -36,6 +38,15 @@ pub(super) fn is_window_function(name: &str) -> bool {
 /// True for a hidden column's name (see [`Evaluator::materialize_windows`]).
 pub(super) fn is_hidden(name: &str) -> bool {
     name.starts_with(HIDDEN)
+}
+
+/// A column's name as a person should read it: for a hidden column, the window function call
+/// it holds (`prev(Timestamp)`).
+pub(in crate::kql) fn shown_name(name: &str) -> &str {
+    match name.strip_prefix(HIDDEN) {
+        Some(rest) => rest.split_once('\u{0}').map_or(rest, |(_, call)| call),
+        None => name,
+    }
 }
 
 /// True when `e` calls a window function (without recursion: `and` chains can be long).
@@ -96,10 +107,18 @@ impl Evaluator<'_> {
             if let ExprKind::Call { name, args } = &mut x.kind
                 && is_window_function(&name.name)
             {
+                let call = Expr::new(
+                    ExprKind::Call {
+                        name: name.clone(),
+                        args: args.clone(),
+                    },
+                    x.span,
+                )
+                .to_string();
                 for arg in args.iter_mut() {
                     self.rewrite_windows(&mut arg.value, t)?;
                 }
-                let column = self.window_column(&name.name, args, x.span, t)?;
+                let column = self.window_column(&name.name, args, &call, x.span, t)?;
                 x.kind = ExprKind::Name(Ident::new(column, x.span));
                 continue;
             }
@@ -128,9 +147,17 @@ impl Evaluator<'_> {
         Ok(())
     }
 
-    /// Works out the window function call `name(args)` (its arguments free of window calls)
-    /// over `t`'s rows and appends its values as a hidden column; returns the column's name.
-    fn window_column(&mut self, name: &str, args: &[Arg], span: Span, t: &mut Table) -> R<String> {
+    /// Works out the window function call `name(args)` (its arguments free of window calls;
+    /// `call` as written) over `t`'s rows and appends its values as a hidden column; returns
+    /// the column's name.
+    fn window_column(
+        &mut self,
+        name: &str,
+        args: &[Arg],
+        call: &str,
+        span: Span,
+        t: &mut Table,
+    ) -> R<String> {
         let Some(&(_, min, max)) = WINDOW_FUNCTIONS.iter().find(|(n, ..)| *n == name) else {
             return Err(EvalError::new(
                 "KQL0203",
@@ -304,7 +331,7 @@ impl Evaluator<'_> {
                 (ScalarType::DateTime, values)
             }
         };
-        let column = format!("{HIDDEN}{}", t.columns.len());
+        let column = format!("{HIDDEN}{}\u{0}{call}", t.columns.len());
         t.columns.push(Column::new(column.clone(), ty));
         for (row, value) in t.rows.iter_mut().zip(values) {
             row.values.push(value);
