@@ -808,6 +808,8 @@ fn unknown_column(name: &str, cols: &[Column], span: Span) -> EvalError {
 /// `a["b"]` become `a_b`; anything else gets `None` (the caller numbers it `Column1`, ...).
 fn derived_name(e: &Expr) -> Option<String> {
     match &e.kind {
+        // A window function call worked out into a hidden column is a call: unnamed.
+        ExprKind::Name(id) if window::is_hidden(&id.name) => None,
         ExprKind::Name(id) => Some(id.name.clone()),
         ExprKind::Member { expr, name } => Some(format!("{}_{}", derived_name(expr)?, name.name)),
         ExprKind::Index { expr, index } => match &index.kind {

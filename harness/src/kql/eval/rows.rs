@@ -114,20 +114,23 @@ impl Evaluator<'_> {
     pub(super) fn extend(&mut self, mut t: Table, items: &[ColumnExpr]) -> R<Table> {
         let mut counter = 0;
         for item in items {
+            // Window function calls become hidden columns, dropped once the item is computed.
             let width = t.columns.len();
+            let windowed;
+            let item = if has_window_call(&item.expr) {
+                windowed = ColumnExpr {
+                    expr: self.materialize_windows(&item.expr, &mut t)?,
+                    ..item.clone()
+                };
+                &windowed
+            } else {
+                item
+            };
             let targets = match self.multi_item(item, &t.columns, &t.columns)? {
                 Some(parts) => parts,
                 None => {
-                    // Window function calls become hidden columns, dropped once computed.
-                    let windowed;
-                    let expr = if has_window_call(&item.expr) {
-                        windowed = self.materialize_windows(&item.expr, &mut t)?;
-                        &windowed
-                    } else {
-                        &item.expr
-                    };
                     // Resolve first, so an unknown function is reported as such.
-                    let c = self.compile(expr, &t.columns)?;
+                    let c = self.compile(&item.expr, &t.columns)?;
                     if item.names.len() > 1 {
                         return Err(several_names(item, "extend"));
                     }
@@ -290,26 +293,25 @@ impl Evaluator<'_> {
     ) -> R<Table> {
         // Window function calls become hidden columns of a copy of the input, which the
         // projection then leaves out.
-        let windowed;
-        let mut rewritten = Vec::new();
-        let t = if items.iter().any(|item| has_window_call(&item.expr)) {
+        let (windowed, rewritten);
+        let (t, items) = if items.iter().any(|item| has_window_call(&item.expr)) {
             let mut copy = t.clone();
+            let mut with_columns = Vec::with_capacity(items.len());
             for item in items {
-                rewritten.push(if has_window_call(&item.expr) {
-                    Some(self.materialize_windows(&item.expr, &mut copy)?)
-                } else {
-                    None
+                with_columns.push(ColumnExpr {
+                    expr: self.materialize_windows(&item.expr, &mut copy)?,
+                    ..item.clone()
                 });
             }
-            windowed = copy;
-            &windowed
+            (windowed, rewritten) = (copy, with_columns);
+            (&windowed, rewritten.as_slice())
         } else {
-            t
+            (t, items)
         };
         let mut columns: Vec<Column> = Vec::new();
         let mut compiled: Vec<Compiled> = Vec::new();
         let mut counter = 0;
-        for (at, item) in items.iter().enumerate() {
+        for item in items {
             if let ExprKind::Wildcard(p) = &item.expr.kind {
                 if strict && p != "*" {
                     // project accepts wildcards in practice (Kusto allows `project A*`).
@@ -338,8 +340,7 @@ impl Evaluator<'_> {
                 continue;
             }
             // Resolve first, so an unknown function is reported as such.
-            let expr = rewritten.get(at).and_then(Option::as_ref);
-            let c = self.compile(expr.unwrap_or(&item.expr), &t.columns)?;
+            let c = self.compile(&item.expr, &t.columns)?;
             if item.names.len() > 1 {
                 return Err(several_names(item, "project"));
             }
