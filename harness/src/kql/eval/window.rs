@@ -185,7 +185,7 @@ impl Evaluator<'_> {
                 span,
             ));
         }
-        // Each argument's value on every row (`None` when it is not given).
+        // Each argument's value on every row.
         let mut columns = Vec::with_capacity(args.len());
         let mut types = Vec::with_capacity(args.len());
         for arg in args {
@@ -197,6 +197,7 @@ impl Evaluator<'_> {
             types.push(c.ty);
             columns.push(values);
         }
+        // Argument `i` on `row`, `None` when it is not given.
         let arg = |i: usize, row: usize| columns.get(i).map(|c| &c[row]);
         let restart = |i: usize, row: usize| matches!(arg(i, row), Some(Value::Bool(true)));
         let n = t.rows.len();
