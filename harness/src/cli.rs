@@ -29,6 +29,24 @@ macro_rules! outln {
     };
 }
 
+/// `eprint!` that does not panic when stderr is closed (`firedrill ... 2>&1 | head`): a message
+/// that cannot be written has nowhere else to go, and the exit code still tells the outcome.
+macro_rules! err {
+    ($($arg:tt)*) => {
+        $crate::cli::write_err(format_args!($($arg)*))
+    };
+}
+
+/// `eprintln!`, as [`err!`].
+macro_rules! errln {
+    () => {
+        $crate::cli::write_err(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::write_err(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 pub mod explain;
 pub mod generate;
 pub mod kql;
@@ -99,10 +117,16 @@ pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         Err(e) => {
-            eprintln!("error: cannot write to stdout: {e}");
+            errln!("error: cannot write to stdout: {e}");
             std::process::exit(2);
         }
     }
+}
+
+/// Writes to stderr (see [`err!`]), ignoring failure.
+pub(crate) fn write_err(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_fmt(args);
 }
 
 /// Runs a parsed command line.
@@ -122,6 +146,6 @@ pub fn run(cli: Cli) -> Exit {
 /// Prints diagnostics to stderr, rendered for a person.
 pub fn print_diagnostics<'a>(diagnostics: impl IntoIterator<Item = &'a crate::Diagnostic>) {
     for diagnostic in diagnostics {
-        eprintln!("{}", diagnostic.render());
+        errln!("{}", diagnostic.render());
     }
 }

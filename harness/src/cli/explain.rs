@@ -56,14 +56,14 @@ pub fn run(args: Args) -> Exit {
     let config = match super::lint::config(&args.placeholders) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Exit::InputError;
         }
     };
     let event = match read_event(&args.event, args.schema) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Exit::InputError;
         }
     };
@@ -81,7 +81,7 @@ pub fn run(args: Args) -> Exit {
         })
         .collect();
     if chosen.is_empty() {
-        eprintln!(
+        errln!(
             "error: no matching detection rule loaded from `{}`",
             args.rule.display()
         );

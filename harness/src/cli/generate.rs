@@ -31,7 +31,7 @@ pub struct Args {
 /// Runs `firedrill generate`.
 pub fn run(args: Args) -> Exit {
     if args.schema == LogSchema::Other {
-        eprintln!(
+        errln!(
             "error: `other` is not a generated schema; use sysmon, security4688, mde, asim, ecs or ocsf"
         );
         return Exit::InputError;

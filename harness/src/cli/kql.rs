@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Exit {
         Some(text) => match chrono::DateTime::parse_from_rfc3339(text) {
             Ok(t) => t.with_timezone(&chrono::Utc),
             Err(e) => {
-                eprintln!("error: --now `{text}` is not an RFC 3339 time: {e}");
+                errln!("error: --now `{text}` is not an RFC 3339 time: {e}");
                 return Exit::InputError;
             }
         },
@@ -57,20 +57,20 @@ pub fn run(args: Args) -> Exit {
     let mut db = Database::new(now);
     for spec in &args.tables {
         let Some((name, path)) = spec.split_once('=') else {
-            eprintln!("error: --table `{spec}` must be NAME=FILE.jsonl");
+            errln!("error: --table `{spec}` must be NAME=FILE.jsonl");
             return Exit::InputError;
         };
         match read_json_lines(path, kql::schema::asim_process_function(name)) {
             Ok(events) => db.bind(name, &events),
             Err(message) => {
-                eprintln!("error: {message}");
+                errln!("error: {message}");
                 return Exit::InputError;
             }
         }
     }
     for spec in &args.watchlists {
         let Some((name, path)) = spec.split_once('=') else {
-            eprintln!("error: --watchlist `{spec}` must be ALIAS[:SEARCHKEY]=FILE.jsonl");
+            errln!("error: --watchlist `{spec}` must be ALIAS[:SEARCHKEY]=FILE.jsonl");
             return Exit::InputError;
         };
         let (alias, key) = match name.split_once(':') {

@@ -75,13 +75,13 @@ pub fn run(args: Args) -> Exit {
     let config = match config(&args.placeholders) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Exit::InputError;
         }
     };
     for path in &args.paths {
         if !path.exists() {
-            eprintln!("error: `{}` does not exist", path.display());
+            errln!("error: `{}` does not exist", path.display());
             return Exit::InputError;
         }
     }

@@ -114,7 +114,7 @@ pub fn run(args: Args) -> Exit {
     match report::write_all(&report, &report_dir) {
         Ok(_) => outln!("reports written to {}", report_dir.display()),
         Err(e) => {
-            eprintln!(
+            errln!(
                 "error[IO0002]: cannot write reports to {}: {e}",
                 report_dir.display()
             );
@@ -140,7 +140,7 @@ fn execute(workspace: &Workspace) -> RunReport {
         if terminal {
             let width = 30;
             let filled = n * width / total.max(1);
-            eprint!(
+            err!(
                 "\r[{}{}] {n}/{total} scenarios",
                 "#".repeat(filled),
                 " ".repeat(width - filled)
@@ -149,7 +149,7 @@ fn execute(workspace: &Workspace) -> RunReport {
     };
     let mut report = run::run_with_progress(workspace, &tick);
     if terminal && total > 0 {
-        eprintln!();
+        errln!();
     }
     report.generated_at =
         Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
@@ -168,12 +168,12 @@ fn with_baseline(mut report: RunReport, baseline: Option<(RunReport, String)>) -
 fn print_summary(report: &RunReport) {
     for rule in report.rules.iter().filter(|r| r.failed()) {
         for diagnostic in &rule.diagnostics {
-            eprintln!("{}", diagnostic.render());
+            errln!("{}", diagnostic.render());
         }
     }
     for scenario in &report.scenarios {
         for diagnostic in &scenario.diagnostics {
-            eprintln!("{}", diagnostic.render());
+            errln!("{}", diagnostic.render());
         }
     }
     for (scenario, check) in report.checks() {

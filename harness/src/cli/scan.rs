@@ -191,7 +191,7 @@ pub(crate) fn emit(text: &str, output: Option<&Path>) -> Result<(), Exit> {
             Ok(())
         }
         Some(path) => crate::report::write_atomically(path, text.as_bytes()).map_err(|e| {
-            eprintln!("error: cannot write {}: {e}", path.display());
+            errln!("error: cannot write {}: {e}", path.display());
             Exit::InputError
         }),
     }
@@ -215,13 +215,13 @@ impl ProgressBar {
                     std::thread::sleep(Duration::from_millis(200));
                     let events = counter.load(Ordering::Relaxed);
                     let seconds = start.elapsed().as_secs_f64();
-                    eprint!(
+                    err!(
                         "\r\x1b[2Kscanning: {} events, {} events/s, {seconds:.1}s",
                         thousands(events),
                         thousands((events as f64 / seconds.max(1e-9)) as u64)
                     );
                 }
-                eprint!("\r\x1b[2K");
+                err!("\r\x1b[2K");
             })
         });
         ProgressBar { done, thread }

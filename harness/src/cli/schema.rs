@@ -27,7 +27,7 @@ pub fn run(args: Args) -> Exit {
                     Exit::Success
                 }
                 Err(error) => {
-                    eprintln!("error: cannot serialize the schema: {error}");
+                    errln!("error: cannot serialize the schema: {error}");
                     Exit::InputError
                 }
             }

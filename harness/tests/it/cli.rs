@@ -232,3 +232,27 @@ fn a_reader_that_stops_reading_ends_the_output_without_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn diagnostics_to_a_closed_stderr_end_without_a_panic_and_keep_the_exit_code() {
+    // 500 rules that fail to load: far more diagnostics than a pipe buffers, on stderr, whose
+    // read end is closed before the first byte is read (as in `firedrill lint ... 2>&1 | head`).
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..500 {
+        std::fs::write(
+            dir.path().join(format!("r{i}.yml")),
+            format!("title: rule {i}\n"),
+        )
+        .unwrap();
+    }
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("firedrill"))
+        .arg("lint")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "a panic exits 101");
+}
