@@ -217,10 +217,12 @@ impl Evaluator<'_> {
                         };
                         match from {
                             Some(j) => columns[0][j].clone(),
-                            None => arg(2, i)
-                                .cloned()
-                                .unwrap_or(Value::Null)
-                                .convert_lossless(ty),
+                            // The default takes the column's type (null where it does not
+                            // convert), so the column holds values of one type.
+                            None => match arg(2, i).map(|v| v.convert(ty)) {
+                                Some(v) if !v.is_null() => v,
+                                _ => ty.null(),
+                            },
                         }
                     })
                     .collect();
