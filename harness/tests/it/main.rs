@@ -11,5 +11,6 @@ mod reports;
 mod scenario;
 mod seed_oracle;
 mod sigma;
+mod sigma_mangled;
 mod support;
 mod tidy;
