@@ -1898,7 +1898,7 @@ impl Parser<'_> {
                         format!("invalid datetime literal `{ty}({raw})`"),
                     )
                     .at(self.file, self.src, span)
-                    .with_help("write one of the formats the datetime data type page lists (ISO 8601, RFC 822, RFC 850, Sortable), such as `datetime(2024-01-31)` or `datetime(2024-01-31T10:00:00Z)`");
+                    .with_help("write one of the formats the datetime data type page lists (ISO 8601, RFC 822, RFC 850, Sortable), or the US month/day/year (`02/17/2016 08:40:01`, `12-02-2022`), such as `datetime(2024-01-31)` or `datetime(2024-01-31T10:00:00Z)`");
                     return Err(self.push(d));
                 }
                 Ok(Literal::Datetime(raw.to_string()))

@@ -33,15 +33,17 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
         .or_else(|| us_date(text))
 }
 
-/// `%n/%e/%Y`, then optionally a space and `%H:%M[:%s]` (the parse page's `02/17/2016 08:40:01`).
+/// `%n/%e/%Y` or `%n-%e-%Y` (one separator throughout), then optionally a space and
+/// `%H:%M[:%s]`: the parse page's `02/17/2016 08:40:01`, and the todatetime page's
+/// `todatetime('12-02-2022') == datetime('12-02-2022')`, which it shows is `true`, so the text
+/// parses. Neither page says which number is the month; both read month first here, as .NET's
+/// invariant culture, which Kusto runs on, reads `12/02/2022`.
 fn us_date(text: &str) -> Option<i64> {
     let mut s = Scan { rest: text };
     let (month, _) = s.digits(1, 2)?;
-    if !s.eat('/') {
-        return None;
-    }
+    let separator = ['/', '-'].into_iter().find(|&c| s.eat(c))?;
     let (day, _) = s.digits(1, 2)?;
-    if !s.eat('/') {
+    if !s.eat(separator) {
         return None;
     }
     let (year, _) = s.digits(4, 4)?;
@@ -433,8 +435,9 @@ mod tests {
         );
     }
 
-    /// Forms other pages' examples read: the dayofweek page's `datetime(1970-5-12)` and the parse
-    /// page's `date` columns over `02/17/2016 08:40:01`.
+    /// Forms other pages' examples read: the dayofweek page's `datetime(1970-5-12)`, the parse
+    /// page's `date` columns over `02/17/2016 08:40:01`, and the todatetime page's
+    /// `todatetime('12-02-2022')`.
     #[test]
     fn forms_other_pages_examples_read_parse() {
         assert_eq!(iso("1970-5-12").as_deref(), Some("1970-05-12T00:00:00Z"));
@@ -445,6 +448,13 @@ mod tests {
         );
         assert_eq!(iso("2/7/2016").as_deref(), Some("2016-02-07T00:00:00Z"));
         assert_eq!(iso("02/30/2016"), None);
+        assert_eq!(iso("12-02-2022").as_deref(), Some("2022-12-02T00:00:00Z"));
+        assert_eq!(
+            iso("12-2-2022 10:00").as_deref(),
+            Some("2022-12-02T10:00:00Z")
+        );
+        assert_eq!(iso("12-02/2022"), None);
+        assert_eq!(iso("13-02-2022"), None);
     }
 
     #[test]
@@ -452,7 +462,7 @@ mod tests {
         for text in [
             "01/16/2022 00:00:00 PM",
             "01/16/22",
-            "12-02-2022",
+            "12-02-22",
             "8:00:00 AM",
             "17 NOV 2020",
             "2014/11/08",
