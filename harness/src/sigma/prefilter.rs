@@ -325,6 +325,10 @@ impl ScanState {
     fn lookup(&mut self, table: usize, by_found: bool) -> Option<usize> {
         let key = if by_found { &self.found_key } else { &self.key };
         let key = key.get()?;
+        // Every byte is hashed: a hash of each part's length and first and last eight bytes
+        // only, tried in place of this eighth of a remembered verdict's cost, found 90.3%
+        // of the bench's verdicts where this finds 96.8% (command lines that differ only in
+        // their middle shared a hash, so a set, and evicted each other), and cost more.
         let hash = crate::hash::text_hash(key);
         let verdicts = cache::allocated(&mut self.verdicts, table, VERDICTS);
         match verdicts.find(hash, |known| known.key == *key) {
