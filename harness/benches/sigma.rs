@@ -320,7 +320,8 @@ fn main() {
         rate(n, wall, cpu)
     );
     // The same over fewer distinct events: how fast a remembered verdict is depends on how many
-    // there are (their tables' memory), so a host whose activity recurs more runs faster.
+    // there are (more of them, more memory the lookups reach), so a host whose activity recurs
+    // more runs faster.
     if pool.len() > SMALL_POOL {
         let (hits, wall, cpu) = hot(&pool[..SMALL_POOL]);
         println!(
