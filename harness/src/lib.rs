@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod diag;
+pub mod encoding;
 pub mod event;
 pub mod expr;
 pub mod generate;

@@ -593,12 +593,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Reads a `report.json` written by an earlier run, for use as a baseline.
 pub fn read_json(path: &Path) -> Result<RunReport, Box<Diagnostic>> {
     let display = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Box::new(
-            Diagnostic::error("IO0001", format!("cannot read baseline report: {e}"))
-                .in_file(&display),
-        )
-    })?;
+    let text = crate::encoding::read_source(path, &display, "IO0001", "baseline report")?;
     json::parse(&text).map_err(|d| Box::new(d.in_file(display)))
 }
 

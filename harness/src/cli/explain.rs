@@ -33,7 +33,9 @@ fn read_event(arg: &str, schema: Option<LogSchema>) -> Result<Event, String> {
     let text = if arg.trim_start().starts_with('{') {
         arg.to_string()
     } else {
-        let text = std::fs::read_to_string(arg).map_err(|e| format!("cannot read `{arg}`: {e}"))?;
+        let text = std::fs::read(arg).map_err(|e| format!("cannot read `{arg}`: {e}"))?;
+        let text = crate::encoding::decode(text)
+            .map_err(|fault| format!("cannot read `{arg}`: {}", fault.message))?;
         match serde_json::from_str::<serde_json::Value>(&text) {
             Ok(_) => text,
             Err(_) => text

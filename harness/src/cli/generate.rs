@@ -51,14 +51,12 @@ pub fn run(args: Args) -> Exit {
         .map(|p| p.name.clone())
         .chain(generate::profile::bundled_names().map(String::from))
         .collect();
-    let scenario = match std::fs::read_to_string(&args.scenario) {
-        Ok(text) => crate::scenario::parse_with_profiles(
-            &args.scenario.display().to_string(),
-            &text,
-            names.iter().map(String::as_str),
-        ),
-        Err(_) => crate::scenario::load(&args.scenario),
-    };
+    let file = args.scenario.display().to_string();
+    let scenario = crate::encoding::read_source(&args.scenario, &file, "SCN0000", "scenario file")
+        .map_err(|d| vec![*d])
+        .and_then(|text| {
+            crate::scenario::parse_with_profiles(&file, &text, names.iter().map(String::as_str))
+        });
     let scenario = match scenario {
         Ok(scenario) => scenario,
         Err(diagnostics) => {

@@ -176,12 +176,8 @@ fn run_file(
         }]);
     }
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![
-            crate::Diagnostic::error("IO0001", format!("cannot read the query: {e}"))
-                .in_file(&file),
-        ]
-    })?;
+    let text =
+        crate::encoding::read_source(path, &file, "IO0001", "the query").map_err(|d| vec![*d])?;
     let run = |query: &kql::ast::Query, mut diagnostics: Vec<crate::Diagnostic>| {
         let mut evaluation = kql::evaluate_full(query, db, Some((&file, &text)));
         diagnostics.append(&mut evaluation.diagnostics);
@@ -215,7 +211,9 @@ fn run_file(
 /// event 4688 or Defender `DeviceProcessEvents` row becomes its ASIM row, as in `firedrill scan`
 /// ([`crate::logs::asim`]); other rows are taken as they are.
 fn read_json_lines(path: &str, asim: bool) -> Result<Vec<Event>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+    let text = std::fs::read(path).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+    let text = crate::encoding::decode(text)
+        .map_err(|fault| format!("cannot read `{path}`: {}", fault.message))?;
     let mut events = Vec::new();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {

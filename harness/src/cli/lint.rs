@@ -89,7 +89,7 @@ pub fn run(args: Args) -> Exit {
     let (files, _) = crate::run::rules::rule_files(&args.paths);
     let (kql_files, sigma_files): (Vec<PathBuf>, Vec<PathBuf>) =
         files.into_iter().partition(|path| {
-            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let text = crate::encoding::read_or_empty(path);
             crate::run::rules::language_of(path, &text) == Some(crate::report::Language::Kql)
         });
     let (set, mut diagnostics) = RuleSet::load_paths(&sigma_files);

@@ -181,9 +181,7 @@ fn find_infos(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn read_info(path: &Path) -> Result<Info, Box<Diagnostic>> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostic::error("LOG0011", format!("cannot read: {e}")).in_file(name.clone())
-    })?;
+    let text = crate::encoding::read_source(path, &name, "LOG0011", "the regression info")?;
     serde_yaml::from_str(&text).map_err(|e| {
         let d = Diagnostic::error("LOG0011", format!("not a regression info.yml: {e}"));
         let d = match e.location() {

@@ -83,7 +83,7 @@ pub struct Args {
 pub(crate) fn rule_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<Diagnostic>) {
     let (files, diagnostics) = crate::run::rules::rule_files(paths);
     let (kql, sigma) = files.into_iter().partition(|path| {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let text = crate::encoding::read_or_empty(path);
         crate::run::rules::language_of(path, &text) == Some(crate::report::Language::Kql)
     });
     (sigma, kql, diagnostics)
@@ -176,10 +176,8 @@ fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 fn read_allowlist(path: &Path) -> Result<Allowlist, Box<Diagnostic>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostic::error("LOG0010", format!("cannot read allowlist: {e}"))
-            .in_file(path.display().to_string())
-    })?;
+    let text =
+        crate::encoding::read_source(path, &path.display().to_string(), "LOG0010", "allowlist")?;
     Ok(Allowlist::parse(&path.display().to_string(), &text)?)
 }
 

@@ -208,14 +208,12 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Profile>, Vec<Diagnostic>> {
     let mut problems = Vec::new();
     for path in paths {
         let name = path.display().to_string();
-        match std::fs::read_to_string(&path) {
+        match crate::encoding::read_source(&path, &name, "SCN0000", "profile") {
             Ok(text) => match parse(&name, &text) {
                 Ok(profile) => profiles.push(profile),
                 Err(mut d) => problems.append(&mut d),
             },
-            Err(e) => problems.push(
-                Diagnostic::error("SCN0000", format!("cannot read profile: {e}")).in_file(name),
-            ),
+            Err(d) => problems.push(*d),
         }
     }
     if problems.is_empty() {

@@ -63,12 +63,9 @@ struct SentinelYaml {
 /// Reads and loads a rule file (`.kql`, `.yaml`, `.yml`).
 pub fn load(path: impl AsRef<Path>) -> Result<KqlRule, Vec<Diagnostic>> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![
-            Diagnostic::error("KQL0100", format!("cannot read rule file: {e}"))
-                .in_file(path.display().to_string()),
-        ]
-    })?;
+    let file = path.display().to_string();
+    let text =
+        crate::encoding::read_source(path, &file, "KQL0100", "rule file").map_err(|d| vec![*d])?;
     from_str(path, &text)
 }
 
@@ -77,12 +74,8 @@ pub fn load(path: impl AsRef<Path>) -> Result<KqlRule, Vec<Diagnostic>> {
 pub fn load_watchlist(path: impl AsRef<Path>) -> Result<Vec<crate::event::Event>, Vec<Diagnostic>> {
     let path = path.as_ref();
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![
-            Diagnostic::error("KQL0106", format!("cannot read watchlist file: {e}"))
-                .in_file(file.clone()),
-        ]
-    })?;
+    let text = crate::encoding::read_source(path, &file, "KQL0106", "watchlist file")
+        .map_err(|d| vec![*d])?;
     let mut items = Vec::new();
     let mut errors = Vec::new();
     for (n, line) in text.lines().enumerate() {

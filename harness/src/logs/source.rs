@@ -1,6 +1,8 @@
-//! Opening a log file: gzip detection, format sniffing from the first bytes.
+//! Opening a log file: gzip detection, text encoding (UTF-16 and byte-order marks), format
+//! sniffing from the first bytes.
 
 use crate::diag::Diagnostic;
+use crate::encoding::{Encoding, Utf16Reader};
 use serde::Serialize;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
@@ -69,7 +71,21 @@ pub fn open(path: &Path) -> Result<Input, Diagnostic> {
     } else {
         Box::new(raw)
     };
-    let (prefix, rest) = read_prefix(reader).map_err(|e| super::io_error(path, &e))?;
+    let (mut prefix, rest) = read_prefix(reader).map_err(|e| super::io_error(path, &e))?;
+    // Text in UTF-16 (Windows PowerShell 5.1 writes it) is read as UTF-8; a UTF-8 byte-order mark
+    // is dropped, so the first record or header does not begin with it.
+    let (prefix, rest) = match Encoding::of(&prefix) {
+        (Encoding::Utf8, mark) => {
+            prefix.drain(..mark);
+            (prefix, rest)
+        }
+        (encoding, mark) => {
+            let mut raw = Cursor::new(prefix);
+            raw.set_position(mark as u64);
+            read_prefix(Box::new(Utf16Reader::new(raw.chain(rest), encoding)))
+                .map_err(|e| super::io_error(path, &e))?
+        }
+    };
     let format = sniff(path, &prefix).ok_or_else(|| {
         Diagnostic::error("LOG0005", "unrecognised log format")
             .in_file(path.display().to_string())

@@ -208,12 +208,9 @@ impl Config {
 
     /// Reads and resolves one configuration file.
     pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            vec![
-                Diagnostic::error("CFG0001", format!("cannot read the configuration: {e}"))
-                    .in_file(path.display().to_string()),
-            ]
-        })?;
+        let file = path.display().to_string();
+        let text = crate::encoding::read_source(path, &file, "CFG0001", "the configuration")
+            .map_err(|d| vec![*d])?;
         let root = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())

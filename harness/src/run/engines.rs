@@ -25,16 +25,14 @@ pub fn load(files: &[PathBuf], config: &Config) -> Vec<Rule> {
     let mut slots: Vec<Slot> = Vec::new();
     for path in files {
         let display = config.display_path(path);
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::encoding::read_source(path, &display, "IO0001", "rule file") {
             Ok(text) => text,
-            Err(e) => {
+            Err(d) => {
                 let language = rules::language_of(path, "").unwrap_or(Language::Sigma);
-                let d = Diagnostic::error("IO0001", format!("cannot read rule file: {e}"))
-                    .in_file(display.clone());
                 slots.push(Slot::Ready(vec![rules::failed(
                     &display,
                     language,
-                    vec![d],
+                    vec![*d],
                 )]));
                 continue;
             }

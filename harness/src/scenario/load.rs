@@ -74,12 +74,9 @@ struct RawExpectation {
 /// Reads and parses a scenario file; an unreadable file is an `SCN0000` diagnostic.
 pub fn load(path: &Path) -> Result<Scenario, Vec<Diagnostic>> {
     let name = path.display().to_string();
-    match std::fs::read_to_string(path) {
+    match crate::encoding::read_source(path, &name, "SCN0000", "scenario file") {
         Ok(text) => parse(&name, &text),
-        Err(error) => Err(vec![
-            Diagnostic::error("SCN0000", format!("cannot read scenario file: {error}"))
-                .in_file(name),
-        ]),
+        Err(d) => Err(vec![*d]),
     }
 }
 

@@ -309,11 +309,11 @@ impl RuleSet {
             .map(|file| {
                 let mut part = RuleSet::new();
                 let label = file.display().to_string();
-                let diags = match std::fs::read_to_string(file) {
+                let diags = match crate::encoding::read_source(file, &label, "IO0001", "rule file")
+                {
                     Ok(text) => part.add_source(&label, &text),
-                    Err(e) => {
-                        let d = Diagnostic::error("IO0001", format!("cannot read rule file: {e}"))
-                            .in_file(label.clone());
+                    Err(d) => {
+                        let d = *d;
                         part.failed.push((label, d.clone()));
                         vec![d]
                     }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod cli_generate;
+mod encoding;
 mod generate;
 mod kql_eval;
 mod kql_oracle;
