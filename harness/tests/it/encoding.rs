@@ -86,8 +86,8 @@ fn a_rule_and_a_scenario_mean_the_same_whatever_their_encoding() {
 #[test]
 fn a_log_with_a_byte_order_mark_or_in_utf16_reads_as_the_same_records() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    // A flat JSON lines file, and a Defender CSV export, whose header a mark would otherwise
-    // begin (so its first column would go unread).
+    // A flat JSON lines file (a mark made its first line a bad record), and a Defender CSV
+    // export (the CSV reader drops a UTF-8 mark itself, but could not read UTF-16).
     for fixture in [
         "jsonl/sysmon-flat.jsonl",
         "defender/device-process-events.csv",
