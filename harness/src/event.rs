@@ -11,8 +11,12 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+/// A field's name: held inline up to 23 bytes (every name a log schema writes), so an event's
+/// names cost no allocation and are read where its entries are, not through a pointer.
+pub type Name = smol_str::SmolStr;
+
 /// Field name → value, in the order the schema writes them, hashed by [`FieldHash`].
-pub type Fields = IndexMap<String, Value, FieldHash>;
+pub type Fields = IndexMap<Name, Value, FieldHash>;
 
 /// A field value, JSON-shaped.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -84,7 +88,9 @@ impl Value {
                 serde_json::Value::Array(items.iter().map(Value::to_json).collect())
             }
             Value::Map(map) => serde_json::Value::Object(
-                map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+                map.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
+                    .collect(),
             ),
         }
     }
@@ -104,7 +110,7 @@ impl Value {
             }
             serde_json::Value::Object(map) => Value::Map(
                 map.iter()
-                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .map(|(k, v)| (Name::new(k), Value::from_json(v)))
                     .collect(),
             ),
         }
@@ -268,7 +274,7 @@ impl Event {
 
     /// Sets a top-level field (builder style).
     pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
-        self.fields.insert(name.to_string(), value.into());
+        self.fields.insert(Name::new(name), value.into());
         self
     }
 
@@ -300,7 +306,7 @@ impl Event {
         let mut object: serde_json::Map<String, serde_json::Value> = self
             .fields
             .iter()
-            .map(|(k, v)| (k.clone(), v.to_json()))
+            .map(|(k, v)| (k.to_string(), v.to_json()))
             .collect();
         if let Some(origin) = &self.origin {
             object.insert(
@@ -321,7 +327,7 @@ impl Event {
             if key == ORIGIN_KEY {
                 event.origin = serde_json::from_value(value.clone()).ok();
             } else {
-                event.fields.insert(key.clone(), Value::from_json(value));
+                event.fields.insert(Name::new(key), Value::from_json(value));
             }
         }
         event

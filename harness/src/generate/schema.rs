@@ -90,7 +90,7 @@ pub fn render(timeline: &Timeline, schema: LogSchema) -> Vec<Event> {
 macro_rules! fields {
     ($($name:expr => $value:expr),* $(,)?) => {{
         let mut fields = $crate::event::Fields::default();
-        $( fields.insert(String::from($name), $crate::event::Value::from($value)); )*
+        $( fields.insert($crate::event::Name::from($name), $crate::event::Value::from($value)); )*
         fields
     }};
 }

@@ -275,11 +275,11 @@ fn flatten(event: &Event) -> IndexMap<String, EventValue> {
         match (key.as_str(), value) {
             ("EventData" | "System", EventValue::Map(inner)) => {
                 for (k, v) in inner {
-                    out.entry(k.clone()).or_insert_with(|| v.clone());
+                    out.entry(k.to_string()).or_insert_with(|| v.clone());
                 }
             }
             _ => {
-                out.insert(key.clone(), value.clone());
+                out.insert(key.to_string(), value.clone());
             }
         }
     }

@@ -236,9 +236,10 @@ fn trace(
 fn row_event(columns: &[Column], values: &[Value]) -> crate::event::Event {
     let mut event = crate::event::Event::new(crate::event::LogSchema::Other);
     for (c, v) in columns.iter().zip(values) {
-        event
-            .fields
-            .insert(c.name.clone(), crate::event::Value::from_json(&v.to_json()));
+        event.fields.insert(
+            crate::event::Name::new(&c.name),
+            crate::event::Value::from_json(&v.to_json()),
+        );
     }
     event
 }

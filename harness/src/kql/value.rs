@@ -569,7 +569,7 @@ fn from_event_dynamic(value: &crate::event::Value) -> Value {
         E::List(items) => Value::array(items.iter().map(from_event_dynamic).collect()),
         E::Map(map) => Value::bag(
             map.iter()
-                .map(|(k, v)| (k.clone(), from_event_dynamic(v)))
+                .map(|(k, v)| (k.to_string(), from_event_dynamic(v)))
                 .collect(),
         ),
     }

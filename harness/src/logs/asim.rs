@@ -20,7 +20,7 @@
 //! elevation), the column is left out rather than guessed. The device columns follow
 //! `_ASIM_ResolveDvcFQDN`: a dotted computer name splits into host and DNS domain.
 
-use crate::event::{Event, Fields, LogSchema, Value};
+use crate::event::{Event, Fields, LogSchema, Name, Value};
 use crate::generate::tree::Elevation;
 use crate::scenario::{Integrity, file_name};
 use chrono::{DateTime, Utc};
@@ -152,7 +152,7 @@ pub fn process_create_row(event: &Event) -> Option<Event> {
         ("CommandLine", "TargetProcessCommandLine"),
     ] {
         if let Some(value) = row.0.get(column).cloned() {
-            row.0.insert(alias.to_string(), value);
+            row.0.insert(Name::new(alias), value);
         }
     }
     Some(Event {
@@ -193,7 +193,7 @@ struct Row(Fields);
 
 impl Row {
     fn set(&mut self, name: &str, value: impl Into<Value>) {
-        self.0.insert(name.to_string(), value.into());
+        self.0.insert(Name::new(name), value.into());
     }
 
     /// Sets `name` to `value` when there is one.

@@ -15,7 +15,7 @@
 
 use super::ReadOptions;
 use super::recognize::{self, Layout, Parts};
-use crate::event::{Event, Fields, Value};
+use crate::event::{Event, Fields, Name, Value};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
@@ -123,7 +123,7 @@ impl<'de> Visitor<'de> for ValueSeed {
         let mut fields = Fields::default();
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let value = map.next_value_seed(ValueSeed)?;
-            fields.insert(key.0.into_owned(), value);
+            fields.insert(Name::new(&*key.0), value);
         }
         Ok(Value::Map(fields))
     }
@@ -203,7 +203,7 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
                             parts.offer_time(rank, &value);
                         }
                         if keep {
-                            parts.insert_top(key.into_owned(), value);
+                            parts.insert_top(Name::new(&*key), value);
                         }
                     } else {
                         map.next_value::<IgnoredAny>()?;
@@ -315,7 +315,7 @@ impl<'de> Visitor<'de> for SystemSeed<'_, '_> {
                 }
                 other if self.opts.fields.wants_data(other) => {
                     let value = unwrap_text(map.next_value_seed(ValueSeed)?);
-                    parts.insert_data(key.into_owned(), value);
+                    parts.insert_data(Name::new(&*key), value);
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -390,7 +390,7 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_> {
                     parts.offer_time(rank, &value);
                 }
                 if keep {
-                    parts.insert_data(key.into_owned(), value);
+                    parts.insert_data(Name::new(&*key), value);
                 }
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -441,7 +441,7 @@ impl<'de> Visitor<'de> for WinlogSeed<'_, '_> {
                 })?,
                 other if opts.fields.wants_winlog(other) => {
                     let value = map.next_value_seed(ValueSeed)?;
-                    parts.winlog_rest.insert(key.into_owned(), value);
+                    parts.winlog_rest.insert(Name::new(&*key), value);
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;

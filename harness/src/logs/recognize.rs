@@ -9,7 +9,7 @@
 //! documents [`LogSchema::Ecs`] (kept nested), ASIM and OCSF rows their own schemas.
 
 use super::ReadOptions;
-use crate::event::{Event, Fields, LogSchema, Value};
+use crate::event::{Event, Fields, LogSchema, Name, Value};
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 /// The layout a JSON document turned out to have.
@@ -88,12 +88,12 @@ impl Parts {
     /// Puts a System field straight into the event's fields (evtx_dump layout).
     pub(crate) fn put_system(&mut self, name: &str, value: &Option<Value>) {
         if let Some(value) = value {
-            self.insert_data(name.to_string(), value.clone());
+            self.insert_data(Name::new(name), value.clone());
         }
     }
 
     /// Adds an event-data field (room for a typical event made on the first).
-    pub(crate) fn insert_data(&mut self, name: String, value: Value) {
+    pub(crate) fn insert_data(&mut self, name: Name, value: Value) {
         if self.data.capacity() == 0 {
             self.data.reserve(FIELDS_HINT);
         }
@@ -101,7 +101,7 @@ impl Parts {
     }
 
     /// Adds a top-level field (room for a typical event made on the first).
-    pub(crate) fn insert_top(&mut self, name: String, value: Value) {
+    pub(crate) fn insert_top(&mut self, name: Name, value: Value) {
         if self.top.capacity() == 0 {
             self.top.reserve(FIELDS_HINT);
         }
@@ -379,7 +379,7 @@ pub(crate) fn assemble(parts: Parts) -> Event {
             if let Some(table) = table
                 && !fields.contains_key("Type")
             {
-                fields.insert("Type".to_string(), Value::String(table));
+                fields.insert(Name::new_static("Type"), Value::String(table));
             }
             Event {
                 schema,
@@ -424,7 +424,7 @@ fn assemble_windows(parts: Parts, timestamp: Option<DateTime<Utc>>) -> Event {
         ];
         for (name, value) in header {
             if let Some(value) = value {
-                fields.insert(name.to_string(), value);
+                fields.insert(Name::new(name), value);
             }
         }
     }
@@ -450,14 +450,14 @@ fn assemble_ecs(parts: Parts, timestamp: Option<DateTime<Utc>>) -> Event {
     ];
     for (name, value) in header {
         if let Some(value) = value {
-            winlog.insert(name.to_string(), value);
+            winlog.insert(Name::new(name), value);
         }
     }
     if !parts.data.is_empty() {
-        winlog.insert("event_data".to_string(), Value::Map(parts.data));
+        winlog.insert(Name::new_static("event_data"), Value::Map(parts.data));
     }
     winlog.extend(parts.winlog_rest);
-    fields.insert("winlog".to_string(), Value::Map(winlog));
+    fields.insert(Name::new_static("winlog"), Value::Map(winlog));
     Event {
         schema: LogSchema::Ecs,
         timestamp,
@@ -485,7 +485,7 @@ pub fn from_row<'a>(
             best = Some((rank, time));
         }
         if always_kept(name) || opts.fields.wants_top(name) {
-            fields.insert(name.to_string(), Value::String(text.to_string()));
+            fields.insert(Name::new(name), Value::String(text.to_string()));
         }
     }
     Event {

@@ -34,7 +34,7 @@ fn comparable(event: &Event) -> (LogSchema, Option<i64>, Vec<TextField>) {
             let text = v
                 .to_text()
                 .map(|t| t.trim_end().replace(['{', '}'], "").to_lowercase());
-            (k.clone(), text)
+            (k.to_string(), text)
         })
         .collect();
     (
@@ -303,7 +303,7 @@ fn a_field_filter_materialises_only_what_rules_read() {
         "jsonl/sysmon-winlogbeat-raw.jsonl",
     ] {
         let (events, _) = read_with(file, &opts);
-        let names: Vec<&str> = events[0].1.fields.keys().map(String::as_str).collect();
+        let names: Vec<&str> = events[0].1.fields.keys().map(|k| k.as_str()).collect();
         assert!(names.contains(&"CommandLine"), "{file}: {names:?}");
         assert!(names.contains(&"EventID"), "{file}: {names:?}");
         assert!(!names.contains(&"Hashes"), "{file}: {names:?}");

@@ -701,7 +701,7 @@ detection:
                     LogSchema::Ecs => Event::new(schema).with(
                         "process",
                         Value::Map(
-                            [("command_line".to_string(), command.as_str().into())]
+                            [("command_line".into(), command.as_str().into())]
                                 .into_iter()
                                 .collect(),
                         ),

@@ -94,8 +94,8 @@ fn awkward_values() -> Vec<Value> {
         Value::List(vec![text("a"), Value::Null, Value::List(vec![text("İ")])]),
     ];
     let mut nested = Fields::default();
-    nested.insert("İ".to_string(), text("x"));
-    nested.insert("a.b".to_string(), Value::List(vec![]));
+    nested.insert("İ".into(), text("x"));
+    nested.insert("a.b".into(), Value::List(vec![]));
     values.push(Value::Map(nested));
     values
 }
@@ -123,7 +123,7 @@ fn awkward_events() -> Vec<Event> {
         .map(|(i, _)| {
             let mut fields = Fields::default();
             for (j, name) in FIELDS.iter().enumerate() {
-                fields.insert(name.to_string(), values[(i + j) % values.len()].clone());
+                fields.insert((*name).into(), values[(i + j) % values.len()].clone());
             }
             Event {
                 fields,

@@ -18,7 +18,7 @@
 
 use super::super::recognize::{self, Layout, Parts, SYSTEM_TIME_RANK};
 use super::super::{FieldFilter, ReadOptions};
-use crate::event::{Event, FieldHash, Fields, Value};
+use crate::event::{Event, FieldHash, Fields, Name, Value};
 use chrono::{DateTime, Utc};
 use evtx::EvtxRecord;
 use evtx::binxml::value_variant::BinXmlValue;
@@ -87,7 +87,7 @@ impl Fill {
             }
             self.next += 1;
         } else {
-            parts.insert_data(name.to_string(), value);
+            parts.insert_data(Name::new(name), value);
         }
     }
 
@@ -283,7 +283,7 @@ impl Plans {
         }
         let mut keys = Fields::with_capacity_and_hasher(names.len(), FieldHash::default());
         for name in &names {
-            keys.insert((*name).to_string(), Value::Null);
+            keys.insert(Name::new(name), Value::Null);
         }
         let keys = (keys.len() == names.len()).then(|| Arc::new(keys));
         self.prototypes.push((key, keys.clone()));
@@ -374,7 +374,7 @@ impl Plans {
                         {
                             continue;
                         }
-                        attrs.insert(attr.clone(), value(source)?);
+                        attrs.insert(Name::new(attr), value(source)?);
                     }
                     let element = if attrs.is_empty() {
                         Value::Null
