@@ -869,7 +869,7 @@ mod tests {
         .map(|name| table.intern(name));
         let mut process = Fields::default();
         process.insert("name".into(), "cmd.exe".into());
-        let mut event = event().with("process", Value::Map(process));
+        let mut event = event().with("process", Value::Map(Box::new(process)));
         let mut scratch = Scratch::default();
         let mut read = |event: &Event| {
             let mut ctx = Ctx::new(event, &table, &mut scratch);

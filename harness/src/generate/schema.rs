@@ -118,7 +118,7 @@ pub fn hex(n: u64) -> String {
 
 /// A nested map value.
 pub fn map(fields: Fields) -> Value {
-    Value::Map(fields)
+    Value::Map(Box::new(fields))
 }
 
 /// A list of strings.

@@ -274,7 +274,7 @@ fn flatten(event: &Event) -> IndexMap<String, EventValue> {
     for (key, value) in &event.fields {
         match (key.as_str(), value) {
             ("EventData" | "System", EventValue::Map(inner)) => {
-                for (k, v) in inner {
+                for (k, v) in inner.iter() {
                     out.entry(k.to_string()).or_insert_with(|| v.clone());
                 }
             }

@@ -125,7 +125,7 @@ impl<'de> Visitor<'de> for ValueSeed {
             let value = map.next_value_seed(ValueSeed)?;
             fields.insert(Name::new(&*key.0), value);
         }
-        Ok(Value::Map(fields))
+        Ok(Value::Map(Box::new(fields)))
     }
 }
 

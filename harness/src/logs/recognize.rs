@@ -454,10 +454,13 @@ fn assemble_ecs(parts: Parts, timestamp: Option<DateTime<Utc>>) -> Event {
         }
     }
     if !parts.data.is_empty() {
-        winlog.insert(Name::new_static("event_data"), Value::Map(parts.data));
+        winlog.insert(
+            Name::new_static("event_data"),
+            Value::Map(Box::new(parts.data)),
+        );
     }
     winlog.extend(parts.winlog_rest);
-    fields.insert(Name::new_static("winlog"), Value::Map(winlog));
+    fields.insert(Name::new_static("winlog"), Value::Map(Box::new(winlog)));
     Event {
         schema: LogSchema::Ecs,
         timestamp,

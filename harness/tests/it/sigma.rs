@@ -700,11 +700,11 @@ detection:
                 .map(|schema| match schema {
                     LogSchema::Ecs => Event::new(schema).with(
                         "process",
-                        Value::Map(
+                        Value::Map(Box::new(
                             [("command_line".into(), command.as_str().into())]
                                 .into_iter()
                                 .collect(),
-                        ),
+                        )),
                     ),
                     _ => Event::new(schema).with("CommandLine", command.as_str()),
                 })

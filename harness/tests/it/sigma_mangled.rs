@@ -96,7 +96,7 @@ fn awkward_values() -> Vec<Value> {
     let mut nested = Fields::default();
     nested.insert("İ".into(), text("x"));
     nested.insert("a.b".into(), Value::List(vec![]));
-    values.push(Value::Map(nested));
+    values.push(Value::Map(Box::new(nested)));
     values
 }
 

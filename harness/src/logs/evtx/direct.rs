@@ -380,8 +380,8 @@ impl Plans {
                         Value::Null
                     } else {
                         let mut element = Fields::with_capacity_and_hasher(1, FieldHash::default());
-                        element.insert("#attributes".into(), Value::Map(attrs));
-                        Value::Map(element)
+                        element.insert("#attributes".into(), Value::Map(Box::new(attrs)));
+                        Value::Map(Box::new(element))
                     };
                     fill.put(parts, name, element);
                 }
