@@ -294,7 +294,7 @@ fn main() {
 
     // Pre-parsed and hot, as a reader hands events over: each batch is cloned from the pool
     // (untimed) just before it is evaluated, so the engine reads events in cache, where the
-    // cycled pool above (about 3 KB an event, 150 MB in all) comes from main memory.
+    // cycled pool above (about 3.5 KB an event of 28 fields, 175 MB in all) comes from main memory.
     let hot = |pool: &[Event]| {
         let mut session = engine.session();
         let (mut hits, mut wall, mut cpu_ns, mut at) = (0, 0.0, 0, 0);
