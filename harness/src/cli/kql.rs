@@ -219,16 +219,21 @@ fn read_json_lines(path: &str, asim: bool) -> Result<Vec<Event>, String> {
         if line.trim().is_empty() {
             continue;
         }
+        // A recorded process creation becomes its ASIM row; the line is parsed once either way.
+        let recorded = asim
+            .then(|| crate::logs::json::parse_document(line.as_bytes(), &Default::default()).ok())
+            .flatten()
+            .and_then(|event| crate::logs::asim::process_create_row(&event));
+        if let Some(row) = recorded {
+            events.push(row);
+            continue;
+        }
         let value: serde_json::Value = serde_json::from_str(line)
             .map_err(|e| format!("{path}:{}: not a JSON object: {e}", n + 1))?;
         let Some(object) = value.as_object() else {
             return Err(format!("{path}:{}: not a JSON object", n + 1));
         };
-        let recorded = asim
-            .then(|| crate::logs::json::parse_document(line.as_bytes(), &Default::default()).ok())
-            .flatten()
-            .and_then(|event| crate::logs::asim::process_create_row(&event));
-        events.push(recorded.unwrap_or_else(|| Event::from_json(LogSchema::Other, object)));
+        events.push(Event::from_json(LogSchema::Other, object));
     }
     Ok(events)
 }
