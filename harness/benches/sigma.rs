@@ -42,7 +42,8 @@ fn pool_size() -> usize {
 }
 
 /// Events per measurement (`SIGMA_BENCH_EVENTS` overrides, for quick runs;
-/// `SIGMA_BENCH_PHASES=pre-parsed` stops after the pre-parsed figures, and
+/// `SIGMA_BENCH_PHASES=pre-parsed` stops after the pre-parsed figures,
+/// `SIGMA_BENCH_PHASES=cycled` after the first of them (one thread over the cycled pool), and
 /// `SIGMA_BENCH_PHASES=corpus` after the corpus load and compile, for profiling; see also
 /// `SIGMA_BENCH_POOL`).
 fn events() -> usize {
@@ -286,6 +287,9 @@ fn main() {
         "pre-parsed, 1 thread: {} ({hits} matches)",
         rate(n, wall, cpu)
     );
+    if phases_end("cycled") {
+        return;
+    }
     let (hits, wall, cpu) = all_cores(&pre_parsed);
     println!(
         "pre-parsed, {threads} threads: {} ({hits} matches)",
