@@ -15,28 +15,25 @@
 //! the reader keeping what the rules read (as a scan does), `scan` the whole pipeline (rule
 //! loading timed apart). Rates are per wall-clock second and per CPU-second of the process.
 //!
-//! Last measured (2026-11-26, 1,000,000 events, the 1,183 windows/process_creation rules with
-//! the Sigma engine as of main 5815329, on a 2-core machine shared with two other agents'
-//! builds: the 2-thread runs rarely got the second core, so only 1-thread figures are worth
-//! comparing; both engines report the same 1,316 matches on the JSON lines). Interleaved
-//! 1-thread runs while the load was lowest:
+//! Last measured (2026-11-28, 1,000,000 events, the 1,183 windows/process_creation rules, main
+//! at 24baf12, on a 2-core AMD EPYC otherwise idle; both engines report the same 1,316 matches
+//! on the JSON lines):
 //!
-//! | input | measurement | events/s, 1 thread | ratio | peak MiB |
-//! |---|---|---:|---:|---:|
-//! | JSON lines | serde_json alone | 92,973 | | 7 |
-//! | JSON lines | firedrill scan | 106,887 | **1.15** | 56 |
-//! | JSON lines | rsigma 0.23 `engine eval`, less its start-up (full run, loaded) | 19,801 (30,684 per CPU-s) | scan/rsigma 3.2 (3.1 per CPU-s) | 90 |
-//! | EVTX | evtx alone, JSON text (`records_json`) | 248,000–272,000 | | 5 |
-//! | EVTX | firedrill scan | 139,000 | **0.51–0.56** | 54 |
-//! | EVTX | evtx alone, JSON value (`records_json_value`) | 21,751 (35,336 per CPU-s) | scan/this 3.6 per CPU-s | 5 |
-//! | EVTX | rsigma 0.23 | n/a: the crates.io binary has no `evtx` feature | | |
+//! | input | measurement | events/s, 1 thread | ratio | 2 threads | peak MiB |
+//! |---|---|---:|---:|---:|---:|
+//! | JSON lines | serde_json alone | 82,984 | | 118,233 | 8 |
+//! | JSON lines | firedrill scan | 159,371 | **1.92** | 241,022 | 89 |
+//! | JSON lines | rsigma 0.23 `engine eval`, less its start-up (0.43 s) | 28,926 | scan/rsigma **5.5** | | 90 |
+//! | EVTX | evtx alone, JSON text (`records_json`) | 214,349 | | 351,443 | 5 |
+//! | EVTX | firedrill scan | 199,024 | **0.93** | 271,170 | 86 |
+//! | EVTX | evtx alone, JSON value (`records_json_value`) | 55,819 | scan/this 3.6 | 55,949 | 5 |
+//! | EVTX | rsigma 0.23 | n/a: the crates.io binary has no `evtx` feature | | | |
 //!
-//! The full run under load (per CPU-second): JSON lines 0.99 of serde_json, EVTX 0.50 of the
-//! JSON-text baseline; the reader alone keeping the rules' fields runs at 136,426 (JSON lines)
-//! and 152,207 (EVTX) events per CPU-second. Before this session's work the EVTX scan ran at
-//! 0.09–0.13 of the JSON-text baseline (records rendered to JSON and reparsed) and the JSON
-//! lines scan at 0.47. Peak memory is the compiled rules plus bounded batches: 50–60 MiB at
-//! 100,000 events as at 1,000,000.
+//! Field names held inline (`event::Name`, main 8d19bc2) made the reader materialising every
+//! field 1.1-1.2x as fast on JSON lines (115,000-127,000 to 136,000-141,000 events/s, alternating
+//! runs) and the EVTX scan 1.05-1.1x; the JSON lines scan, which keeps only the rules' fields,
+//! barely moved (1.02x). Peak memory is the compiled rules plus bounded batches: 85-93 MiB at
+//! 1,000,000 events (the reader alone, 5-11 MiB).
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
