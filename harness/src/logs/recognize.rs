@@ -100,12 +100,24 @@ impl Parts {
         self.data.insert(name, value);
     }
 
-    /// Adds a top-level field (room for a typical event made on the first).
-    pub(crate) fn insert_top(&mut self, name: Name, value: Value) {
+    /// Adds a top-level field whose hash in the field map is `hash` (room for a typical event
+    /// made on the first): a key written twice keeps its first place and takes the later value,
+    /// as `IndexMap::insert` does.
+    pub(crate) fn insert_top_hashed(&mut self, hash: u64, name: Name, value: Value) {
+        use indexmap::map::{RawEntryApiV1, raw_entry_v1::RawEntryMut};
         if self.top.capacity() == 0 {
             self.top.reserve(FIELDS_HINT);
         }
-        self.top.insert(name, value);
+        match self
+            .top
+            .raw_entry_mut_v1()
+            .from_key_hashed_nocheck(hash, name.as_str())
+        {
+            RawEntryMut::Occupied(mut known) => *known.get_mut() = value,
+            RawEntryMut::Vacant(place) => {
+                place.insert_hashed_nocheck(hash, name, value);
+            }
+        }
     }
 
     /// Offers a parsed timestamp of `rank`; kept when it beats the current one.

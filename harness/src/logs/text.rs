@@ -51,8 +51,9 @@ pub(crate) fn read<T: Send + 'static>(
             items: Vec::with_capacity(batch.records.len()),
             bad: Vec::new(),
         };
+        let mut memo = json::KeyMemo::default();
         for (index, range) in batch.records {
-            match json::parse_document(&batch.buf[range], opts) {
+            match json::parse_document_with(&batch.buf[range], opts, &mut memo) {
                 Ok(event) => done.items.push((index, map(event))),
                 Err(message) => done.bad.push((index, message)),
             }
