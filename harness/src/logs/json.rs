@@ -42,14 +42,17 @@ pub(crate) fn parse_document_with(
     }
 }
 
-/// What the top-level keys of the documents parsed before came to, by position. Documents from
-/// one source write the same keys in the same order, so a key equal to the one its position held
-/// before takes that one's name, hash and answers (kept? a timestamp?) rather than asking the
-/// field filter's table and hashing the name again: those were a fifth of a JSON lines scan.
-/// Valid only across documents read with the same [`ReadOptions`].
+/// What the keys of the documents parsed before came to, by position (top-level keys and event
+/// data keys apart). Documents from one source write the same keys in the same order, so a key
+/// equal to the one its position held before takes that one's name, hash and answers (kept? a
+/// timestamp?) rather than asking the field filter's table and hashing the name again: those
+/// were a fifth of a JSON lines scan. Valid only across documents read with the same
+/// [`ReadOptions`].
 #[derive(Debug, Default)]
 pub(crate) struct KeyMemo {
-    keys: Vec<MemoKey>,
+    top: Vec<MemoKey>,
+    /// The same for the keys of event data (`EventData`, Winlogbeat's `event_data`, ...).
+    data: Vec<MemoKey>,
 }
 
 /// One top-level key and what it came to.
@@ -63,20 +66,42 @@ struct MemoKey {
 }
 
 impl KeyMemo {
-    /// What the key at position `at` of a document comes to.
-    fn get(&mut self, at: usize, key: &str, opts: &ReadOptions) -> &MemoKey {
-        let at = at.min(self.keys.len());
-        if self.keys.get(at).is_none_or(|k| k.name != key) {
+    /// What the top-level key at position `at` of a document comes to.
+    fn top(&mut self, at: usize, key: &str, opts: &ReadOptions) -> &MemoKey {
+        let keep = || recognize::always_kept(key) || opts.fields.wants_top(key);
+        Self::get(&mut self.top, at, key, keep, opts)
+    }
+
+    /// What the key at position `at` of a document's event data comes to.
+    fn data(&mut self, at: usize, key: &str, opts: &ReadOptions) -> &MemoKey {
+        Self::get(
+            &mut self.data,
+            at,
+            key,
+            || opts.fields.wants_data(key),
+            opts,
+        )
+    }
+
+    fn get<'m>(
+        keys: &'m mut Vec<MemoKey>,
+        at: usize,
+        key: &str,
+        keep: impl FnOnce() -> bool,
+        opts: &ReadOptions,
+    ) -> &'m MemoKey {
+        let at = at.min(keys.len());
+        if keys.get(at).is_none_or(|k| k.name != key) {
             let entry = MemoKey {
                 name: Name::new(key),
                 hash: std::hash::BuildHasher::hash_one(&crate::event::FieldHash::default(), key),
-                keep: recognize::always_kept(key) || opts.fields.wants_top(key),
+                keep: keep(),
                 time: recognize::time_rank(opts, key),
             };
-            self.keys.truncate(at);
-            self.keys.push(entry);
+            keys.truncate(at);
+            keys.push(entry);
         }
-        &self.keys[at]
+        &keys[at]
     }
 }
 
@@ -229,17 +254,26 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
             match key.as_ref() {
                 "Event" if parts.layout == Layout::Flat && parts.top.is_empty() => {
                     parts.layout = Layout::EvtxDump;
-                    map.next_value_seed(EventSeed { parts, opts })?;
+                    map.next_value_seed(EventSeed {
+                        parts,
+                        opts,
+                        memo: &mut *memo,
+                    })?;
                 }
                 "winlog" => {
                     parts.layout = Layout::Winlogbeat;
-                    map.next_value_seed(WinlogSeed { parts, opts })?;
+                    map.next_value_seed(WinlogSeed {
+                        parts,
+                        opts,
+                        memo: &mut *memo,
+                    })?;
                 }
                 "properties" if parts.top.contains_key("category") => {
                     parts.layout = Layout::DefenderStream;
                     map.next_value_seed(DataSeed {
                         parts,
                         opts,
+                        memo: &mut *memo,
                         user_data: false,
                     })?;
                 }
@@ -248,7 +282,7 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
                 }
                 _ => {
                     recognize::note_top_key(parts, &key);
-                    let known = memo.get(at, &key, opts);
+                    let known = memo.top(at, &key, opts);
                     at += 1;
                     if known.keep || known.time.is_some() {
                         let value = map.next_value_seed(ValueSeed)?;
@@ -272,6 +306,7 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
 struct EventSeed<'p, 'f> {
     parts: &'p mut Parts,
     opts: &'f ReadOptions,
+    memo: &'p mut KeyMemo,
 }
 
 impl<'de> DeserializeSeed<'de> for EventSeed<'_, '_> {
@@ -292,17 +327,20 @@ impl<'de> Visitor<'de> for EventSeed<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let parts = self.parts;
         let opts = self.opts;
+        let memo = self.memo;
         while let Some(key) = map.next_key::<Key<'de>>()? {
             match key.0.as_ref() {
                 "System" => map.next_value_seed(SystemSeed { parts, opts })?,
                 "EventData" => map.next_value_seed(DataSeed {
                     parts,
                     opts,
+                    memo: &mut *memo,
                     user_data: false,
                 })?,
                 "UserData" => map.next_value_seed(DataSeed {
                     parts,
                     opts,
+                    memo: &mut *memo,
                     user_data: true,
                 })?,
                 _ => {
@@ -384,6 +422,7 @@ impl<'de> Visitor<'de> for SystemSeed<'_, '_> {
 struct DataSeed<'p, 'f> {
     parts: &'p mut Parts,
     opts: &'f ReadOptions,
+    memo: &'p mut KeyMemo,
     /// `UserData` nests one element (`{"EventXML":{…}}`) around the fields.
     user_data: bool,
 }
@@ -420,6 +459,8 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let parts = self.parts;
         let opts = self.opts;
+        let memo = self.memo;
+        let mut at = 0;
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let key = key.0;
             if key.starts_with('#') {
@@ -430,20 +471,21 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_> {
                 map.next_value_seed(DataSeed {
                     parts: &mut *parts,
                     opts,
+                    memo: &mut *memo,
                     user_data: false,
                 })?;
                 continue;
             }
             recognize::note_data_key(parts, &key);
-            let keep = opts.fields.wants_data(&key);
-            let time = recognize::time_rank(opts, &key);
-            if keep || time.is_some() {
+            let known = memo.data(at, &key, opts);
+            at += 1;
+            if known.keep || known.time.is_some() {
                 let value = unwrap_text(map.next_value_seed(ValueSeed)?);
-                if let Some(rank) = time {
+                if let Some(rank) = known.time {
                     parts.offer_time(rank, &value);
                 }
-                if keep {
-                    parts.insert_data(Name::new(&*key), value);
+                if known.keep {
+                    parts.insert_data_hashed(known.hash, known.name.clone(), value);
                 }
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -457,6 +499,7 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_> {
 struct WinlogSeed<'p, 'f> {
     parts: &'p mut Parts,
     opts: &'f ReadOptions,
+    memo: &'p mut KeyMemo,
 }
 
 impl<'de> DeserializeSeed<'de> for WinlogSeed<'_, '_> {
@@ -474,6 +517,7 @@ impl<'de> Visitor<'de> for WinlogSeed<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let parts = self.parts;
         let opts = self.opts;
+        let memo = self.memo;
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let key = key.0;
             match key.as_ref() {
@@ -485,11 +529,13 @@ impl<'de> Visitor<'de> for WinlogSeed<'_, '_> {
                 "event_data" => map.next_value_seed(DataSeed {
                     parts: &mut *parts,
                     opts,
+                    memo: &mut *memo,
                     user_data: false,
                 })?,
                 "user_data" => map.next_value_seed(DataSeed {
                     parts: &mut *parts,
                     opts,
+                    memo: &mut *memo,
                     user_data: false,
                 })?,
                 other if opts.fields.wants_winlog(other) => {
@@ -607,6 +653,13 @@ mod tests {
             r#"{}"#,
             r#"{"EventID":1,"UtcTime":"2025-11-24 00:13:46.000","Image":"i.exe","ProcessId":4}"#,
         ];
+        // Event data keys (Winlogbeat, evtx_dump) have a memo of their own.
+        let data_run = [
+            r#"{"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"event_data":{"Image":"a.exe","ProcessId":"7","UtcTime":"2025-11-24 00:13:42.974"}}}"#,
+            r#"{"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"event_data":{"ProcessId":"8","Image":"b.exe"}}}"#,
+            r#"{"Event":{"System":{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational"},"EventData":{"Image":"c.exe","CommandLine":"c /x","Image":"d.exe"}}}"#,
+            r#"{"Event":{"System":{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational"},"EventData":{"CommandLine":"e /x","ProcessId":9}}}"#,
+        ];
         for fields in [
             FieldFilter::All,
             FieldFilter::only(["Image", "CommandLine"]),
@@ -616,7 +669,7 @@ mod tests {
                 ..ReadOptions::default()
             };
             let mut memo = KeyMemo::default();
-            for text in run {
+            for text in run.iter().chain(&data_run).chain(&run) {
                 let alone = parse_document(text.as_bytes(), &opts).unwrap();
                 let in_run = parse_document_with(text.as_bytes(), &opts, &mut memo).unwrap();
                 assert_eq!(in_run, alone, "{text}");

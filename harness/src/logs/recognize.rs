@@ -100,24 +100,23 @@ impl Parts {
         self.data.insert(name, value);
     }
 
+    /// [`Parts::insert_data`] with the name's hash in the field map already known (see
+    /// [`Parts::insert_top_hashed`]).
+    pub(crate) fn insert_data_hashed(&mut self, hash: u64, name: Name, value: Value) {
+        if self.data.capacity() == 0 {
+            self.data.reserve(FIELDS_HINT);
+        }
+        insert_hashed(&mut self.data, hash, name, value);
+    }
+
     /// Adds a top-level field whose hash in the field map is `hash` (room for a typical event
     /// made on the first): a key written twice keeps its first place and takes the later value,
     /// as `IndexMap::insert` does.
     pub(crate) fn insert_top_hashed(&mut self, hash: u64, name: Name, value: Value) {
-        use indexmap::map::{RawEntryApiV1, raw_entry_v1::RawEntryMut};
         if self.top.capacity() == 0 {
             self.top.reserve(FIELDS_HINT);
         }
-        match self
-            .top
-            .raw_entry_mut_v1()
-            .from_key_hashed_nocheck(hash, name.as_str())
-        {
-            RawEntryMut::Occupied(mut known) => *known.get_mut() = value,
-            RawEntryMut::Vacant(place) => {
-                place.insert_hashed_nocheck(hash, name, value);
-            }
-        }
+        insert_hashed(&mut self.top, hash, name, value);
     }
 
     /// Offers a parsed timestamp of `rank`; kept when it beats the current one.
@@ -227,6 +226,21 @@ pub(crate) fn note_top_key(parts: &mut Parts, key: &str) {
 pub(crate) fn note_data_key(parts: &mut Parts, key: &str) {
     if key == "Image" || key == "NewProcessName" {
         parts.data_names_process = true;
+    }
+}
+
+/// `fields.insert(name, value)` with the name's hash in `fields` known: a key already there keeps
+/// its place and takes the new value.
+fn insert_hashed(fields: &mut Fields, hash: u64, name: Name, value: Value) {
+    use indexmap::map::{RawEntryApiV1, raw_entry_v1::RawEntryMut};
+    match fields
+        .raw_entry_mut_v1()
+        .from_key_hashed_nocheck(hash, name.as_str())
+    {
+        RawEntryMut::Occupied(mut known) => *known.get_mut() = value,
+        RawEntryMut::Vacant(place) => {
+            place.insert_hashed_nocheck(hash, name, value);
+        }
     }
 }
 
