@@ -16,24 +16,31 @@
 //! loading timed apart). Rates are per wall-clock second and per CPU-second of the process.
 //!
 //! Last measured (2026-11-28, 1,000,000 events, the 1,183 windows/process_creation rules, main
-//! at 24baf12, on a 2-core AMD EPYC otherwise idle; both engines report the same 1,316 matches
-//! on the JSON lines):
+//! at 0afd109, on a 2-core AMD EPYC otherwise idle; both engines report the same 1,316 matches
+//! on the JSON lines; the EVTX baseline's 1-thread figure is from two reruns of that
+//! measurement alone, the full run's having been disturbed):
 //!
 //! | input | measurement | events/s, 1 thread | ratio | 2 threads | peak MiB |
 //! |---|---|---:|---:|---:|---:|
-//! | JSON lines | serde_json alone | 82,984 | | 118,233 | 8 |
-//! | JSON lines | firedrill scan | 159,371 | **1.92** | 241,022 | 89 |
-//! | JSON lines | rsigma 0.23 `engine eval`, less its start-up (0.43 s) | 28,926 | scan/rsigma **5.5** | | 90 |
-//! | EVTX | evtx alone, JSON text (`records_json`) | 214,349 | | 351,443 | 5 |
-//! | EVTX | firedrill scan | 199,024 | **0.93** | 271,170 | 86 |
-//! | EVTX | evtx alone, JSON value (`records_json_value`) | 55,819 | scan/this 3.6 | 55,949 | 5 |
+//! | JSON lines | serde_json alone | 86,657 | | 153,822 | 8 |
+//! | JSON lines | firedrill scan | 232,946 | **2.69** | 342,994 | 89 |
+//! | JSON lines | rsigma 0.23 `engine eval`, less its start-up | 29,800 | scan/rsigma **7.8** | | 91 |
+//! | EVTX | evtx alone, JSON text (`records_json`) | 249,223–270,029 | | 382,215 | 5 |
+//! | EVTX | firedrill scan | 191,921–207,655 | **0.71–0.83** | 308,947 | 86 |
+//! | EVTX | evtx alone, JSON value (`records_json_value`) | 58,853 | scan/this 3.5 | 68,041 | 5 |
 //! | EVTX | rsigma 0.23 | n/a: the crates.io binary has no `evtx` feature | | | |
 //!
-//! Field names held inline (`event::Name`, main 8d19bc2) made the reader materialising every
-//! field 1.1-1.2x as fast on JSON lines (115,000-127,000 to 136,000-141,000 events/s, alternating
-//! runs) and the EVTX scan 1.05-1.1x; the JSON lines scan, which keeps only the rules' fields,
-//! barely moved (1.02x). Peak memory is the compiled rules plus bounded batches: 85-93 MiB at
-//! 1,000,000 events (the reader alone, 5-11 MiB).
+//! What this day's work did, by alternating runs of the binaries before and after:
+//!
+//! - Field names held inline (`event::Name`, 8d19bc2): reading every field of the JSON lines
+//!   1.1–1.2x as fast (115,000–127,000 to 136,000–141,000 events/s), the EVTX scan 1.05–1.1x.
+//! - The batch's key memo (`logs::json::KeyMemo`, 8df26fb and 0afd109): the JSON lines scan
+//!   1.25–1.3x as fast (175,000–177,000 to 221,000–233,000 events/s; 2 threads 261,000 to
+//!   322,000), reading every field 1.3x (129,000–142,000 to 178,000–185,000); on the same events
+//!   written as Winlogbeat documents, the scan 1.2–1.25x (140,000–153,000 to 177,000–188,000).
+//!
+//! Peak memory is the compiled rules plus bounded batches: 84–94 MiB at 1,000,000 events (the
+//! reader alone, 5–12 MiB).
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
