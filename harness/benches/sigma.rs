@@ -12,6 +12,8 @@ mod support;
 
 use firedrill::event::{Event, LogSchema};
 use firedrill::generate::{self, Options};
+use firedrill::logs::ReadOptions;
+use firedrill::logs::json::KeyMemo;
 use firedrill::sigma::{Config, Engine, RuleBody, RuleSet};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -366,10 +368,17 @@ fn main() {
             serde_json::to_vec(&plain.to_json()).unwrap_or_default()
         })
         .collect();
-    let options = firedrill::logs::ReadOptions::default();
+    // One key memo per thread, as the reader keeps one per batch on each worker.
+    static OPTIONS: std::sync::LazyLock<ReadOptions> = std::sync::LazyLock::new(Default::default);
+    thread_local! {
+        static MEMO: std::cell::RefCell<KeyMemo<'static>> =
+            std::cell::RefCell::new(KeyMemo::new(&OPTIONS));
+    }
     let from_json = |i: usize, s: &mut firedrill::sigma::Session| {
-        firedrill::logs::json::parse_document(&lines[i % lines.len()], &options)
-            .map_or(0, |e| engine.matches_with(&e, s).len())
+        MEMO.with_borrow_mut(|memo| {
+            firedrill::logs::json::parse_document_with(&lines[i % lines.len()], memo)
+        })
+        .map_or(0, |e| engine.matches_with(&e, s).len())
     };
     let (hits, wall, cpu) = one_thread(&from_json);
     println!(

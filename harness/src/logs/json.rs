@@ -26,36 +26,32 @@ use std::fmt;
 /// not check each string again: on the bench's Sysmon lines those checks were an eighth of the
 /// parse. Any other goes byte by byte, and serde_json names the place of its first bad string.
 pub fn parse_document(bytes: &[u8], opts: &ReadOptions) -> Result<Event, String> {
-    parse_document_with(bytes, opts, &mut KeyMemo::default())
+    parse_document_with(bytes, &mut KeyMemo::new(opts))
 }
 
-/// [`parse_document`] for one of a run of documents read with the same `opts`, which `memo`
-/// carries from each to the next.
-pub(crate) fn parse_document_with(
-    bytes: &[u8],
-    opts: &ReadOptions,
-    memo: &mut KeyMemo,
-) -> Result<Event, String> {
+/// [`parse_document`] for one of a run of documents, read with the options `memo` was made for
+/// and carrying what their keys came to from each document to the next.
+pub fn parse_document_with(bytes: &[u8], memo: &mut KeyMemo<'_>) -> Result<Event, String> {
     match std::str::from_utf8(bytes) {
-        Ok(text) => parse_with(serde_json::Deserializer::from_str(text), opts, memo),
-        Err(_) => parse_with(serde_json::Deserializer::from_slice(bytes), opts, memo),
+        Ok(text) => parse_with(serde_json::Deserializer::from_str(text), memo),
+        Err(_) => parse_with(serde_json::Deserializer::from_slice(bytes), memo),
     }
 }
 
-/// What the keys of the documents parsed before came to, by position (top-level keys and event
-/// data keys apart). Documents from one source write the same keys in the same order, so a key
-/// equal to the one its position held before takes that one's name, hash and answers (kept? a
-/// timestamp?) rather than asking the field filter's table and hashing the name again: those
-/// were a fifth of a JSON lines scan. Valid only across documents read with the same
-/// [`ReadOptions`].
-#[derive(Debug, Default)]
-pub(crate) struct KeyMemo {
+/// What the keys of the documents parsed before came to under one [`ReadOptions`], by position
+/// (top-level keys and event data keys apart). Documents from one source write the same keys in
+/// the same order, so a key equal to the one its position held before takes that one's name,
+/// hash and answers (kept? a timestamp?) rather than asking the field filter's table and hashing
+/// the name again: those were a fifth of a JSON lines scan.
+#[derive(Debug)]
+pub struct KeyMemo<'o> {
+    opts: &'o ReadOptions,
     top: Vec<MemoKey>,
     /// The same for the keys of event data (`EventData`, Winlogbeat's `event_data`, ...).
     data: Vec<MemoKey>,
 }
 
-/// One top-level key and what it came to.
+/// One key and what it came to.
 #[derive(Clone, Debug)]
 struct MemoKey {
     name: Name,
@@ -65,15 +61,26 @@ struct MemoKey {
     time: Option<u8>,
 }
 
-impl KeyMemo {
+impl<'o> KeyMemo<'o> {
+    /// An empty memo for documents read with `opts`.
+    pub fn new(opts: &'o ReadOptions) -> Self {
+        KeyMemo {
+            opts,
+            top: Vec::new(),
+            data: Vec::new(),
+        }
+    }
+
     /// What the top-level key at position `at` of a document comes to.
-    fn top(&mut self, at: usize, key: &str, opts: &ReadOptions) -> &MemoKey {
+    fn top(&mut self, at: usize, key: &str) -> &MemoKey {
+        let opts = self.opts;
         let keep = || recognize::always_kept(key) || opts.fields.wants_top(key);
         Self::get(&mut self.top, at, key, keep, opts)
     }
 
     /// What the key at position `at` of a document's event data comes to.
-    fn data(&mut self, at: usize, key: &str, opts: &ReadOptions) -> &MemoKey {
+    fn data(&mut self, at: usize, key: &str) -> &MemoKey {
+        let opts = self.opts;
         Self::get(
             &mut self.data,
             at,
@@ -108,13 +115,12 @@ impl KeyMemo {
 /// [`parse_document`] through `de`.
 fn parse_with<'de, R: serde_json::de::Read<'de>>(
     mut de: serde_json::Deserializer<R>,
-    opts: &ReadOptions,
-    memo: &mut KeyMemo,
+    memo: &mut KeyMemo<'_>,
 ) -> Result<Event, String> {
     let mut parts = Parts::default();
     TopSeed {
         parts: &mut parts,
-        opts,
+        opts: memo.opts,
         memo,
     }
     .deserialize(&mut de)
@@ -229,7 +235,7 @@ fn attribute(value: &Value, name: &str) -> Option<Value> {
 struct TopSeed<'p, 'f> {
     parts: &'p mut Parts,
     opts: &'f ReadOptions,
-    memo: &'p mut KeyMemo,
+    memo: &'p mut KeyMemo<'f>,
 }
 
 impl<'de> DeserializeSeed<'de> for TopSeed<'_, '_> {
@@ -282,7 +288,7 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
                 }
                 _ => {
                     recognize::note_top_key(parts, &key);
-                    let known = memo.top(at, &key, opts);
+                    let known = memo.top(at, &key);
                     at += 1;
                     if known.keep || known.time.is_some() {
                         let value = map.next_value_seed(ValueSeed)?;
@@ -306,7 +312,7 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
 struct EventSeed<'p, 'f> {
     parts: &'p mut Parts,
     opts: &'f ReadOptions,
-    memo: &'p mut KeyMemo,
+    memo: &'p mut KeyMemo<'f>,
 }
 
 impl<'de> DeserializeSeed<'de> for EventSeed<'_, '_> {
@@ -422,7 +428,7 @@ impl<'de> Visitor<'de> for SystemSeed<'_, '_> {
 struct DataSeed<'p, 'f> {
     parts: &'p mut Parts,
     opts: &'f ReadOptions,
-    memo: &'p mut KeyMemo,
+    memo: &'p mut KeyMemo<'f>,
     /// `UserData` nests one element (`{"EventXML":{…}}`) around the fields.
     user_data: bool,
 }
@@ -477,7 +483,7 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_> {
                 continue;
             }
             recognize::note_data_key(parts, &key);
-            let known = memo.data(at, &key, opts);
+            let known = memo.data(at, &key);
             at += 1;
             if known.keep || known.time.is_some() {
                 let value = unwrap_text(map.next_value_seed(ValueSeed)?);
@@ -499,7 +505,7 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_> {
 struct WinlogSeed<'p, 'f> {
     parts: &'p mut Parts,
     opts: &'f ReadOptions,
-    memo: &'p mut KeyMemo,
+    memo: &'p mut KeyMemo<'f>,
 }
 
 impl<'de> DeserializeSeed<'de> for WinlogSeed<'_, '_> {
@@ -668,10 +674,10 @@ mod tests {
                 fields,
                 ..ReadOptions::default()
             };
-            let mut memo = KeyMemo::default();
+            let mut memo = KeyMemo::new(&opts);
             for text in run.iter().chain(&data_run).chain(&run) {
                 let alone = parse_document(text.as_bytes(), &opts).unwrap();
-                let in_run = parse_document_with(text.as_bytes(), &opts, &mut memo).unwrap();
+                let in_run = parse_document_with(text.as_bytes(), &mut memo).unwrap();
                 assert_eq!(in_run, alone, "{text}");
                 assert!(in_run.fields.keys().eq(alone.fields.keys()), "{text}");
                 // Every field is found by its name, so by its hash.

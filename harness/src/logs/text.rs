@@ -51,9 +51,9 @@ pub(crate) fn read<T: Send + 'static>(
             items: Vec::with_capacity(batch.records.len()),
             bad: Vec::new(),
         };
-        let mut memo = json::KeyMemo::default();
+        let mut memo = json::KeyMemo::new(opts);
         for (index, range) in batch.records {
-            match json::parse_document_with(&batch.buf[range], opts, &mut memo) {
+            match json::parse_document_with(&batch.buf[range], &mut memo) {
                 Ok(event) => done.items.push((index, map(event))),
                 Err(message) => done.bad.push((index, message)),
             }
