@@ -215,13 +215,15 @@ fn read_json_lines(path: &str, asim: bool) -> Result<Vec<Event>, String> {
     let text = crate::encoding::decode(text)
         .map_err(|fault| format!("cannot read `{path}`: {}", fault.message))?;
     let mut events = Vec::new();
+    let options = crate::logs::ReadOptions::default();
+    let mut memo = crate::logs::json::KeyMemo::new(&options);
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         // A recorded process creation becomes its ASIM row; the line is parsed once either way.
         let recorded = asim
-            .then(|| crate::logs::json::parse_document(line.as_bytes(), &Default::default()).ok())
+            .then(|| crate::logs::json::parse_document_with(line.as_bytes(), &mut memo).ok())
             .flatten()
             .and_then(|event| crate::logs::asim::process_create_row(&event));
         if let Some(row) = recorded {
