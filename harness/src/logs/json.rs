@@ -55,7 +55,8 @@ pub struct KeyMemo<'o> {
 #[derive(Clone, Debug)]
 struct MemoKey {
     name: Name,
-    /// The name's hash in every event's field map.
+    /// The name's hash in every event's field map (all hash with `FieldHash::default()`, one
+    /// seed per process), so the insert need not hash it again.
     hash: u64,
     keep: bool,
     time: Option<u8>,
@@ -120,7 +121,6 @@ fn parse_with<'de, R: serde_json::de::Read<'de>>(
     let mut parts = Parts::default();
     TopSeed {
         parts: &mut parts,
-        opts: memo.opts,
         memo,
     }
     .deserialize(&mut de)
@@ -234,7 +234,7 @@ fn attribute(value: &Value, name: &str) -> Option<Value> {
 /// The whole document.
 struct TopSeed<'p, 'f> {
     parts: &'p mut Parts,
-    opts: &'f ReadOptions,
+    /// What earlier documents' keys came to, and the options they are read with.
     memo: &'p mut KeyMemo<'f>,
 }
 
@@ -252,7 +252,6 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let parts = self.parts;
-        let opts = self.opts;
         let memo = self.memo;
         let mut at = 0;
         while let Some(key) = map.next_key::<Key<'de>>()? {
@@ -262,7 +261,6 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
                     parts.layout = Layout::EvtxDump;
                     map.next_value_seed(EventSeed {
                         parts,
-                        opts,
                         memo: &mut *memo,
                     })?;
                 }
@@ -270,7 +268,6 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
                     parts.layout = Layout::Winlogbeat;
                     map.next_value_seed(WinlogSeed {
                         parts,
-                        opts,
                         memo: &mut *memo,
                     })?;
                 }
@@ -278,7 +275,6 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
                     parts.layout = Layout::DefenderStream;
                     map.next_value_seed(DataSeed {
                         parts,
-                        opts,
                         memo: &mut *memo,
                         user_data: false,
                     })?;
@@ -311,7 +307,7 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
 /// `Event` in evtx_dump style: `System`, `EventData`, `UserData`.
 struct EventSeed<'p, 'f> {
     parts: &'p mut Parts,
-    opts: &'f ReadOptions,
+    /// What earlier documents' keys came to, and the options they are read with.
     memo: &'p mut KeyMemo<'f>,
 }
 
@@ -332,20 +328,18 @@ impl<'de> Visitor<'de> for EventSeed<'_, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let parts = self.parts;
-        let opts = self.opts;
         let memo = self.memo;
+        let opts = memo.opts;
         while let Some(key) = map.next_key::<Key<'de>>()? {
             match key.0.as_ref() {
                 "System" => map.next_value_seed(SystemSeed { parts, opts })?,
                 "EventData" => map.next_value_seed(DataSeed {
                     parts,
-                    opts,
                     memo: &mut *memo,
                     user_data: false,
                 })?,
                 "UserData" => map.next_value_seed(DataSeed {
                     parts,
-                    opts,
                     memo: &mut *memo,
                     user_data: true,
                 })?,
@@ -427,7 +421,7 @@ impl<'de> Visitor<'de> for SystemSeed<'_, '_> {
 /// flattened to the top level of the event.
 struct DataSeed<'p, 'f> {
     parts: &'p mut Parts,
-    opts: &'f ReadOptions,
+    /// What earlier documents' keys came to, and the options they are read with.
     memo: &'p mut KeyMemo<'f>,
     /// `UserData` nests one element (`{"EventXML":{…}}`) around the fields.
     user_data: bool,
@@ -457,14 +451,13 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_> {
         while let Some(item) = seq.next_element_seed(ValueSeed)? {
             items.push(item);
         }
-        if self.opts.fields.wants_data("Data") {
+        if self.memo.opts.fields.wants_data("Data") {
             self.parts.insert_data("Data".into(), Value::List(items));
         }
         Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let parts = self.parts;
-        let opts = self.opts;
         let memo = self.memo;
         let mut at = 0;
         while let Some(key) = map.next_key::<Key<'de>>()? {
@@ -476,7 +469,6 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_> {
             if self.user_data {
                 map.next_value_seed(DataSeed {
                     parts: &mut *parts,
-                    opts,
                     memo: &mut *memo,
                     user_data: false,
                 })?;
@@ -504,7 +496,7 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_> {
 /// `winlog` in Winlogbeat documents.
 struct WinlogSeed<'p, 'f> {
     parts: &'p mut Parts,
-    opts: &'f ReadOptions,
+    /// What earlier documents' keys came to, and the options they are read with.
     memo: &'p mut KeyMemo<'f>,
 }
 
@@ -522,8 +514,8 @@ impl<'de> Visitor<'de> for WinlogSeed<'_, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let parts = self.parts;
-        let opts = self.opts;
         let memo = self.memo;
+        let opts = memo.opts;
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let key = key.0;
             match key.as_ref() {
@@ -534,13 +526,11 @@ impl<'de> Visitor<'de> for WinlogSeed<'_, '_> {
                 "record_id" => parts.system.record_id = Some(map.next_value_seed(ValueSeed)?),
                 "event_data" => map.next_value_seed(DataSeed {
                     parts: &mut *parts,
-                    opts,
                     memo: &mut *memo,
                     user_data: false,
                 })?,
                 "user_data" => map.next_value_seed(DataSeed {
                     parts: &mut *parts,
-                    opts,
                     memo: &mut *memo,
                     user_data: false,
                 })?,
