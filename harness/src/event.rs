@@ -253,6 +253,12 @@ pub struct Origin {
 }
 
 /// One log event: fields in schema order, the schema, the time it happened, and its origin.
+///
+/// An event's entries and texts are separate allocations, placed wherever the allocator had room
+/// while the event was built (between the temporaries of a render or a parse). A store of events
+/// evaluated long after they were made, from main memory, is read faster copied afresh in one go
+/// (`events.to_vec()` while the originals are still held): each copy's map and texts then lie one
+/// after another, and a scan reads them as one stream (the Sigma bench's cycled pool, 1.2x).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     /// The schema the fields are written in.
