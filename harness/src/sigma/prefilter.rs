@@ -1187,9 +1187,9 @@ impl Prefilter {
 /// bench's cycled pool of 50,000 events, which comes from main memory, twice as many events per
 /// second (medians of alternating runs), with events in cache no slower.
 ///
-/// Entries are 64 bytes each, one after another, so any 64 bytes of them hold exactly one
-/// value's tag: loading the tags reaches every line but the one before the first, which the
-/// first name's length reaches. Names themselves are not read (a name's bytes cost a branch on
+/// Entries are at most 64 bytes each (asserted below), one after another, so any 64 bytes of
+/// them hold at least one value's tag: loading the tags reaches every line but the one before
+/// the first, which the first name's length reaches. Names themselves are not read (a name's bytes cost a branch on
 /// how it is held; under callgrind, half of this function's instructions).
 #[inline(never)]
 fn touch(event: &Event) {
