@@ -106,7 +106,12 @@ pub struct Engine {
     suppressed: Vec<bool>,
     /// (rule, pipeline) → why the pipeline cannot convert the rule, which is sound otherwise.
     unconverted: HashMap<(RuleIndex, String), Diagnostic>,
+    /// This engine among every engine the process compiled ([`Session::engine`]).
+    id: u64,
 }
+
+/// Engines compiled so far in this process: each takes the next number as its id.
+static ENGINES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Reusable per-thread evaluation buffers.
 #[derive(Debug, Default)]
@@ -119,6 +124,11 @@ pub struct Session {
     scan: ScanState,
     /// The routing class of the event last evaluated ([`Session::class`]).
     class: Option<usize>,
+    /// The id of the engine whose tables `scan` holds (0: none yet). Tables are numbered
+    /// engine-wide and verdicts are lists of the engine's rules, so a session that another
+    /// engine uses starts afresh: `firedrill scan` keeps one session per worker thread for the
+    /// life of the process, whatever engines that thread serves.
+    engine: u64,
 }
 
 impl Session {
@@ -670,6 +680,7 @@ impl Engine {
             feeds,
             suppressed,
             unconverted,
+            id: ENGINES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
         };
         (engine, diags)
     }
@@ -733,6 +744,10 @@ impl Engine {
         let Some(bucket) = &self.buckets[class] else {
             return &session.hits;
         };
+        if session.engine != self.id {
+            session.scan = ScanState::default();
+            session.engine = self.id;
+        }
         let Session {
             evaluated,
             scratch,
@@ -740,6 +755,7 @@ impl Engine {
             hits,
             scan,
             class: _,
+            engine: _,
         } = session;
         scratch.atoms.reserve(self.atoms.len());
         let mut ctx = Ctx::new(event, &self.fields, scratch);

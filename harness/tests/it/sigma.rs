@@ -956,3 +956,30 @@ fn a_condition_chaining_thousands_of_selections_loads_compiles_matches_and_expla
         }
     }
 }
+
+/// A session remembers verdicts and scans by the tables of the engine it served: used with
+/// another engine (as `firedrill scan`'s per-thread sessions are when a process scans twice
+/// with different rules), it forgets them rather than answer from the first engine's rules.
+#[test]
+fn a_session_used_with_another_engine_answers_for_that_engine() {
+    let engine_for = |image: &str| {
+        let mut set = RuleSet::new();
+        let rule = format!(
+            "title: Image {image}\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  selection:\n    Image|endswith: '\\{image}'\n  condition: selection\n"
+        );
+        assert!(set.add_source(&format!("{image}.yml"), &rule).is_empty());
+        Engine::compile(&set, &Config::default()).0
+    };
+    let (a, b) = (engine_for("a.exe"), engine_for("b.exe"));
+    let event = Event::new(LogSchema::Sysmon)
+        .with("EventID", Value::Int(1))
+        .with("Image", Value::from("C:\\Windows\\a.exe"));
+    let mut session = a.session();
+    for _ in 0..3 {
+        assert_eq!(a.matches_with(&event, &mut session), [0]);
+    }
+    for _ in 0..3 {
+        assert!(b.matches_with(&event, &mut session).is_empty());
+    }
+    assert_eq!(a.matches_with(&event, &mut session), [0]);
+}
