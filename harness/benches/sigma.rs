@@ -14,7 +14,7 @@ use firedrill::event::{Event, LogSchema};
 use firedrill::generate::{self, Options};
 use firedrill::logs::ReadOptions;
 use firedrill::logs::json::KeyMemo;
-use firedrill::sigma::{Config, Engine, RuleBody, RuleSet};
+use firedrill::sigma::{Config, Engine, RuleBody, RuleSet, Session};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -95,6 +95,16 @@ fn scenario_files(dir: &Path, out: &mut Vec<PathBuf>) {
         } else if path.extension().is_some_and(|e| e == "yaml") {
             out.push(path);
         }
+    }
+}
+
+/// A session of `engine` for a measurement: one sharing verdicts with the engine's other
+/// sessions, or with `SIGMA_BENCH_SOLITARY=1` one keeping them to itself, for comparison.
+fn new_session(engine: &Engine) -> Session {
+    if std::env::var("SIGMA_BENCH_SOLITARY").is_ok_and(|v| v == "1") {
+        engine.solitary_session()
+    } else {
+        engine.session()
     }
 }
 
@@ -203,7 +213,10 @@ fn main() {
             .collect(),
         failed: Vec::new(),
     };
-    let (engine, _) = Engine::compile(&pc, &Config::default());
+    // Each measurement below takes an engine of its own: the verdicts an engine's sessions
+    // remember are shared, so a second pass over the pool would start from what the first left.
+    let compile = || Engine::compile(&pc, &Config::default()).0;
+    let engine = compile();
     println!("process_creation: {} windows rules", pc.rules.len());
     for (class, rules, needles, always, fields) in engine.prefilter_stats() {
         println!(
@@ -227,9 +240,12 @@ fn main() {
 
     let n = events();
     let threads = rayon::current_num_threads();
-    let one_thread = |f: &(dyn Fn(usize, &mut firedrill::sigma::Session) -> usize + Sync)| {
-        let mut session = engine.session();
-        let out = timed(false, || (0..n).map(|i| f(i, &mut session)).sum::<usize>());
+    let one_thread = |f: &(dyn Fn(&Engine, usize, &mut Session) -> usize + Sync)| {
+        let engine = compile();
+        let mut session = new_session(&engine);
+        let out = timed(false, || {
+            (0..n).map(|i| f(&engine, i, &mut session)).sum::<usize>()
+        });
         let (hits, misses) = session.memo_figures();
         let (known, unknown) = session.verdict_figures();
         let (memo_slots, verdict_slots) = session.table_slots();
@@ -242,18 +258,21 @@ fn main() {
         );
         out
     };
-    // One session per thread over its own share of the events, as `firedrill scan` keeps one
-    // per worker: rayon's `fold` would start a fresh session for every piece it splits off, each
-    // with cold memo and verdict tables.
-    let all_cores = |f: &(dyn Fn(usize, &mut firedrill::sigma::Session) -> usize + Sync)| {
-        let share = n.div_ceil(threads);
+    // One session per thread, as `firedrill scan` keeps one per worker (rayon's `fold` would
+    // start a fresh session for every piece it splits off, each with cold tables of its own),
+    // taking batches of BATCH events in turn, as a scan's workers take what the reader hands
+    // over: thread `t` of `T` evaluates batches t, t + T, t + 2T, ...
+    let all_cores = |f: &(dyn Fn(&Engine, usize, &mut Session) -> usize + Sync)| {
+        let engine = compile();
         timed(true, || {
             (0..threads)
                 .into_par_iter()
                 .map(|t| {
-                    let mut session = engine.session();
-                    (t * share..n.min((t + 1) * share))
-                        .map(|i| f(i, &mut session))
+                    let mut session = new_session(&engine);
+                    (t * BATCH..n)
+                        .step_by(threads * BATCH)
+                        .flat_map(|from| from..n.min(from + BATCH))
+                        .map(|i| f(&engine, i, &mut session))
                         .sum::<usize>()
                 })
                 .sum::<usize>()
@@ -262,7 +281,7 @@ fn main() {
 
     // 3. Pre-parsed. First one pass over the distinct events with a fresh session, so the scan
     // memo starts cold and no event repeats; then the cycled measurements.
-    let mut cold = engine.session();
+    let mut cold = new_session(&engine);
     let (hits, wall, cpu) = timed(false, || {
         pool.iter()
             .map(|e| engine.matches_with(e, &mut cold).len())
@@ -284,7 +303,7 @@ fn main() {
         cold.evaluated as f64 / pool.len() as f64,
         pc.rules.len()
     );
-    let pre_parsed = |i: usize, s: &mut firedrill::sigma::Session| {
+    let pre_parsed = |engine: &Engine, i: usize, s: &mut Session| {
         engine.matches_with(&pool[i % pool.len()], s).len()
     };
     let (hits, wall, cpu) = one_thread(&pre_parsed);
@@ -293,7 +312,8 @@ fn main() {
         rate(n, wall, cpu)
     );
     // The same events where the generator left them: their texts among its temporaries.
-    let mut session = engine.session();
+    let engine = compile();
+    let mut session = new_session(&engine);
     let (hits, wall, cpu) = timed(false, || {
         (0..n)
             .map(|i| {
@@ -320,15 +340,15 @@ fn main() {
     // Pre-parsed and hot, as a reader hands events over: each batch is cloned from the pool
     // (untimed) just before it is evaluated, so the engine reads events in cache, where the
     // cycled pool above (about 3.5 KB an event of 28 fields, 175 MB in all) comes from main memory.
-    // Events `from..to` of the cycled `pool`, on this thread: (matches, seconds evaluating,
-    // CPU-seconds evaluating).
-    let hot_share = |pool: &[Event], from: usize, to: usize| {
-        let mut session = engine.session();
-        let (mut hits, mut wall, mut cpu_ns, mut at) = (0, 0.0, 0, from);
+    // The batches of the cycled `pool` starting at `starts` (below `n`), on this thread:
+    // (matches, seconds evaluating, CPU-seconds evaluating).
+    let hot_share = |engine: &Engine, pool: &[Event], starts: &mut dyn Iterator<Item = usize>| {
+        let mut session = new_session(engine);
+        let (mut hits, mut wall, mut cpu_ns) = (0, 0.0, 0);
         let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
-        while at < to {
+        for at in starts {
             batch.clear();
-            batch.extend((at..to.min(at + BATCH)).map(|i| pool[i % pool.len()].clone()));
+            batch.extend((at..n.min(at + BATCH)).map(|i| pool[i % pool.len()].clone()));
             let cpu_before = support::thread_cpu_ns().unwrap_or(0);
             let start = Instant::now();
             hits += batch
@@ -337,23 +357,22 @@ fn main() {
                 .sum::<usize>();
             wall += start.elapsed().as_secs_f64();
             cpu_ns += support::thread_cpu_ns().unwrap_or(0) - cpu_before;
-            at += batch.len();
         }
         (hits, wall, cpu_ns as f64 / 1e9)
     };
-    let hot = |pool: &[Event]| hot_share(pool, 0, n);
+    let hot = |pool: &[Event]| hot_share(&compile(), pool, &mut (0..n).step_by(BATCH));
     let (hits, wall, cpu) = hot(&pool);
     println!(
         "pre-parsed, 1 thread, events handed over hot in batches of {BATCH}: {} ({hits} matches)",
         rate(n, wall, cpu)
     );
-    // The same on every core, one session per thread over its share: the wall-clock figure is
-    // the slowest thread's time evaluating (each clones its batches untimed while the others
-    // may be evaluating, so the figure includes their contention for memory).
-    let share = n.div_ceil(threads);
+    // The same on every core, one session per thread taking batches in turn: the wall-clock
+    // figure is the slowest thread's time evaluating (each clones its batches untimed while the
+    // others may be evaluating, so the figure includes their contention for memory).
+    let engine = compile();
     let shares: Vec<(usize, f64, f64)> = (0..threads)
         .into_par_iter()
-        .map(|t| hot_share(&pool, t * share, n.min((t + 1) * share)))
+        .map(|t| hot_share(&engine, &pool, &mut (t * BATCH..n).step_by(threads * BATCH)))
         .collect();
     let hits: usize = shares.iter().map(|s| s.0).sum();
     let wall = shares.iter().map(|s| s.1).fold(0.0, f64::max);
@@ -393,7 +412,7 @@ fn main() {
         static MEMO: std::cell::RefCell<KeyMemo<'static>> =
             std::cell::RefCell::new(KeyMemo::new(&OPTIONS));
     }
-    let from_json = |i: usize, s: &mut firedrill::sigma::Session| {
+    let from_json = |engine: &Engine, i: usize, s: &mut Session| {
         MEMO.with_borrow_mut(|memo| {
             firedrill::logs::json::parse_document_with(&lines[i % lines.len()], memo)
         })
@@ -409,7 +428,8 @@ fn main() {
         "json lines, {threads} threads: {} ({hits} matches)",
         rate(n, wall, cpu)
     );
-    let mut session = engine.session();
+    let engine = compile();
+    let mut session = new_session(&engine);
 
     // 6. Material for the rsigma comparison: the pool, the rule list, per-rule counts.
     let out = root().join("target/sigma-bench");

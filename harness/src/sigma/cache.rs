@@ -1,7 +1,8 @@
 //! The set-associative tables a session caches in (the prefilter's memo of field scans, its
 //! remembered verdicts): each hash has a set of [`WAYS`] slots, the entry used less recently
 //! overwritten when all are taken, and the tables start small and double while their entries
-//! keep evicting each other, up to a bound.
+//! keep evicting each other, up to a bound. Also the write-once table every session of an
+//! engine shares ([`Shared`]), which a session's own tables back up.
 //!
 //! The harness opens a session per evaluation, over a scenario's few hundred events, while a
 //! scan of recorded logs keeps one for millions: fixed tables were either too large for the
@@ -18,6 +19,9 @@
 //! the bench's cycled pool, a third of the verdicts the direct-mapped tables did not know (1.7%
 //! of events) were such conflicts, each costing a whole evaluation; with two ways 1.1% are not
 //! known, most of them the first sight of their key.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Slots per set: two, so that one bit per set tells which was used last ([`Table::find`]
 /// replaces the other).
@@ -207,6 +211,110 @@ impl<T: Entry> Table<T> {
     }
 }
 
+/// A set-associative table that every session of an engine shares ([`WAYS`] slots per set, as
+/// in [`Table`]), whose slots are written once and never evicted. A session finds what another
+/// stored without a lock or a write of its own: an acquire load of a slot's hash, then of its
+/// entry. It stores by setting an empty slot; a store that loses a race for the slot is only
+/// forgone. The slots are allocated on the first store. Once a set is full, or the entries hold
+/// the byte budget, further keys go to the session's own [`Table`], which evicts.
+///
+/// Sessions that learn the same verdicts apart repeat each other's work. On the bench, each of
+/// two threads evaluated all 8,000 distinct keys of the pool, at about 18 µs each, before its
+/// own tables knew them. They also held two copies of the same tables in the cache they share.
+#[derive(Debug)]
+pub(super) struct Shared<T> {
+    slots: OnceLock<Box<[SharedSlot<T>]>>,
+    size: usize,
+    /// The heap bytes the entries hold, and the most they may hold.
+    bytes: AtomicUsize,
+    budget: usize,
+}
+
+/// A slot of a [`Shared`] table: its entry, set once, and the hash it was stored under,
+/// published after it.
+#[derive(Debug)]
+struct SharedSlot<T> {
+    hash: AtomicU64,
+    entry: OnceLock<T>,
+}
+
+impl<T> Default for SharedSlot<T> {
+    fn default() -> Self {
+        SharedSlot {
+            hash: AtomicU64::new(0),
+            entry: OnceLock::new(),
+        }
+    }
+}
+
+/// What [`Shared::find`] found for a hash.
+#[derive(Debug)]
+pub(super) enum Found<'a, T> {
+    /// An entry stored under it that is wanted.
+    Entry(&'a T),
+    /// None, and the empty slot where one may go.
+    Empty(usize),
+    /// None, and no room: its set is full, or the entries hold the budget.
+    Full,
+}
+
+impl<T> Shared<T> {
+    /// A table of `slots` slots (a power of two), allocated on the first store, whose entries
+    /// may hold `budget` bytes on the heap.
+    pub(super) fn new(slots: usize, budget: usize) -> Shared<T> {
+        debug_assert!(slots.is_power_of_two() && WAYS <= slots);
+        Shared {
+            slots: OnceLock::new(),
+            size: slots,
+            bytes: AtomicUsize::new(0),
+            budget,
+        }
+    }
+
+    /// Looks `hash` up: an entry stored under it that is `wanted`; otherwise an empty slot of
+    /// its set, if the budget allows another entry.
+    #[inline]
+    pub(super) fn find(&self, hash: u64, wanted: impl Fn(&T) -> bool) -> Found<'_, T> {
+        let first = (hash as usize & (self.size / WAYS - 1)) * WAYS;
+        let Some(slots) = self.slots.get() else {
+            return Found::Empty(first);
+        };
+        let mut empty = None;
+        for (at, slot) in slots[first..first + WAYS].iter().enumerate() {
+            match slot.entry.get() {
+                // Set, and published under this hash: the load synchronises with the store
+                // that published it, which came after the entry was set.
+                Some(entry) if slot.hash.load(Ordering::Acquire) == hash && wanted(entry) => {
+                    return Found::Entry(entry);
+                }
+                Some(_) => {}
+                None => {
+                    empty.get_or_insert(first + at);
+                }
+            }
+        }
+        match empty {
+            Some(slot) if self.bytes.load(Ordering::Relaxed) < self.budget => Found::Empty(slot),
+            _ => Found::Full,
+        }
+    }
+
+    /// Stores `entry`, which holds `bytes` on the heap, under `hash` in `slot`, which
+    /// [`Shared::find`] gave as empty, unless another store has taken it since (false then).
+    pub(super) fn store(&self, slot: usize, hash: u64, entry: T, bytes: usize) -> bool {
+        let slots = self
+            .slots
+            .get_or_init(|| (0..self.size).map(|_| SharedSlot::default()).collect());
+        let slot = &slots[slot];
+        if slot.entry.set(entry).is_err() {
+            return false;
+        }
+        slot.hash.store(hash, Ordering::Release);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +345,81 @@ mod tests {
 
     fn holds(table: &mut Table<Option<u64>>, hash: u64) -> bool {
         table.find(hash, |_| true).is_ok()
+    }
+
+    /// Finds `hash` in a shared table, storing it on a miss when there is room.
+    fn share(table: &Shared<Option<u64>>, hash: u64) -> bool {
+        match table.find(hash, |_| true) {
+            Found::Entry(_) => true,
+            Found::Empty(slot) => {
+                table.store(slot, hash, Some(hash), hash as usize);
+                false
+            }
+            Found::Full => false,
+        }
+    }
+
+    #[test]
+    fn a_shared_table_keeps_what_it_stored_and_refuses_a_third_hash_in_a_full_set() {
+        // Of 16 slots, hashes 3, 11 and 19 share set 3 of 8.
+        let table = Shared::new(16, usize::MAX);
+        assert!(matches!(table.find(3, |_| true), Found::Empty(6)));
+        assert!(!share(&table, 3) && !share(&table, 11));
+        assert!(share(&table, 3) && share(&table, 11));
+        assert!(matches!(table.find(19, |_| true), Found::Full));
+        // An entry not wanted is not found, and does not make room.
+        assert!(matches!(table.find(3, |_| false), Found::Full));
+        // Nothing is evicted: 3 and 11 stay.
+        assert!(!share(&table, 19));
+        assert!(share(&table, 3) && share(&table, 11));
+    }
+
+    #[test]
+    fn a_shared_slot_of_two_boxed_slices_takes_48_bytes() {
+        // What `prefilter::SHARED_VERDICTS` reckons a shared verdict slot to take.
+        #[cfg(target_pointer_width = "64")]
+        assert_eq!(
+            std::mem::size_of::<SharedSlot<(Box<[u8]>, Box<[usize]>)>>(),
+            48
+        );
+    }
+
+    #[test]
+    fn a_shared_store_that_loses_the_race_for_a_slot_is_forgone() {
+        let table = Shared::new(16, usize::MAX);
+        let Found::Empty(slot) = table.find(3, |_| true) else {
+            panic!("an empty table has room");
+        };
+        assert!(table.store(slot, 3, Some(3), 3));
+        // Another session found the same slot empty before the store.
+        assert!(!table.store(slot, 11, Some(11), 11));
+        assert!(share(&table, 3));
+        assert!(matches!(table.find(11, |_| true), Found::Empty(7)));
+    }
+
+    #[test]
+    fn a_shared_table_whose_entries_hold_its_budget_takes_no_more() {
+        // Entries "hold" their hash in bytes.
+        let table = Shared::new(16, 10);
+        assert!(!share(&table, 6) && !share(&table, 4));
+        assert!(matches!(table.find(1, |_| true), Found::Full));
+        assert!(share(&table, 6) && share(&table, 4));
+    }
+
+    #[test]
+    fn sessions_on_many_threads_find_in_a_shared_table_what_the_others_stored() {
+        let table = Shared::new(1024, usize::MAX);
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let table = &table;
+                scope.spawn(move || {
+                    for hash in (0..256).map(|h| (h + 64 * t) % 256) {
+                        share(table, hash);
+                    }
+                });
+            }
+        });
+        assert!((0..256).all(|hash| share(&table, hash)));
     }
 
     #[test]

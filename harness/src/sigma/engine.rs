@@ -12,7 +12,7 @@ use super::correlation::{self, CorrDef, Occurrence};
 use super::logsource::{Router, applies};
 use super::lower::{Config, lower_detection};
 use super::pipeline::Pipeline;
-use super::prefilter::{Prefilter, ScanState};
+use super::prefilter::{Prefilter, ScanState, SharedVerdicts};
 use super::rule::{Rule, RuleBody, RuleIndex, RuleSet};
 use crate::diag::Diagnostic;
 use crate::event::{Event, Value};
@@ -108,6 +108,8 @@ pub struct Engine {
     unconverted: HashMap<(RuleIndex, String), Diagnostic>,
     /// This engine among every engine the process compiled ([`Session::engine`]).
     id: u64,
+    /// The verdicts its sessions remember together (`prefilter::SharedVerdicts`).
+    shared: SharedVerdicts,
 }
 
 /// Engines compiled so far in this process: each takes the next number as its id.
@@ -129,6 +131,9 @@ pub struct Session {
     /// engine uses starts afresh: `firedrill scan` keeps one session per worker thread for the
     /// life of the process, whatever engines that thread serves.
     engine: u64,
+    /// True for a session that neither reads nor fills the engine's shared verdicts
+    /// ([`Engine::solitary_session`]).
+    solitary: bool,
 }
 
 impl Session {
@@ -681,6 +686,7 @@ impl Engine {
             suppressed,
             unconverted,
             id: ENGINES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+            shared: SharedVerdicts::new(verdicts),
         };
         (engine, diags)
     }
@@ -723,9 +729,22 @@ impl Engine {
         &self.rules
     }
 
-    /// A fresh evaluation session (reusable buffers).
+    /// A fresh evaluation session (reusable buffers). It remembers verdicts in tables of its
+    /// own and in the engine's, which every session of the engine shares (on any thread): a
+    /// verdict is a function of the values its rules read, so what one session learns serves
+    /// them all.
     pub fn session(&self) -> Session {
         Session::default()
+    }
+
+    /// A session that remembers verdicts in its own tables only, neither reading nor filling
+    /// the engine's shared ones: what it gives an event it has not seen is worked out afresh,
+    /// which is what checks of remembered verdicts compare with.
+    pub fn solitary_session(&self) -> Session {
+        Session {
+            solitary: true,
+            ..Session::default()
+        }
     }
 
     /// The detection rules that match `event` (correlations are not fed), in rule order.
@@ -756,10 +775,12 @@ impl Engine {
             scan,
             class: _,
             engine: _,
+            solitary,
         } = session;
+        let shared = (!*solitary).then_some(&self.shared);
         scratch.atoms.reserve(self.atoms.len());
         let mut ctx = Ctx::new(event, &self.fields, scratch);
-        if let Some(known) = bucket.prefilter.scan(&mut ctx, scan, marks) {
+        if let Some(known) = bucket.prefilter.scan(&mut ctx, scan, shared, marks) {
             hits.extend_from_slice(known);
             return hits;
         }
@@ -776,7 +797,7 @@ impl Engine {
             }
         }
         hits.sort_unstable();
-        bucket.prefilter.settle(scan, hits);
+        bucket.prefilter.settle(scan, shared, hits);
         hits
     }
 

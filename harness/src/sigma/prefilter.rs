@@ -20,10 +20,12 @@
 //! checked for them one by one.
 //!
 //! Whole verdicts recur too: the same program, started the same way by the same parent, gives the
-//! same matches. A rule's verdict is a function of the values its comparisons read, so a session
-//! keeps, per class, a small set-associative table from the exact values of the fields the class's
-//! rules read (laid end to end as a key) to the rules that matched. An event whose key is there
-//! skips the field scans and the rules altogether. Keyword searches read every value: an event is
+//! same matches. A rule's verdict is a function of the values its comparisons read, so the
+//! engine keeps, per class, a table from the exact values of the fields the class's rules read
+//! (laid end to end as a key) to the rules that matched. Every session of the engine, on any
+//! thread, reads and fills it ([`SharedVerdicts`]: write-once slots, no locks); a session keeps a
+//! small table of its own for the keys whose set there is full. An event whose key is known skips
+//! the field scans and the rules altogether. Keyword searches read every value: an event is
 //! not cached when a keyword needle occurs outside the fields read (where the key does not look),
 //! nor when a keyword search has no needle, nor when a value read is a list or a map.
 //!
@@ -37,7 +39,7 @@
 //! tells apart: another logon id, another parent command line without a needle. A field holding
 //! a keyword needle enters that key by value, since keyword searches read it.
 
-use super::cache::{self, Sizes, Table};
+use super::cache::{self, Found, Shared, Sizes, Table};
 use super::needles::{Automaton, ByteSet};
 use super::rule::RuleIndex;
 use crate::event::{Event, Value};
@@ -81,6 +83,10 @@ const VERDICTS: Sizes = Sizes {
     max: 32768,
     budget: 16 << 20,
 };
+/// Slots of each shared verdict table ([`SharedVerdicts`]): half a session's own tables' bound,
+/// 48 bytes each (768 KiB), allocated once per engine, class and key on first store. The bench's 8,000 distinct keys
+/// fill about half; the few whose set is full go to the session's own tables.
+const SHARED_VERDICTS: usize = VERDICTS.max / 2;
 /// Longest verdict key (the values read, end to end) worth remembering.
 const VERDICT_KEY_MAX: usize = 4096;
 
@@ -320,9 +326,14 @@ impl Verdict {
 
 impl ScanState {
     /// Looks the current event's key (`by_found`: the one by what the scans found) up in
-    /// verdict table `table`: its slot when the verdict is known; otherwise notes where the
-    /// verdict goes once evaluated.
-    fn lookup(&mut self, table: usize, by_found: bool) -> Option<usize> {
+    /// verdict table `table`, the engine's shared one first: where the verdict is when known;
+    /// otherwise notes where it goes once evaluated (the shared table while its set has room).
+    fn lookup<'e>(
+        &mut self,
+        shared: Option<&'e SharedVerdicts>,
+        table: usize,
+        by_found: bool,
+    ) -> Option<Known<'e>> {
         let key = if by_found { &self.found_key } else { &self.key };
         let key = key.get()?;
         // Every byte is hashed: a hash of each part's length and first and last eight bytes
@@ -330,17 +341,28 @@ impl ScanState {
         // of the bench's verdicts where this finds 96.8% (command lines that differ only in
         // their middle shared a hash, so a set, and evicted each other), and cost more.
         let hash = crate::hash::text_hash(key);
-        let verdicts = cache::allocated(&mut self.verdicts, table, VERDICTS);
-        match verdicts.find(hash, |known| known.key == *key) {
-            Ok(slot) => {
+        let found = shared.map_or(Found::Full, |shared| {
+            shared.0[table].find(hash, |known| *known.key == *key)
+        });
+        let place = match found {
+            Found::Entry(known) => {
                 self.verdict_hits += 1;
-                Some(slot)
+                return Some(Known::Shared(&known.rules));
             }
-            Err(slot) => {
-                self.unsettled[usize::from(by_found)] = Some((table, slot, hash));
-                None
+            Found::Empty(slot) => Place::Shared(table, slot, hash),
+            Found::Full => {
+                let verdicts = cache::allocated(&mut self.verdicts, table, VERDICTS);
+                match verdicts.find(hash, |known| known.key == *key) {
+                    Ok(slot) => {
+                        self.verdict_hits += 1;
+                        return Some(Known::Own(slot));
+                    }
+                    Err(slot) => Place::Own(table, slot, hash),
+                }
             }
-        }
+        };
+        self.unsettled[usize::from(by_found)] = Some(place);
+        None
     }
 }
 
@@ -372,8 +394,8 @@ pub(super) struct ScanState {
     /// Tables that asked to grow, grown before the next event: until then slots handed out for
     /// the current one stay valid.
     growing: Vec<Growing>,
-    /// Where the current event's verdict goes once evaluated: (table, slot, hash) per key.
-    unsettled: [Option<(usize, usize, u64)>; 2],
+    /// Where the current event's verdict goes once evaluated, per key.
+    unsettled: [Option<Place>; 2],
     /// Memo lookups that hit and missed, for the benchmark's figures.
     pub(super) memo_hits: u64,
     pub(super) memo_misses: u64,
@@ -382,6 +404,47 @@ pub(super) struct ScanState {
     pub(super) verdict_hits: u64,
     pub(super) found_hits: u64,
     pub(super) verdict_misses: u64,
+}
+
+/// Where a verdict is known: in a slot of the session's own table, or in the engine's shared one.
+#[derive(Clone, Copy, Debug)]
+enum Known<'e> {
+    Own(usize),
+    Shared(&'e [RuleIndex]),
+}
+
+/// Where an evaluated verdict goes: (table, slot, hash) in the session's own verdict tables or
+/// in the engine's shared ones.
+#[derive(Clone, Copy, Debug)]
+enum Place {
+    Own(usize, usize, u64),
+    Shared(usize, usize, u64),
+}
+
+/// The verdict tables every session of an engine shares, one per class and key (numbered as
+/// the sessions' own): a verdict is a function of the key alone, so what one session (or
+/// thread) learns every other may use. A session's own tables take what the shared ones have no
+/// room for, and evict.
+#[derive(Debug)]
+pub(super) struct SharedVerdicts(Box<[Shared<SharedVerdict>]>);
+
+/// A verdict in a [`SharedVerdicts`] table: the key and the rules that matched (its hash is
+/// the slot's).
+#[derive(Debug)]
+struct SharedVerdict {
+    key: Box<[u8]>,
+    rules: Box<[RuleIndex]>,
+}
+
+impl SharedVerdicts {
+    /// `tables` empty tables, allocated on their first store.
+    pub(super) fn new(tables: usize) -> SharedVerdicts {
+        SharedVerdicts(
+            (0..tables)
+                .map(|_| Shared::new(SHARED_VERDICTS, VERDICTS.budget))
+                .collect(),
+        )
+    }
 }
 
 /// A table to grow: a memo table, or a verdict table (by index in [`ScanState`]).
@@ -410,16 +473,31 @@ impl ScanState {
         }
     }
 
-    /// Remembers `rules` as the verdict for `key` in `slot` of verdict table `table`.
+    /// Remembers `rules` as the verdict for `key` at `place`.
     fn store_verdict(
         verdicts: &mut [Table<Verdict>],
+        shared: Option<&SharedVerdicts>,
         growing: &mut Vec<Growing>,
-        (table, slot, hash): (usize, usize, u64),
+        place: Place,
         key: &[u8],
         rules: &[RuleIndex],
     ) {
-        if verdicts[table].store(slot, |verdict| verdict.store(hash, key, rules)) {
-            growing.push(Growing::Verdicts(table));
+        match place {
+            Place::Own(table, slot, hash) => {
+                if verdicts[table].store(slot, |verdict| verdict.store(hash, key, rules)) {
+                    growing.push(Growing::Verdicts(table));
+                }
+            }
+            Place::Shared(table, slot, hash) => {
+                if let Some(shared) = shared {
+                    let verdict = SharedVerdict {
+                        key: key.into(),
+                        rules: rules.into(),
+                    };
+                    let bytes = key.len() + std::mem::size_of_val(rules);
+                    shared.0[table].store(slot, hash, verdict, bytes);
+                }
+            }
         }
     }
 }
@@ -886,6 +964,7 @@ impl Prefilter {
         &self,
         ctx: &mut Ctx<'_>,
         state: &'s mut ScanState,
+        shared: Option<&'s SharedVerdicts>,
         marks: &mut Vec<u64>,
     ) -> Option<&'s [RuleIndex]> {
         state.unsettled = [None, None];
@@ -936,9 +1015,12 @@ impl Prefilter {
         }
         let table = self.verdicts.filter(|_| cacheable);
         if let Some(table) = table
-            && let Some(slot) = state.lookup(table, false)
+            && let Some(known) = state.lookup(shared, table, false)
         {
-            return Some(&state.verdicts[table].get(slot).rules);
+            return Some(match known {
+                Known::Own(slot) => &state.verdicts[table].get(slot).rules,
+                Known::Shared(rules) => rules,
+            });
         }
 
         // The scans of fields in the second key by what they found, through the memo.
@@ -981,7 +1063,7 @@ impl Prefilter {
         }
         if let Some(table) = table
             && self.by_found
-            && let Some(slot) = state.lookup(table + 1, true)
+            && let Some(known) = state.lookup(shared, table + 1, true)
         {
             state.found_hits += 1;
             // Known by what was found: remembered by value too.
@@ -992,12 +1074,20 @@ impl Prefilter {
                 growing,
                 ..
             } = state;
+            // The session's own tables may not be allocated yet (their numbers are the shared
+            // ones'): the split needs their places.
+            if verdicts.len() < table + 2 {
+                verdicts.resize_with(table + 2, Table::default);
+            }
             let (by_value, by_found) = verdicts.split_at_mut(table + 1);
-            let rules = &by_found[0].get(slot).rules;
+            let rules = match known {
+                Known::Own(slot) => &by_found[0].get(slot).rules,
+                Known::Shared(rules) => rules,
+            };
             if let Some(place) = unsettled[0].take()
                 && let Some(key) = key.get()
             {
-                ScanState::store_verdict(by_value, growing, place, key, rules);
+                ScanState::store_verdict(by_value, shared, growing, place, key, rules);
             }
             return Some(rules);
         }
@@ -1070,7 +1160,12 @@ impl Prefilter {
 
     /// Records the verdict of the event last scanned, when it can be cached: the rules that
     /// matched, sorted, under both keys.
-    pub(super) fn settle(&self, state: &mut ScanState, matched: &[RuleIndex]) {
+    pub(super) fn settle(
+        &self,
+        state: &mut ScanState,
+        shared: Option<&SharedVerdicts>,
+        matched: &[RuleIndex],
+    ) {
         let ScanState {
             verdicts,
             unsettled,
@@ -1083,7 +1178,7 @@ impl Prefilter {
             if let Some(place) = place.take()
                 && let Some(key) = key.get()
             {
-                ScanState::store_verdict(verdicts, growing, place, key, matched);
+                ScanState::store_verdict(verdicts, shared, growing, place, key, matched);
             }
         }
     }

@@ -772,7 +772,8 @@ fn scenario_events(schema: LogSchema) -> Vec<Event> {
 
 /// A session's memo and verdict tables start small and grow while they keep evicting what they
 /// hold: once they have grown over thousands of distinct events, a remembered verdict is still
-/// the verdict a fresh session gives. (A memo slot read after its table grew would give an
+/// the verdict a fresh session gives. (The sessions are solitary: the engine's shared tables
+/// would hold these verdicts, and the session's own would not grow.) (A memo slot read after its table grew would give an
 /// event another text's needles; a verdict stored in a stale slot is only lost, since a verdict
 /// is found by its own hash and key.) The events are the scenarios' own, with command lines made
 /// distinct, a third of them given a needle some bundled rule looks for.
@@ -798,12 +799,12 @@ fn verdicts_stay_exact_while_session_tables_grow() {
             event
         })
         .collect();
-    let mut warm = engine.session();
+    let mut warm = engine.solitary_session();
     let mut matched = 0;
     for event in &events {
         matched += engine.matches_with(event, &mut warm).len();
     }
-    let mut fresh = engine.session();
+    let mut fresh = engine.solitary_session();
     engine.matches_with(&events[0], &mut fresh);
     let (grown, first) = (warm.table_slots(), fresh.table_slots());
     assert!(
@@ -813,7 +814,9 @@ fn verdicts_stay_exact_while_session_tables_grow() {
     );
     for event in &events {
         let remembered = engine.matches_with(event, &mut warm).to_vec();
-        let fresh = engine.matches_with(event, &mut engine.session()).to_vec();
+        let fresh = engine
+            .matches_with(event, &mut engine.solitary_session())
+            .to_vec();
         assert_eq!(remembered, fresh, "event {}", event.to_json());
     }
     let (known, _) = warm.verdict_figures();
@@ -878,8 +881,9 @@ fn prefilter_verdicts_agree_with_plain_evaluation() {
 
 /// A session remembers verdicts by the exact values of the fields rules read, and by what the
 /// field scans found in them (and the scan memo by text): a warm session that has seen every
-/// event before must give each event exactly the matches a fresh session gives it, and must
-/// have answered some of them from memory, some by what was found.
+/// event before must give each event exactly the matches a fresh, solitary session gives it
+/// (one that shares no verdicts with the engine's other sessions), and must have answered some
+/// of them from memory, some by what was found.
 #[test]
 fn remembered_verdicts_agree_with_fresh_sessions() {
     let engine = process_creation_engine();
@@ -892,7 +896,9 @@ fn remembered_verdicts_agree_with_fresh_sessions() {
         }
         for event in &events {
             let remembered = engine.matches_with(event, &mut warm).to_vec();
-            let fresh = engine.matches_with(event, &mut engine.session()).to_vec();
+            let fresh = engine
+                .matches_with(event, &mut engine.solitary_session())
+                .to_vec();
             assert_eq!(remembered, fresh, "{schema} event {}", event.to_json());
             compared += 1;
         }
@@ -982,4 +988,55 @@ fn a_session_used_with_another_engine_answers_for_that_engine() {
         assert!(b.matches_with(&event, &mut session).is_empty());
     }
     assert_eq!(a.matches_with(&event, &mut session), [0]);
+}
+
+/// The sessions of one engine share the verdicts they remember: a session that has never seen
+/// an event knows its verdict when another session has evaluated it, and sessions on several
+/// threads at once, each storing and finding verdicts, give every event the matches a solitary
+/// session gives it.
+#[test]
+fn sessions_of_one_engine_share_remembered_verdicts_across_threads() {
+    let engine = process_creation_engine();
+    let events = scenario_events(LogSchema::Sysmon);
+    let solitary: Vec<Vec<usize>> = {
+        let mut session = engine.solitary_session();
+        events
+            .iter()
+            .map(|e| engine.matches_with(e, &mut session).to_vec())
+            .collect()
+    };
+    let per_thread: Vec<(Vec<Vec<usize>>, u64)> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let (engine, events) = (&engine, &events);
+                scope.spawn(move || {
+                    let mut session = engine.session();
+                    // Each thread starts elsewhere, so some verdicts it meets were stored by
+                    // another.
+                    let start = t * events.len() / 4;
+                    let mut seen: Vec<Vec<usize>> = vec![Vec::new(); events.len()];
+                    for i in (0..events.len()).map(|i| (start + i) % events.len()) {
+                        seen[i] = engine.matches_with(&events[i], &mut session).to_vec();
+                    }
+                    (seen, session.verdict_figures().0)
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    for (seen, _) in &per_thread {
+        for (i, (got, want)) in seen.iter().zip(&solitary).enumerate() {
+            assert_eq!(got, want, "event {}", events[i].to_json());
+        }
+    }
+    // A new session has seen nothing, yet knows the verdicts the others remembered.
+    let mut newcomer = engine.session();
+    for event in &events {
+        engine.matches_with(event, &mut newcomer);
+    }
+    let (known, unknown) = newcomer.verdict_figures();
+    assert!(
+        known > 10 * unknown.max(1),
+        "a new session knew {known} verdicts and evaluated {unknown}"
+    );
 }
