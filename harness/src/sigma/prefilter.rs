@@ -84,8 +84,8 @@ const VERDICTS: Sizes = Sizes {
     budget: 16 << 20,
 };
 /// Slots of each shared verdict table ([`SharedVerdicts`]): half a session's own tables' bound,
-/// 48 bytes each (768 KiB), allocated once per engine, class and key on first store. The bench's 8,000 distinct keys
-/// fill about half; the few whose set is full go to the session's own tables.
+/// 48 bytes each (768 KiB), allocated once per engine, class and key on first store. The bench's
+/// 8,000 distinct keys fill about half; the few whose set is full go to the session's own tables.
 const SHARED_VERDICTS: usize = VERDICTS.max / 2;
 /// Longest verdict key (the values read, end to end) worth remembering.
 const VERDICT_KEY_MAX: usize = 4096;
