@@ -215,8 +215,10 @@ impl<T: Entry> Table<T> {
 /// in [`Table`]), whose slots are written once and never evicted. A session finds what another
 /// stored without a lock or a write of its own: an acquire load of a slot's hash, then of its
 /// entry. It stores by setting an empty slot; a store that loses a race for the slot is only
-/// forgone. The slots are allocated on the first store. Once a set is full, or the entries hold
-/// the byte budget, further keys go to the session's own [`Table`], which evicts.
+/// forgone. Once a set is full, or the entries hold the byte budget, further keys go to the
+/// session's own [`Table`], which evicts. The slots are allocated only once the sessions' own
+/// tables have missed a given number of keys between them ([`Shared::missed`]): a table sized
+/// for a long scan would be wasted on a scenario's few hundred events.
 ///
 /// Sessions that learn the same verdicts apart repeat each other's work. On the bench, each of
 /// two threads evaluated all 8,000 distinct keys of the pool, at about 18 µs each, before its
@@ -228,6 +230,10 @@ pub(super) struct Shared<T> {
     /// The heap bytes the entries hold, and the most they may hold.
     bytes: AtomicUsize,
     budget: usize,
+    /// Keys the sessions' own tables missed while the slots were not allocated, and how many
+    /// allocate them.
+    misses: AtomicUsize,
+    after: usize,
 }
 
 /// A slot of a [`Shared`] table: its entry, set once, and the hash it was stored under,
@@ -259,26 +265,47 @@ pub(super) enum Found<'a, T> {
 }
 
 impl<T> Shared<T> {
-    /// A table of `slots` slots (a power of two), allocated on the first store, whose entries
-    /// may hold `budget` bytes on the heap.
-    pub(super) fn new(slots: usize, budget: usize) -> Shared<T> {
+    /// A table of `slots` slots (a power of two), allocated once the sessions' own tables have
+    /// missed `after` keys (at once for 0), whose entries may hold `budget` bytes on the heap.
+    pub(super) fn new(slots: usize, budget: usize, after: usize) -> Shared<T> {
         debug_assert!(slots.is_power_of_two() && WAYS <= slots);
-        Shared {
+        let table = Shared {
             slots: OnceLock::new(),
             size: slots,
             bytes: AtomicUsize::new(0),
             budget,
+            misses: AtomicUsize::new(0),
+            after,
+        };
+        if after == 0 {
+            table.allocate();
+        }
+        table
+    }
+
+    fn allocate(&self) {
+        self.slots
+            .get_or_init(|| (0..self.size).map(|_| SharedSlot::default()).collect());
+    }
+
+    /// Counts a key a session's own table missed (the table answering for this one while it
+    /// is not allocated, or for its full sets); allocates the slots at the `after`th.
+    pub(super) fn missed(&self) {
+        if self.slots.get().is_none()
+            && self.misses.fetch_add(1, Ordering::Relaxed) + 1 >= self.after
+        {
+            self.allocate();
         }
     }
 
     /// Looks `hash` up: an entry stored under it that is `wanted`; otherwise an empty slot of
-    /// its set, if the budget allows another entry.
+    /// its set, if the budget allows another entry (`Full` while the slots are not allocated).
     #[inline]
     pub(super) fn find(&self, hash: u64, wanted: impl Fn(&T) -> bool) -> Found<'_, T> {
-        let first = (hash as usize & (self.size / WAYS - 1)) * WAYS;
         let Some(slots) = self.slots.get() else {
-            return Found::Empty(first);
+            return Found::Full;
         };
+        let first = (hash as usize & (self.size / WAYS - 1)) * WAYS;
         let mut empty = None;
         for (at, slot) in slots[first..first + WAYS].iter().enumerate() {
             match slot.entry.get() {
@@ -302,10 +329,9 @@ impl<T> Shared<T> {
     /// Stores `entry`, which holds `bytes` on the heap, under `hash` in `slot`, which
     /// [`Shared::find`] gave as empty, unless another store has taken it since (false then).
     pub(super) fn store(&self, slot: usize, hash: u64, entry: T, bytes: usize) -> bool {
-        let slots = self
-            .slots
-            .get_or_init(|| (0..self.size).map(|_| SharedSlot::default()).collect());
-        let slot = &slots[slot];
+        let Some(slot) = self.slots.get().and_then(|slots| slots.get(slot)) else {
+            return false;
+        };
         if slot.entry.set(entry).is_err() {
             return false;
         }
@@ -362,7 +388,7 @@ mod tests {
     #[test]
     fn a_shared_table_keeps_what_it_stored_and_refuses_a_third_hash_in_a_full_set() {
         // Of 16 slots, hashes 3, 11 and 19 share set 3 of 8.
-        let table = Shared::new(16, usize::MAX);
+        let table = Shared::new(16, usize::MAX, 0);
         assert!(matches!(table.find(3, |_| true), Found::Empty(6)));
         assert!(!share(&table, 3) && !share(&table, 11));
         assert!(share(&table, 3) && share(&table, 11));
@@ -386,7 +412,7 @@ mod tests {
 
     #[test]
     fn a_shared_store_that_loses_the_race_for_a_slot_is_forgone() {
-        let table = Shared::new(16, usize::MAX);
+        let table = Shared::new(16, usize::MAX, 0);
         let Found::Empty(slot) = table.find(3, |_| true) else {
             panic!("an empty table has room");
         };
@@ -398,9 +424,19 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_table_takes_entries_only_once_the_sessions_own_tables_missed_enough_keys() {
+        let table: Shared<Option<u64>> = Shared::new(16, usize::MAX, 2);
+        assert!(matches!(table.find(3, |_| true), Found::Full));
+        table.missed();
+        assert!(matches!(table.find(3, |_| true), Found::Full));
+        table.missed();
+        assert!(matches!(table.find(3, |_| true), Found::Empty(6)));
+    }
+
+    #[test]
     fn a_shared_table_whose_entries_hold_its_budget_takes_no_more() {
         // Entries "hold" their hash in bytes.
-        let table = Shared::new(16, 10);
+        let table = Shared::new(16, 10, 0);
         assert!(!share(&table, 6) && !share(&table, 4));
         assert!(matches!(table.find(1, |_| true), Found::Full));
         assert!(share(&table, 6) && share(&table, 4));
@@ -408,7 +444,7 @@ mod tests {
 
     #[test]
     fn sessions_on_many_threads_find_in_a_shared_table_what_the_others_stored() {
-        let table = Shared::new(1024, usize::MAX);
+        let table = Shared::new(1024, usize::MAX, 0);
         std::thread::scope(|scope| {
             for t in 0..4 {
                 let table = &table;

@@ -770,6 +770,35 @@ fn scenario_events(schema: LogSchema) -> Vec<Event> {
         .collect()
 }
 
+/// The bundled Sigma rules (SigmaHQ's seed and the scenarios' own), compiled.
+fn bundled_engine() -> Engine {
+    let (set, _) = RuleSet::load_paths(&[
+        root().join("fixtures/sigma/sigmahq"),
+        root().join("fixtures/rules/sigma"),
+    ]);
+    Engine::compile(&set, &Config::default()).0
+}
+
+/// `n` Sysmon events from the scenarios' own, their command lines made `distinct` ways
+/// distinct, a third of them given a needle some bundled rule looks for.
+fn varied_events(n: usize, distinct: usize) -> Vec<Event> {
+    let templates = scenario_events(LogSchema::Sysmon);
+    let needles = [" /priv", " -enc ", " whoami", " -w hidden"];
+    (0..n)
+        .map(|i| {
+            let mut event = templates[i % templates.len()].clone();
+            let line = event
+                .get("CommandLine")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let extra = if i % 3 == 0 { needles[i % 4] } else { "" };
+            let line = format!("{line} /n {}{extra}", i % distinct);
+            event.fields.insert("CommandLine".into(), line.into());
+            event
+        })
+        .collect()
+}
+
 /// A session's memo and verdict tables start small and grow while they keep evicting what they
 /// hold: once they have grown over thousands of distinct events, a remembered verdict is still
 /// the verdict a fresh session gives. (The sessions are solitary: the engine's shared tables
@@ -779,26 +808,8 @@ fn scenario_events(schema: LogSchema) -> Vec<Event> {
 /// distinct, a third of them given a needle some bundled rule looks for.
 #[test]
 fn verdicts_stay_exact_while_session_tables_grow() {
-    let (set, _) = RuleSet::load_paths(&[
-        root().join("fixtures/sigma/sigmahq"),
-        root().join("fixtures/rules/sigma"),
-    ]);
-    let (engine, _) = Engine::compile(&set, &Config::default());
-    let templates = scenario_events(LogSchema::Sysmon);
-    let needles = [" /priv", " -enc ", " whoami", " -w hidden"];
-    let events: Vec<Event> = (0..12_000)
-        .map(|i| {
-            let mut event = templates[i % templates.len()].clone();
-            let line = event
-                .get("CommandLine")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let extra = if i % 3 == 0 { needles[i % 4] } else { "" };
-            let line = format!("{line} /n {}{extra}", i % 5_000);
-            event.fields.insert("CommandLine".into(), line.into());
-            event
-        })
-        .collect();
+    let engine = bundled_engine();
+    let events = varied_events(12_000, 5_000);
     let mut warm = engine.solitary_session();
     let mut matched = 0;
     for event in &events {
@@ -990,14 +1001,14 @@ fn a_session_used_with_another_engine_answers_for_that_engine() {
     assert_eq!(a.matches_with(&event, &mut session), [0]);
 }
 
-/// The sessions of one engine share the verdicts they remember: a session that has never seen
-/// an event knows its verdict when another session has evaluated it, and sessions on several
-/// threads at once, each storing and finding verdicts, give every event the matches a solitary
-/// session gives it.
+/// The sessions of one engine share the verdicts they remember, once they have met more than a
+/// scenario's worth of distinct events: a session that has never seen an event knows its
+/// verdict when another session has evaluated it, and sessions on several threads at once,
+/// each storing and finding verdicts, give every event the matches a solitary session gives it.
 #[test]
 fn sessions_of_one_engine_share_remembered_verdicts_across_threads() {
-    let engine = process_creation_engine();
-    let events = scenario_events(LogSchema::Sysmon);
+    let engine = bundled_engine();
+    let events = varied_events(6_000, 3_000);
     let solitary: Vec<Vec<usize>> = {
         let mut session = engine.solitary_session();
         events
@@ -1014,10 +1025,15 @@ fn sessions_of_one_engine_share_remembered_verdicts_across_threads() {
                     // Each thread starts elsewhere, so some verdicts it meets were stored by
                     // another.
                     let start = t * events.len() / 4;
-                    let mut seen: Vec<Vec<usize>> = vec![Vec::new(); events.len()];
-                    for i in (0..events.len()).map(|i| (start + i) % events.len()) {
-                        seen[i] = engine.matches_with(&events[i], &mut session).to_vec();
+                    let mut seen: Vec<Option<Vec<usize>>> = vec![None; events.len()];
+                    for i in (0..2 * events.len()).map(|i| (start + i) % events.len()) {
+                        let got = engine.matches_with(&events[i], &mut session).to_vec();
+                        if let Some(before) = &seen[i] {
+                            assert_eq!(*before, got, "a verdict changed on a second sight");
+                        }
+                        seen[i] = Some(got);
                     }
+                    let seen: Vec<Vec<usize>> = seen.into_iter().flatten().collect();
                     (seen, session.verdict_figures().0)
                 })
             })
