@@ -221,8 +221,8 @@ impl<T: Entry> Table<T> {
 /// for a long scan would be wasted on a scenario's few hundred events.
 ///
 /// Sessions that learn the same verdicts apart repeat each other's work. On the bench, each of
-/// two threads evaluated all 8,000 distinct keys of the pool, at about 18 µs each, before its
-/// own tables knew them. They also held two copies of the same tables in the cache they share.
+/// two threads evaluated the 8,000 events of the pool whose verdict no earlier event gave, at
+/// about 18 µs each, before its own tables knew them. They also held two copies of the same tables in the cache they share.
 #[derive(Debug)]
 pub(super) struct Shared<T> {
     slots: OnceLock<Box<[SharedSlot<T>]>>,
