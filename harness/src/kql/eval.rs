@@ -193,7 +193,9 @@ pub(super) struct Evaluator<'a> {
 const MAX_CALL_DEPTH: usize = 32;
 
 impl<'a> Evaluator<'a> {
+    /// An evaluator over `db`, with `rand()` and `new_guid()` restarted from their seed.
     pub(super) fn new(db: &'a Database) -> Evaluator<'a> {
+        super::func::restart_random();
         Evaluator {
             db,
             ctx: Context {

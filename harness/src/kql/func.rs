@@ -1049,7 +1049,7 @@ fn bin_at(value: &Value, size: &Value, at: &Value) -> Value {
 }
 
 thread_local! {
-    static RAND: std::cell::Cell<u64> = const { std::cell::Cell::new(0x9E37_79B9_7F4A_7C15) };
+    static RAND: std::cell::Cell<u64> = const { std::cell::Cell::new(RANDOM_SEED) };
     static REGEXES: RefCell<HashMap<String, Result<Regex, String>>> = RefCell::new(HashMap::new());
 }
 
@@ -1063,8 +1063,17 @@ fn codepoints(a: &[Value], _: &Context) -> Result<Value, String> {
     ))
 }
 
-/// The next number of a per-thread xorshift generator with a fixed seed, so that runs of
-/// `rand()` and `new_guid()` are reproducible.
+/// The seed of the generator behind `rand()` and `new_guid()`.
+const RANDOM_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Restarts this thread's generator from its seed: each query evaluation does, so that what
+/// `rand()` and `new_guid()` give depends on the query and its data alone, not on which queries
+/// the thread ran before (the harness runs trials on a pool of threads).
+pub(super) fn restart_random() {
+    RAND.with(|state| state.set(RANDOM_SEED));
+}
+
+/// The next number of a per-thread xorshift generator (see [`restart_random`]).
 fn next_random() -> u64 {
     RAND.with(|state| {
         let mut v = state.get();

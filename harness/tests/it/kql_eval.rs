@@ -920,3 +920,28 @@ fn result_columns_match_kusto_language() {
         fixture_mismatches.join("\n")
     );
 }
+
+/// `rand()` and `new_guid()` draw from a generator with a fixed seed, restarted for every query:
+/// a query gives the same values however many queries its thread ran before (the harness runs
+/// trials on a pool of threads), and successive calls within a query still differ.
+#[test]
+fn rand_and_new_guid_give_a_query_the_same_values_whatever_ran_before() {
+    let db = Database::new(clock());
+    let run = |text: &str| {
+        let evaluation = kql::run_text("q.kql", text, &db);
+        let table = evaluation
+            .table
+            .unwrap_or_else(|| panic!("{}", render(&evaluation.diagnostics)));
+        table
+            .rows
+            .iter()
+            .map(|row| format!("{row:?}"))
+            .collect::<Vec<_>>()
+    };
+    let query = "range i from 1 to 3 step 1 | extend r = rand(), g = new_guid()";
+    let first = run(query);
+    assert_eq!(first.len(), 3);
+    assert!(first[0] != first[1] && first[1] != first[2], "{first:?}");
+    run("print r = rand(), s = rand(), g = new_guid()");
+    assert_eq!(run(query), first);
+}
