@@ -240,6 +240,9 @@ fn main() {
 
     let n = events();
     let threads = rayon::current_num_threads();
+    // Thread `t`'s batches when every thread takes BATCH events in turn, as a scan's workers
+    // take what the reader hands over: batches t, t + T, t + 2T, ... of T threads.
+    let batch_starts = |t: usize| (t * BATCH..n).step_by(threads * BATCH);
     let one_thread = |f: &(dyn Fn(&Engine, usize, &mut Session) -> usize + Sync)| {
         let engine = compile();
         let mut session = new_session(&engine);
@@ -260,8 +263,7 @@ fn main() {
     };
     // One session per thread, as `firedrill scan` keeps one per worker (rayon's `fold` would
     // start a fresh session for every piece it splits off, each with cold tables of its own),
-    // taking batches of BATCH events in turn, as a scan's workers take what the reader hands
-    // over: thread `t` of `T` evaluates batches t, t + T, t + 2T, ...
+    // taking batches in turn (`batch_starts`).
     let all_cores = |f: &(dyn Fn(&Engine, usize, &mut Session) -> usize + Sync)| {
         let engine = compile();
         timed(true, || {
@@ -269,8 +271,7 @@ fn main() {
                 .into_par_iter()
                 .map(|t| {
                     let mut session = new_session(&engine);
-                    (t * BATCH..n)
-                        .step_by(threads * BATCH)
+                    batch_starts(t)
                         .flat_map(|from| from..n.min(from + BATCH))
                         .map(|i| f(&engine, i, &mut session))
                         .sum::<usize>()
@@ -372,7 +373,7 @@ fn main() {
     let engine = compile();
     let shares: Vec<(usize, f64, f64)> = (0..threads)
         .into_par_iter()
-        .map(|t| hot_share(&engine, &pool, &mut (t * BATCH..n).step_by(threads * BATCH)))
+        .map(|t| hot_share(&engine, &pool, &mut batch_starts(t)))
         .collect();
     let hits: usize = shares.iter().map(|s| s.0).sum();
     let wall = shares.iter().map(|s| s.1).fold(0.0, f64::max);

@@ -91,6 +91,8 @@ const VERDICTS: Sizes = Sizes {
 /// 32,768 slots; at 65,536, 264,292 texts and 8,192 slots, and two threads went from 1.75M (best
 /// of 3, median 1.56M) to 2.26M (2.12M) events/s.
 const SHARED_VERDICTS: usize = VERDICTS.max * 2;
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(Shared::<SharedVerdict>::SLOT_BYTES == 48);
 /// Keys the sessions' own tables miss, between them, before the shared table is allocated: a
 /// scenario's few hundred events never need it.
 const SHARED_AFTER: usize = 1024;
